@@ -1,0 +1,356 @@
+"""The local distribution's DNS zone: an authoritative server for the routing name.
+
+It answers the router's TXT lookups over UDP and TCP on 127.0.0.1, the way a
+Route 53 multivalue-answer record set would: one TXT string per healthy origin,
+with a TTL. It also resolves A queries for any name it is told about (the
+origin domains CloudFront itself resolves before calling the router).
+
+Fault modes are plain values (:class:`DnsFault`) set through :meth:`set_fault`;
+``chaos/`` turns ``dns:servfail`` and friends into them. The server never
+decides on its own to fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import socket
+import socketserver
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+logger = logging.getLogger(__name__)
+
+
+class DnsFaultKind(StrEnum):
+    """What the zone server does instead of answering normally."""
+
+    NONE = "none"
+    SERVFAIL = "servfail"
+    NXDOMAIN = "nxdomain"
+    REFUSED = "refused"
+    NOANSWER = "noanswer"
+    DROP = "drop"  # never answer: the client times out
+    DELAY = "delay"  # answer correctly, late
+    TRUNCATE = "truncate"  # set TC over UDP so the client must retry over TCP
+    GARBAGE = "garbage"  # reply with bytes that are not a DNS message
+
+
+@dataclass(frozen=True, slots=True)
+class DnsFault:
+    """A fault the zone applies to matching queries.
+
+    ``probability`` is the share of matching queries affected; ``delay_ms`` is
+    used by ``delay``. ``name`` limits the fault to one owner name (``None``:
+    every name).
+    """
+
+    kind: DnsFaultKind = DnsFaultKind.NONE
+    probability: float = 1.0
+    delay_ms: float = 0.0
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            msg = f"probability must be within [0, 1], got {self.probability}"
+            raise ValueError(msg)
+        if self.delay_ms < 0:
+            msg = f"delay_ms must not be negative, got {self.delay_ms}"
+            raise ValueError(msg)
+
+
+NO_FAULT = DnsFault()
+
+
+@dataclass(slots=True)
+class _Record:
+    values: tuple[str, ...]
+    ttl: int
+
+
+@dataclass(slots=True)
+class ZoneStats:
+    """Counters the zone keeps, read by tests and the control API."""
+
+    queries: int = 0
+    udp: int = 0
+    tcp: int = 0
+    faulted: int = 0
+    by_name: dict[str, int] = field(default_factory=dict)
+
+
+def _key(name: str) -> str:
+    return name.lower().rstrip(".") + "."
+
+
+class Zone:
+    """The records and the current fault, shared by the UDP and TCP listeners."""
+
+    def __init__(self, *, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._txt: dict[str, _Record] = {}
+        self._a: dict[str, _Record] = {}
+        self._fault = NO_FAULT
+        self._random = random.Random(seed)
+        self.stats = ZoneStats()
+
+    def set_txt(self, name: str, values: Iterable[str], ttl: int = 60) -> None:
+        """Publish ``values`` as the TXT strings of ``name`` (one RR per value)."""
+        with self._lock:
+            self._txt[_key(name)] = _Record(tuple(values), ttl)
+
+    def set_a(self, name: str, address: str = "127.0.0.1", ttl: int = 60) -> None:
+        """Publish an A record for ``name``."""
+        with self._lock:
+            self._a[_key(name)] = _Record((address,), ttl)
+
+    def remove(self, name: str) -> None:
+        """Remove every record of ``name`` (it then answers NXDOMAIN)."""
+        with self._lock:
+            self._txt.pop(_key(name), None)
+            self._a.pop(_key(name), None)
+
+    def txt(self, name: str) -> tuple[str, ...]:
+        """The TXT strings currently published for ``name``."""
+        with self._lock:
+            record = self._txt.get(_key(name))
+            return record.values if record else ()
+
+    def set_fault(self, fault: DnsFault) -> None:
+        """Apply ``fault`` to queries from now on (``NO_FAULT`` clears it)."""
+        with self._lock:
+            self._fault = fault
+        logger.info("dns zone fault set to %s", fault)
+
+    @property
+    def fault(self) -> DnsFault:
+        """The fault in force."""
+        with self._lock:
+            return self._fault
+
+    def _active_fault(self, qname: str) -> DnsFault:
+        with self._lock:
+            fault = self._fault
+            if fault.kind is DnsFaultKind.NONE:
+                return NO_FAULT
+            if fault.name is not None and _key(fault.name) != qname:
+                return NO_FAULT
+            if self._random.random() >= fault.probability:
+                return NO_FAULT
+            self.stats.faulted += 1
+            return fault
+
+    def _count(self, qname: str, transport: str) -> None:
+        with self._lock:
+            self.stats.queries += 1
+            if transport == "udp":
+                self.stats.udp += 1
+            else:
+                self.stats.tcp += 1
+            self.stats.by_name[qname] = self.stats.by_name.get(qname, 0) + 1
+
+    def respond(self, wire: bytes, transport: str) -> bytes | None:
+        """Answer one query in wire format; ``None`` means stay silent."""
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return None
+        if not query.question:
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.FORMERR)
+            return response.to_wire()
+        question = query.question[0]
+        qname = question.name.to_text().lower()
+        self._count(qname, transport)
+        fault = self._active_fault(qname)
+        if fault.kind is DnsFaultKind.DROP:
+            return None
+        if fault.kind is DnsFaultKind.GARBAGE:
+            return b"\x00\x01not-dns"
+        if fault.kind is DnsFaultKind.DELAY:
+            time.sleep(fault.delay_ms / 1000.0)
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        rcode = {
+            DnsFaultKind.SERVFAIL: dns.rcode.SERVFAIL,
+            DnsFaultKind.NXDOMAIN: dns.rcode.NXDOMAIN,
+            DnsFaultKind.REFUSED: dns.rcode.REFUSED,
+        }.get(fault.kind)
+        if rcode is not None:
+            response.set_rcode(rcode)
+            return response.to_wire()
+        if fault.kind is DnsFaultKind.TRUNCATE and transport == "udp":
+            response.flags |= dns.flags.TC
+            return response.to_wire()
+        if fault.kind is not DnsFaultKind.NOANSWER:
+            self._fill(response, question.name, question.rdtype)
+        return response.to_wire()
+
+    def _fill(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
+        key = qname.to_text().lower()
+        with self._lock:
+            txt = self._txt.get(key)
+            a = self._a.get(key)
+        if txt is None and a is None:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+            return
+        if rdtype == dns.rdatatype.TXT and txt is not None:
+            quoted = [_quote(value) for value in txt.values]
+            response.answer.append(
+                dns.rrset.from_text_list(qname, txt.ttl, dns.rdataclass.IN, "TXT", quoted)
+            )
+        elif rdtype == dns.rdatatype.A and a is not None:
+            response.answer.append(
+                dns.rrset.from_text_list(qname, a.ttl, dns.rdataclass.IN, "A", list(a.values))
+            )
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+class _UdpHandler(socketserver.BaseRequestHandler):
+    server: _UdpServer
+
+    def handle(self) -> None:
+        data, sock = self.request
+        reply = self.server.zone.respond(data, "udp")
+        if reply is not None:
+            sock.sendto(reply, self.client_address)
+
+
+class _TcpHandler(socketserver.BaseRequestHandler):
+    server: _TcpServer
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        sock.settimeout(5.0)
+        with contextlib.suppress(OSError):
+            while True:
+                header = _recv_exact(sock, 2)
+                if header is None:
+                    return
+                (length,) = struct.unpack("!H", header)
+                data = _recv_exact(sock, length)
+                if data is None:
+                    return
+                reply = self.server.zone.respond(data, "tcp")
+                if reply is None:
+                    return
+                sock.sendall(struct.pack("!H", len(reply)) + reply)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+class _UdpServer(socketserver.ThreadingMixIn, socketserver.UDPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], zone: Zone) -> None:
+        self.zone = zone
+        super().__init__(address, _UdpHandler)
+
+
+class _TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], zone: Zone) -> None:
+        self.zone = zone
+        super().__init__(address, _TcpHandler)
+
+
+class DnsZoneServer:
+    """A zone served over UDP and TCP on the same loopback port.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, zone: Zone | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.zone = zone if zone is not None else Zone()
+        self._host = host
+        self._requested_port = port
+        self._udp: _UdpServer | None = None
+        self._tcp: _TcpServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def port(self) -> int:
+        """The port both listeners are bound to."""
+        if self._udp is None:
+            msg = "server is not started"
+            raise RuntimeError(msg)
+        return int(self._udp.server_address[1])
+
+    @property
+    def address(self) -> str:
+        """``host:port``, the form the router's ``nameservers`` take."""
+        return f"{self._host}:{self.port}"
+
+    def start(self) -> DnsZoneServer:
+        """Bind both listeners (retrying until UDP and TCP share a free port)."""
+        for _ in range(50):
+            udp = _UdpServer((self._host, self._requested_port), self.zone)
+            port = int(udp.server_address[1])
+            try:
+                tcp = _TcpServer((self._host, port), self.zone)
+            except OSError:
+                udp.server_close()
+                if self._requested_port:
+                    raise
+                continue
+            self._udp, self._tcp = udp, tcp
+            break
+        else:
+            msg = "could not find a port free for both UDP and TCP"
+            raise OSError(msg)
+        for server in (self._udp, self._tcp):
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        logger.info("dns zone serving on %s", self.address)
+        return self
+
+    def stop(self) -> None:
+        """Stop both listeners and wait for their threads."""
+        for server in (self._udp, self._tcp):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self._udp = self._tcp = None
+
+    def __enter__(self) -> DnsZoneServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

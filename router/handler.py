@@ -1,0 +1,173 @@
+"""The origin-request trigger: ``handler(event, context)``.
+
+Importing this module is the cold start: it loads the bundled config and
+creates the execution environment's one :class:`Environment` (its DNS cache
+and round-robin state). The local edge emulator creates its environments with
+the same :func:`create_environment` call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from router.config import RouterConfig, load_config
+from router.dns_cache import CacheResult, CacheState, DnsCache
+from router.events import Request, origin_request
+from router.logs import InvocationLog, Sink, emf_line, stdout_sink
+from router.resolver import DnsResolver, Resolver
+from router.routing import WeightedRoundRobin, candidates, current_domain, rewrite
+
+logger = logging.getLogger(__name__)
+
+# Never let the lookup eat the last milliseconds of the trigger's time budget.
+_DEADLINE_MARGIN_MS = 5.0
+
+
+class LambdaContext(Protocol):
+    """The part of Lambda's context object the router reads."""
+
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the runtime kills the invocation."""
+        ...
+
+
+@dataclass(slots=True)
+class Environment:
+    """One execution environment's router: config, DNS cache and spread state."""
+
+    config: RouterConfig
+    cache: DnsCache
+    resolver: Resolver
+    timer: Callable[[], float] = time.perf_counter
+    sink: Sink = stdout_sink
+    balancer: WeightedRoundRobin = field(default_factory=WeightedRoundRobin)
+    invocations: int = 0
+
+    def handle(self, event: object, context: object = None) -> Request:
+        """Route one origin request; raises only EventError for a non-origin-request event."""
+        started = self.timer()
+        cf_config, request = origin_request(event)
+        self.invocations += 1
+        timeout_ms = self.config.lookup_timeout_ms
+        remaining = _remaining_ms(context)
+        if remaining is not None:
+            timeout_ms = max(min(timeout_ms, remaining - _DEADLINE_MARGIN_MS), 0.0)
+        result = self.cache.lookup(timeout_ms / 1000.0)
+        origin_domain, region, state, reason, unknown = self._route(request, result)
+        handler_ms = (self.timer() - started) * 1000.0
+        request_id = getattr(context, "aws_request_id", None) or cf_config.get("requestId", "")
+        self.sink(
+            emf_line(
+                InvocationLog(
+                    request_id=str(request_id),
+                    cache_state=state,
+                    origin=origin_domain,
+                    region=region,
+                    dns_ms=result.dns_seconds * 1000.0,
+                    handler_ms=handler_ms,
+                    dns_queries=result.queries,
+                    reason=reason,
+                    stale_age_s=result.stale_age,
+                    unknown_domains=unknown,
+                )
+            )
+        )
+        return request
+
+    def _route(
+        self, request: Request, result: CacheResult
+    ) -> tuple[str, str, str, str, tuple[str, ...]]:
+        """Rewrite the request for the chosen origin; fall back on any problem."""
+        state, reason = result.state.value, result.reason
+        unknown: tuple[str, ...] = ()
+        try:
+            found = candidates(self.config, result.values)
+            unknown = found.unknown
+            if unknown and result.state is CacheState.MISS:
+                logger.warning("ignoring unknown origins in %s: %s", self.config.routing_name, unknown)
+            if found.origins:
+                origin = self.balancer.pick(found.origins)
+                rewrite(request, origin)
+                return origin.domain, origin.region, state, reason, unknown
+            if result.state in (CacheState.HIT, CacheState.MISS, CacheState.STALE):
+                state = CacheState.FALLBACK.value
+                reason = "answer names no configured origin with weight > 0"
+        except Exception as exc:  # noqa: BLE001 - a routing bug must not fail the request
+            logger.exception("routing failed; leaving the request on its origin")
+            state, reason = CacheState.FALLBACK.value, f"routing error: {type(exc).__name__}: {exc}"
+        domain = _safe_domain(request)
+        return domain, _region_of(self.config, domain), state, reason, unknown
+
+
+def _remaining_ms(context: object) -> float | None:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    try:
+        return float(remaining())
+    except Exception:  # noqa: BLE001 - a broken context must not fail the request
+        return None
+
+
+def _safe_domain(request: Request) -> str:
+    try:
+        return current_domain(request)
+    except (KeyError, TypeError):
+        return ""
+
+
+def _region_of(config: RouterConfig, domain: str) -> str:
+    origin = config.origin_for(domain) if domain else None
+    return origin.region if origin is not None else ""
+
+
+def create_environment(
+    config: RouterConfig | None = None,
+    *,
+    resolver: Resolver | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sink: Sink = stdout_sink,
+) -> Environment:
+    """Do what a cold start does: load config, build the resolver and the empty cache.
+
+    ``clock`` drives TTLs and back-off (tests pass a fake one); handler time is
+    always measured with ``time.perf_counter``.
+    """
+    config = config if config is not None else load_config()
+    resolver = resolver if resolver is not None else DnsResolver(config.nameservers)
+    cache = DnsCache(config, resolver, clock=clock)
+    return Environment(config=config, cache=cache, resolver=resolver, sink=sink)
+
+
+_environment: Environment | None = None
+
+
+def environment() -> Environment:
+    """This execution environment's router, created on first use."""
+    global _environment  # noqa: PLW0603 - one environment per process, as on Lambda
+    if _environment is None:
+        _environment = create_environment()
+    return _environment
+
+
+def reset_environment(env: Environment | None = None) -> Environment | None:
+    """Drop (or replace) the module's environment; the next invocation is a cold start."""
+    global _environment  # noqa: PLW0603
+    _environment = env
+    return env
+
+
+def handler(event: object, context: object = None) -> Request:
+    """Lambda@Edge origin-request entry point."""
+    return environment().handle(event, context)
+
+
+# Cold start: Lambda runs module initialisation before the first invocation
+# and reports it as Init Duration, so the environment is built here.
+environment()
