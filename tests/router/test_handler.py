@@ -1,0 +1,157 @@
+"""The handler end to end with a scripted resolver: routing, fallback, logs, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import router.handler as handler_module
+from router.errors import EventError
+from router.handler import create_environment, handler, reset_environment
+from router.resolver import LookupResult
+from tests.router.conftest import EUW1, USE1, FakeClock, ScriptedResolver, answer, failure, make_config
+
+
+class Context:
+    aws_request_id = "req-123"
+    function_name = "us-east-1.edgedrill-router"
+
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def env_with(*results: LookupResult, clock: FakeClock | None = None, **config: Any):
+    lines: list[str] = []
+    resolver = ScriptedResolver(list(results))
+    env = create_environment(
+        make_config(**config), resolver=resolver, clock=clock or FakeClock(), sink=lines.append
+    )
+    return env, resolver, lines
+
+
+def test_routes_to_an_origin_from_the_answer_and_logs_emf(load_event: Callable[[str], Any]) -> None:
+    env, _, lines = env_with(answer(EUW1))
+    request = env.handle(load_event("s3-origin"), Context())
+    assert request["origin"]["s3"]["domainName"] == EUW1
+    assert request["origin"]["s3"]["region"] == "eu-west-1"
+    assert len(lines) == 1
+    log = json.loads(lines[0])
+    assert log["request_id"] == "req-123"
+    assert log["cache_state"] == "miss"
+    assert log["origin"] == EUW1
+    assert log["region"] == "eu-west-1"
+    assert log["dns_queries"] == 1
+    assert log["handler_ms"] >= log["dns_ms"] >= 0
+    metrics = log["_aws"]["CloudWatchMetrics"][0]
+    assert {metric["Name"] for metric in metrics["Metrics"]} == {"handler_ms", "dns_ms", "dns_queries"}
+    assert metrics["Dimensions"] == [["cache_state"]]
+
+
+def test_request_id_comes_from_the_event_without_a_context(load_event: Callable[[str], Any]) -> None:
+    env, _, lines = env_with(answer(USE1))
+    event = load_event("s3-origin")
+    env.handle(event, None)
+    assert json.loads(lines[0])["request_id"] == event["Records"][0]["cf"]["config"]["requestId"]
+
+
+def test_weighted_spread_across_invocations(load_event: Callable[[str], Any]) -> None:
+    env, resolver, _ = env_with(
+        answer(USE1, EUW1),
+        origins=[
+            {"region": "us-east-1", "domain": USE1, "weight": 3},
+            {"region": "eu-west-1", "domain": EUW1, "weight": 1},
+        ],
+    )
+    regions = [env.handle(load_event("s3-origin"))["origin"]["s3"]["region"] for _ in range(100)]
+    assert regions.count("us-east-1") == 75
+    assert regions.count("eu-west-1") == 25
+    assert len(resolver.calls) == 1
+
+
+@pytest.mark.parametrize("name", ["s3-origin", "custom-origin", "multi-value-headers", "percent-encoded", "head", "options", "post-with-body"])
+def test_dns_failure_leaves_the_request_on_its_origin(load_event: Callable[[str], Any], name: str) -> None:
+    env, _, lines = env_with(failure("timeout"))
+    event = load_event(name)
+    original = json.loads(json.dumps(event["Records"][0]["cf"]["request"]))
+    request = env.handle(event, Context())
+    assert request == original
+    log = json.loads(lines[0])
+    assert log["cache_state"] == "fallback"
+    assert "timeout" in log["reason"]
+
+
+def test_percent_encoding_is_left_alone(load_event: Callable[[str], Any]) -> None:
+    env, _, _ = env_with(answer(EUW1))
+    event = load_event("percent-encoded")
+    uri = event["Records"][0]["cf"]["request"]["uri"]
+    query = event["Records"][0]["cf"]["request"]["querystring"]
+    request = env.handle(event)
+    assert request["uri"] == uri
+    assert request["querystring"] == query
+
+
+def test_answer_with_only_unknown_domains_falls_back(load_event: Callable[[str], Any]) -> None:
+    env, _, lines = env_with(answer("evil.example.com"))
+    request = env.handle(load_event("s3-origin"))
+    assert request["origin"]["s3"]["domainName"] == USE1
+    log = json.loads(lines[0])
+    assert log["cache_state"] == "fallback"
+    assert log["unknown_domains"] == ["evil.example.com"]
+    assert log["region"] == "us-east-1"
+
+
+def test_remaining_time_bounds_the_lookup_timeout(load_event: Callable[[str], Any]) -> None:
+    env, resolver, _ = env_with(answer(USE1))
+    env.handle(load_event("s3-origin"), Context(remaining_ms=12))
+    assert resolver.calls[0][1] == pytest.approx(0.007)
+
+
+def test_viewer_request_event_is_an_event_error(load_event: Callable[[str], Any]) -> None:
+    env, _, lines = env_with(answer(USE1))
+    with pytest.raises(EventError, match="eventType"):
+        env.handle(load_event("viewer-request"))
+    assert lines == []
+
+
+def test_a_routing_bug_falls_back_instead_of_failing(
+    load_event: Callable[[str], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, _, lines = env_with(answer(USE1))
+
+    def broken(*args: object) -> None:
+        raise KeyError("s3")
+
+    monkeypatch.setattr(handler_module, "rewrite", broken)
+    request = env.handle(load_event("s3-origin"))
+    assert request["origin"]["s3"]["domainName"] == USE1
+    assert "routing error" in json.loads(lines[0])["reason"]
+
+
+def test_module_handler_uses_the_module_environment(load_event: Callable[[str], Any]) -> None:
+    env, resolver, lines = env_with(answer(EUW1))
+    previous = handler_module.environment()
+    reset_environment(env)
+    try:
+        request = handler(load_event("s3-origin"), Context())
+        assert request["origin"]["s3"]["domainName"] == EUW1
+        assert len(resolver.calls) == 1
+        assert len(lines) == 1
+    finally:
+        reset_environment(previous)
+
+
+def test_reset_environment_makes_the_next_call_a_cold_start() -> None:
+    previous = handler_module.environment()
+    try:
+        reset_environment()
+        fresh = handler_module.environment()
+        assert fresh is not previous
+        assert fresh.invocations == 0
+    finally:
+        reset_environment(previous)
