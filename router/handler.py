@@ -48,6 +48,7 @@ class Environment:
     sink: Sink = stdout_sink
     balancer: WeightedRoundRobin = field(default_factory=WeightedRoundRobin)
     invocations: int = 0
+    dns_queries: int = 0
 
     def handle(self, event: object, context: object = None) -> Request:
         """Route one origin request; raises only EventError for a non-origin-request event."""
@@ -59,6 +60,7 @@ class Environment:
         if remaining is not None:
             timeout_ms = max(min(timeout_ms, remaining - _DEADLINE_MARGIN_MS), 0.0)
         result = self.cache.lookup(timeout_ms / 1000.0)
+        self.dns_queries += result.queries
         origin_domain, region, state, reason, unknown = self._route(request, result)
         handler_ms = (self.timer() - started) * 1000.0
         request_id = getattr(context, "aws_request_id", None) or cf_config.get("requestId", "")

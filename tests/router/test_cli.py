@@ -1,0 +1,158 @@
+"""``edgedrill package`` and ``edgedrill invoke``, run as the console script."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edge.dns_zone import DnsZoneServer
+from loadtests._cli import main
+from tests.router.conftest import EUW1, ROUTING_NAME, USE1
+
+EVENTS = Path(__file__).parent.parent / "events"
+SUMMARY = re.compile(
+    r"^invocations=(\d+) p50_us=([\d.]+) p99_us=([\d.]+) max_us=([\d.]+) dns_queries=(\d+)$"
+)
+
+
+def write_config(path: Path, dns: DnsZoneServer, **changes: object) -> Path:
+    document = {
+        "routing_name": ROUTING_NAME,
+        "nameservers": [dns.address],
+        "origins": [
+            {"region": "us-east-1", "domain": USE1, "weight": 1},
+            {"region": "eu-west-1", "domain": EUW1, "weight": 1},
+        ],
+        "lookup_timeout_ms": 40,
+    }
+    document.update(changes)
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loadtests._cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_invoke_prints_request_logs_and_summary(tmp_path: Path, zone_server: DnsZoneServer) -> None:
+    config = write_config(tmp_path / "config.json", zone_server)
+    done = run_cli("invoke", str(EVENTS / "s3-origin.json"), "--config", str(config), "--repeat", "50")
+    assert done.returncode == 0, done.stderr
+    request = json.loads(done.stdout)
+    assert request["origin"]["s3"]["domainName"] in (USE1, EUW1)
+    lines = done.stderr.strip().splitlines()
+    match = SUMMARY.match(lines[-1])
+    assert match, lines[-1]
+    assert int(match.group(1)) == 51
+    assert float(match.group(2)) <= float(match.group(3)) <= float(match.group(4))
+    assert int(match.group(5)) == 1
+    logs = [json.loads(line) for line in lines if line.startswith("{")]
+    assert len(logs) == 51
+    assert [log["cache_state"] for log in logs[:2]] == ["miss", "hit"]
+    assert zone_server.zone.stats.queries == 1
+
+
+def test_invoke_spreads_over_both_regions(tmp_path: Path, zone_server: DnsZoneServer) -> None:
+    config = write_config(tmp_path / "config.json", zone_server)
+    done = run_cli("invoke", str(EVENTS / "custom-origin.json"), "--config", str(config), "--repeat", "9")
+    logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert {log["region"] for log in logs} == {"us-east-1", "eu-west-1"}
+
+
+def test_invoke_malformed_event_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Records": [\n  {"cf": }\n]}')
+    done = run_cli("invoke", str(bad))
+    assert done.returncode == 2
+    assert f"{bad}:2:" in done.stderr
+    assert "malformed event JSON" in done.stderr
+    assert done.stdout == ""
+
+
+def test_invoke_non_origin_request_event_exits_2() -> None:
+    assert main(["invoke", str(EVENTS / "viewer-request.json")]) == 2
+
+
+def test_invoke_bad_config_names_the_key(tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path / "config.json", zone_server, min_ttl="5")
+    assert main(["invoke", str(EVENTS / "s3-origin.json"), "--config", str(config)]) == 2
+    assert "'min_ttl'" in capsys.readouterr().err
+
+
+def test_package_rejects_a_bad_config(tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(
+        tmp_path / "config.json",
+        zone_server,
+        origins=[{"region": "us-east-1", "domain": "Media.example.com", "weight": 1}],
+    )
+    assert main(["package", "--config", str(config), "--out", str(tmp_path / "dist")]) == 2
+    assert "origins[0].domain" in capsys.readouterr().err
+    assert not (tmp_path / "dist" / "edgedrill-router.zip").exists()
+
+
+def test_package_is_deterministic(tmp_path: Path, zone_server: DnsZoneServer) -> None:
+    config = write_config(tmp_path / "config.json", zone_server)
+    first = run_cli("package", "--config", str(config), "--out", str(tmp_path / "a"))
+    second = run_cli("package", "--config", str(config), "--out", str(tmp_path / "b"))
+    assert first.returncode == second.returncode == 0
+    assert Path(first.stdout.strip()).read_bytes() == Path(second.stdout.strip()).read_bytes()
+
+
+RUNNER = """
+import json, sys
+task = sys.argv[1]
+sys.path[:] = [task] + [p for p in sys.path if p and "site-packages" not in p and "dist-packages" not in p]
+import dns, router.handler
+assert dns.__file__.startswith(task), dns.__file__
+assert router.handler.__file__.startswith(task), router.handler.__file__
+event = json.load(open(sys.argv[2]))
+first = router.handler.handler(event, None)
+second = router.handler.handler(json.load(open(sys.argv[2])), None)
+print(json.dumps({"first": first, "second": second, "path": sys.path}))
+"""
+
+
+def test_package_runs_alone_in_an_isolated_interpreter(tmp_path: Path, zone_server: DnsZoneServer) -> None:
+    config = write_config(tmp_path / "config.json", zone_server)
+    built = run_cli("package", "--config", str(config), "--out", str(tmp_path / "dist"))
+    assert built.returncode == 0, built.stderr
+    zip_path = Path(built.stdout.strip())
+    task = tmp_path / "task"
+    task.mkdir()
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        archive.extractall(task)
+    assert "router/handler.py" in names
+    assert "router/config.json" in names
+    assert "dns/query.py" in names
+    assert "router/packaging.py" not in names
+    assert not any(name.startswith(("edge/", "loadtests/", "results/", "chaos/")) for name in names)
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(runner), str(task), str(EVENTS / "s3-origin.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=task,
+    )
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout.splitlines()[-1])
+    assert not any("site-packages" in entry for entry in output["path"])
+    domains = {output["first"]["origin"]["s3"]["domainName"], output["second"]["origin"]["s3"]["domainName"]}
+    assert domains == {USE1, EUW1}
+    emf = [json.loads(line) for line in done.stdout.splitlines()[:-1]]
+    assert [line["cache_state"] for line in emf] == ["miss", "hit"]
