@@ -14,10 +14,13 @@ import importlib
 import logging
 import pkgutil
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loadtests._errors import CliError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _PACKAGE_DIR = Path(__file__).parent
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadtests._errors import CliError
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +23,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Build the router's Lambda@Edge zip (router, validated config, dnspython) "
         "and print its path.",
     )
-    package.add_argument("--config", type=Path, help="router config JSON (default: router/config.json)")
-    package.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
+    package.add_argument(
+        "--config", type=Path, help="router config JSON (default: router/config.json)"
+    )
+    package.add_argument(
+        "--out", type=Path, default=Path("dist"), help="output folder (default: dist)"
+    )
     package.set_defaults(func=package_command)
 
     invoke = subparsers.add_parser(
@@ -33,7 +39,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and a timing summary to stderr.",
     )
     invoke.add_argument("event", type=Path, metavar="EVENT.json")
-    invoke.add_argument("--config", type=Path, help="router config JSON (default: router/config.json)")
+    invoke.add_argument(
+        "--config", type=Path, help="router config JSON (default: router/config.json)"
+    )
     invoke.add_argument(
         "--repeat", type=int, default=0, metavar="N", help="warm invocations after the first"
     )
@@ -42,8 +50,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def package_command(args: argparse.Namespace) -> int:
     """Build the zip and print its path."""
-    from router.errors import ConfigError  # noqa: PLC0415
-    from router.packaging import PackageError, build_package  # noqa: PLC0415
+    from router.errors import ConfigError
+    from router.packaging import PackageError, build_package
 
     try:
         package = build_package(args.out, args.config)
@@ -76,9 +84,9 @@ def _percentile(sorted_values: list[float], share: float) -> float:
 
 def invoke_command(args: argparse.Namespace) -> int:
     """Cold start, then ``--repeat`` warm invocations, timed around the handler call alone."""
-    from router.config import load_config  # noqa: PLC0415
-    from router.errors import ConfigError, EventError  # noqa: PLC0415
-    from router.handler import create_environment  # noqa: PLC0415
+    from router.config import load_config
+    from router.errors import ConfigError, EventError
+    from router.handler import create_environment
 
     if args.repeat < 0:
         raise CliError("--repeat must be >= 0")

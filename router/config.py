@@ -109,7 +109,9 @@ def load_config(path: str | Path | None = None) -> RouterConfig:
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError("<file>", f"cannot read: {exc.strerror or exc}", source=str(source)) from exc
+        raise ConfigError(
+            "<file>", f"cannot read: {exc.strerror or exc}", source=str(source)
+        ) from exc
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -131,7 +133,9 @@ def parse_config(document: object) -> RouterConfig:
     defaults = RouterConfig(routing_name="x.invalid", origins=())
     lookup_timeout_ms = _number(document, "lookup_timeout_ms", defaults.lookup_timeout_ms)
     if not 0 < lookup_timeout_ms < ORIGIN_TRIGGER_TIMEOUT_MS:
-        raise ConfigError("lookup_timeout_ms", "must be > 0 and below the 30,000 ms trigger timeout")
+        raise ConfigError(
+            "lookup_timeout_ms", "must be > 0 and below the 30,000 ms trigger timeout"
+        )
     billing_threshold_ms = _number(document, "billing_threshold_ms", defaults.billing_threshold_ms)
     if billing_threshold_ms <= 0:
         raise ConfigError("billing_threshold_ms", "must be > 0")
@@ -191,7 +195,7 @@ def _nameservers(document: dict[str, Any]) -> tuple[Nameserver, ...]:
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress  # noqa: PLC0415 - only needed while validating
+    import ipaddress
 
     try:
         ipaddress.ip_address(host)

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from router.config import RouterConfig
 from router.resolver import LookupResult, LookupStatus, Resolver
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from router.config import RouterConfig
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +121,7 @@ class DnsCache:
     def _query(self, timeout: float) -> LookupResult:
         try:
             return self._resolver.lookup_txt(self._config.routing_name, timeout)
-        except Exception as exc:  # noqa: BLE001 - the edge must never fail on DNS
+        except Exception as exc:
             logger.warning("resolver raised %s: %s", type(exc).__name__, exc)
             return LookupResult(LookupStatus.FAILURE, reason=f"{type(exc).__name__}: {exc}")
 

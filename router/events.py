@@ -134,7 +134,9 @@ def origin_request(event: object) -> tuple[Config, Request]:
         raise EventError("Records[0].cf.config", "must be an object")
     event_type = config.get("eventType")
     if event_type != "origin-request":
-        raise EventError("Records[0].cf.config.eventType", f"expected 'origin-request', got {event_type!r}")
+        raise EventError(
+            "Records[0].cf.config.eventType", f"expected 'origin-request', got {event_type!r}"
+        )
     request = cf.get("request")
     if not isinstance(request, dict):
         raise EventError("Records[0].cf.request", "must be an object")

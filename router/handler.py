@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from router.config import RouterConfig, load_config
 from router.dns_cache import CacheResult, CacheState, DnsCache
@@ -20,6 +19,9 @@ from router.events import Request, origin_request
 from router.logs import InvocationLog, Sink, emf_line, stdout_sink
 from router.resolver import DnsResolver, Resolver
 from router.routing import WeightedRoundRobin, candidates, current_domain, rewrite
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +94,9 @@ class Environment:
             found = candidates(self.config, result.values)
             unknown = found.unknown
             if unknown and result.state is CacheState.MISS:
-                logger.warning("ignoring unknown origins in %s: %s", self.config.routing_name, unknown)
+                logger.warning(
+                    "ignoring unknown origins in %s: %s", self.config.routing_name, unknown
+                )
             if found.origins:
                 origin = self.balancer.pick(found.origins)
                 rewrite(request, origin)
@@ -100,7 +104,7 @@ class Environment:
             if result.state in (CacheState.HIT, CacheState.MISS, CacheState.STALE):
                 state = CacheState.FALLBACK.value
                 reason = "answer names no configured origin with weight > 0"
-        except Exception as exc:  # noqa: BLE001 - a routing bug must not fail the request
+        except Exception as exc:
             logger.exception("routing failed; leaving the request on its origin")
             state, reason = CacheState.FALLBACK.value, f"routing error: {type(exc).__name__}: {exc}"
         domain = _safe_domain(request)
@@ -113,7 +117,7 @@ def _remaining_ms(context: object) -> float | None:
         return None
     try:
         return float(remaining())
-    except Exception:  # noqa: BLE001 - a broken context must not fail the request
+    except Exception:
         return None
 
 
@@ -152,7 +156,7 @@ _environment: Environment | None = None
 
 def environment() -> Environment:
     """This execution environment's router, created on first use."""
-    global _environment  # noqa: PLW0603 - one environment per process, as on Lambda
+    global _environment
     if _environment is None:
         _environment = create_environment()
     return _environment
@@ -160,7 +164,7 @@ def environment() -> Environment:
 
 def reset_environment(env: Environment | None = None) -> Environment | None:
     """Drop (or replace) the module's environment; the next invocation is a cold start."""
-    global _environment  # noqa: PLW0603
+    global _environment
     _environment = env
     return env
 

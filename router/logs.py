@@ -48,7 +48,7 @@ _DIRECTIVE_TAIL = json.dumps(
     [{"Namespace": NAMESPACE, "Dimensions": [["cache_state"]], "Metrics": _METRICS}],
     separators=(",", ":"),
 )
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring
 
 
 def emf_line(log: InvocationLog, timestamp_ms: int | None = None) -> str:

@@ -11,10 +11,9 @@ nameserver on a failure while time remains.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import dns.exception
 import dns.flags
@@ -25,6 +24,9 @@ import dns.rdatatype
 import dns.resolver
 
 from router.config import Nameserver
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 class LookupStatus(StrEnum):
@@ -151,7 +153,7 @@ def _classify(response: dns.message.Message, queries: int) -> LookupResult:
             continue
         ttl = rrset.ttl if ttl is None else min(ttl, rrset.ttl)
         for rdata in rrset:
-            values.append(b"".join(rdata.strings).decode("utf-8", "replace"))  # type: ignore[attr-defined]
+            values.append(b"".join(rdata.strings).decode("utf-8", "replace"))
     if not values:
         return LookupResult(LookupStatus.NODATA, ttl=_negative_ttl(response), queries=queries)
     return LookupResult(LookupStatus.ANSWER, tuple(values), ttl, queries=queries)
@@ -162,5 +164,5 @@ def _negative_ttl(response: dns.message.Message) -> int | None:
     # and its MINIMUM field.
     for rrset in response.authority:
         if rrset.rdtype == dns.rdatatype.SOA:
-            return int(min(rrset.ttl, rrset[0].minimum))  # type: ignore[attr-defined]
+            return int(min(rrset.ttl, rrset[0].minimum))
     return None

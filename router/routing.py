@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from router.config import OriginConfig, RouterConfig
-from router.events import HeaderEntry, Request
+if TYPE_CHECKING:
+    from router.config import OriginConfig, RouterConfig
+    from router.events import HeaderEntry, Request
 
 logger = logging.getLogger(__name__)
 

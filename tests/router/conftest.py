@@ -8,10 +8,9 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dns.exception
 import dns.message
@@ -21,6 +20,9 @@ import pytest
 from edge.dns_zone import DnsZoneServer
 from router.config import RouterConfig, parse_config
 from router.resolver import LookupResult, LookupStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 USE1 = "media-use1.s3.us-east-1.amazonaws.com"
 EUW1 = "media-euw1.s3.eu-west-1.amazonaws.com"
@@ -67,8 +69,7 @@ class ScriptedResolver:
 
     def lookup_txt(self, name: str, timeout: float) -> LookupResult:
         self.calls.append((name, timeout))
-        result = self.results.pop(0) if len(self.results) > 1 else self.results[0]
-        return result
+        return self.results.pop(0) if len(self.results) > 1 else self.results[0]
 
 
 def answer(*values: str, ttl: int = 60) -> LookupResult:

@@ -8,12 +8,15 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
-
-from edge.dns_zone import DnsZoneServer
 from loadtests._cli import main
 from tests.router.conftest import EUW1, ROUTING_NAME, USE1
+
+if TYPE_CHECKING:
+    import pytest
+
+    from edge.dns_zone import DnsZoneServer
 
 EVENTS = Path(__file__).parent.parent / "events"
 SUMMARY = re.compile(
@@ -48,7 +51,9 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_invoke_prints_request_logs_and_summary(tmp_path: Path, zone_server: DnsZoneServer) -> None:
     config = write_config(tmp_path / "config.json", zone_server)
-    done = run_cli("invoke", str(EVENTS / "s3-origin.json"), "--config", str(config), "--repeat", "50")
+    done = run_cli(
+        "invoke", str(EVENTS / "s3-origin.json"), "--config", str(config), "--repeat", "50"
+    )
     assert done.returncode == 0, done.stderr
     request = json.loads(done.stdout)
     assert request["origin"]["s3"]["domainName"] in (USE1, EUW1)
@@ -66,7 +71,9 @@ def test_invoke_prints_request_logs_and_summary(tmp_path: Path, zone_server: Dns
 
 def test_invoke_spreads_over_both_regions(tmp_path: Path, zone_server: DnsZoneServer) -> None:
     config = write_config(tmp_path / "config.json", zone_server)
-    done = run_cli("invoke", str(EVENTS / "custom-origin.json"), "--config", str(config), "--repeat", "9")
+    done = run_cli(
+        "invoke", str(EVENTS / "custom-origin.json"), "--config", str(config), "--repeat", "9"
+    )
     logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert {log["region"] for log in logs} == {"us-east-1", "eu-west-1"}
 
@@ -85,13 +92,17 @@ def test_invoke_non_origin_request_event_exits_2() -> None:
     assert main(["invoke", str(EVENTS / "viewer-request.json")]) == 2
 
 
-def test_invoke_bad_config_names_the_key(tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invoke_bad_config_names_the_key(
+    tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(tmp_path / "config.json", zone_server, min_ttl="5")
     assert main(["invoke", str(EVENTS / "s3-origin.json"), "--config", str(config)]) == 2
     assert "'min_ttl'" in capsys.readouterr().err
 
 
-def test_package_rejects_a_bad_config(tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_package_rejects_a_bad_config(
+    tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = write_config(
         tmp_path / "config.json",
         zone_server,
@@ -113,7 +124,8 @@ def test_package_is_deterministic(tmp_path: Path, zone_server: DnsZoneServer) ->
 RUNNER = """
 import json, sys
 task = sys.argv[1]
-sys.path[:] = [task] + [p for p in sys.path if p and "site-packages" not in p and "dist-packages" not in p]
+stdlib = [p for p in sys.path if p and "site-packages" not in p and "dist-packages" not in p]
+sys.path[:] = [task] + stdlib
 import dns, router.handler
 assert dns.__file__.startswith(task), dns.__file__
 assert router.handler.__file__.startswith(task), router.handler.__file__
@@ -124,7 +136,9 @@ print(json.dumps({"first": first, "second": second, "path": sys.path}))
 """
 
 
-def test_package_runs_alone_in_an_isolated_interpreter(tmp_path: Path, zone_server: DnsZoneServer) -> None:
+def test_package_runs_alone_in_an_isolated_interpreter(
+    tmp_path: Path, zone_server: DnsZoneServer
+) -> None:
     config = write_config(tmp_path / "config.json", zone_server)
     built = run_cli("package", "--config", str(config), "--out", str(tmp_path / "dist"))
     assert built.returncode == 0, built.stderr
@@ -152,7 +166,10 @@ def test_package_runs_alone_in_an_isolated_interpreter(tmp_path: Path, zone_serv
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout.splitlines()[-1])
     assert not any("site-packages" in entry for entry in output["path"])
-    domains = {output["first"]["origin"]["s3"]["domainName"], output["second"]["origin"]["s3"]["domainName"]}
+    domains = {
+        output["first"]["origin"]["s3"]["domainName"],
+        output["second"]["origin"]["s3"]["domainName"],
+    }
     assert domains == {USE1, EUW1}
     emf = [json.loads(line) for line in done.stdout.splitlines()[:-1]]
     assert [line["cache_state"] for line in emf] == ["miss", "hit"]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from router.config import BUNDLED_CONFIG, load_config, parse_config
 from router.errors import ConfigError
 from tests.router.conftest import EUW1, USE1
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def valid() -> dict[str, Any]:
@@ -49,12 +51,32 @@ def test_valid_config_parses_with_defaults() -> None:
         ({"nameservers": ["127.0.0.1:99999"]}, "nameservers[0]", "port"),
         ({"nameservers": ["dns.example.com:53"]}, "nameservers[0]", "IP address"),
         ({"origins": []}, "origins", "non-empty"),
-        ({"origins": [{"region": "us-east-1", "domain": "Media.S3.amazonaws.com"}]}, "origins[0].domain", "lowercase"),
-        ({"origins": [{"region": "us-east-1", "domain": "a" * 120 + ".example.com"}]}, "origins[0].domain", "128"),
+        (
+            {"origins": [{"region": "us-east-1", "domain": "Media.S3.amazonaws.com"}]},
+            "origins[0].domain",
+            "lowercase",
+        ),
+        (
+            {"origins": [{"region": "us-east-1", "domain": "a" * 120 + ".example.com"}]},
+            "origins[0].domain",
+            "128",
+        ),
         ({"origins": [{"region": "mars", "domain": USE1}]}, "origins[0].region", "region"),
-        ({"origins": [{"region": "us-east-1", "domain": USE1, "weight": -1}]}, "origins[0].weight", "integer"),
-        ({"origins": [{"region": "us-east-1", "domain": USE1, "weight": 0}]}, "origins", "weight above 0"),
-        ({"origins": [{"region": "us-east-1", "domain": USE1, "wieght": 1}]}, "origins[0].wieght", "unknown"),
+        (
+            {"origins": [{"region": "us-east-1", "domain": USE1, "weight": -1}]},
+            "origins[0].weight",
+            "integer",
+        ),
+        (
+            {"origins": [{"region": "us-east-1", "domain": USE1, "weight": 0}]},
+            "origins",
+            "weight above 0",
+        ),
+        (
+            {"origins": [{"region": "us-east-1", "domain": USE1, "wieght": 1}]},
+            "origins[0].wieght",
+            "unknown",
+        ),
         ({"lookup_timeout_ms": 0}, "lookup_timeout_ms", "> 0"),
         ({"lookup_timeout_ms": 60}, "lookup_timeout_ms", "billing_threshold_ms"),
         ({"min_ttl": 10, "max_ttl": 5}, "max_ttl", "min_ttl"),

@@ -20,7 +20,9 @@ from tests.router.conftest import (
 )
 
 
-def make_cache(clock: FakeClock, *results: LookupResult, **config: Any) -> tuple[DnsCache, ScriptedResolver]:
+def make_cache(
+    clock: FakeClock, *results: LookupResult, **config: Any
+) -> tuple[DnsCache, ScriptedResolver]:
     resolver = ScriptedResolver(list(results))
     return DnsCache(make_config(**config), resolver, clock=clock), resolver
 

@@ -11,8 +11,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,6 +28,9 @@ from tests.router.conftest import (
     free_port,
     make_config,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # A lookup may not outlive its timeout; this slack covers scheduling on a busy
 # machine and is still far below the ~100 ms dnspython's Resolver overshoots by.
@@ -63,7 +65,9 @@ class TestProjectZoneServer:
         assert "SERVFAIL" in result.reason
 
     @pytest.mark.parametrize("kind", [DnsFaultKind.DROP, DnsFaultKind.DELAY])
-    def test_silence_and_slowness_end_at_the_deadline(self, zone_server: DnsZoneServer, kind: DnsFaultKind) -> None:
+    def test_silence_and_slowness_end_at_the_deadline(
+        self, zone_server: DnsZoneServer, kind: DnsFaultKind
+    ) -> None:
         zone_server.zone.set_fault(DnsFault(kind, delay_ms=500))
         result, elapsed = lookup(zone_server.port)
         assert result.status is LookupStatus.FAILURE
@@ -83,7 +87,9 @@ class TestProjectZoneServer:
         assert result.status is LookupStatus.FAILURE
         assert elapsed < TIMEOUT_S + SLACK_S
 
-    def test_next_nameserver_answers_when_the_first_is_silent(self, zone_server: DnsZoneServer) -> None:
+    def test_next_nameserver_answers_when_the_first_is_silent(
+        self, zone_server: DnsZoneServer
+    ) -> None:
         with DnsZoneServer() as silent:
             silent.zone.set_fault(DnsFault(DnsFaultKind.SERVFAIL))
             resolver = DnsResolver(
@@ -104,7 +110,9 @@ class TestThirdPartyServers:
         result, _ = lookup(third_party_dns.dnsmasq_port, "missing.test", timeout=1.0)
         assert result.status is LookupStatus.NXDOMAIN
 
-    def test_dnsmasq_that_stops_answering_times_out_at_the_deadline(self, third_party_dns: ThirdPartyDns) -> None:
+    def test_dnsmasq_that_stops_answering_times_out_at_the_deadline(
+        self, third_party_dns: ThirdPartyDns
+    ) -> None:
         os.kill(third_party_dns.dnsmasq.pid, signal.SIGSTOP)
         try:
             result, elapsed = lookup(third_party_dns.dnsmasq_port)
@@ -128,7 +136,9 @@ class TestThirdPartyServers:
         result, _ = lookup(third_party_dns.unbound_port, "missing.test", timeout=1.0)
         assert result.status is LookupStatus.NXDOMAIN
 
-    def test_unbound_that_drops_times_out_at_the_deadline(self, third_party_dns: ThirdPartyDns) -> None:
+    def test_unbound_that_drops_times_out_at_the_deadline(
+        self, third_party_dns: ThirdPartyDns
+    ) -> None:
         result, elapsed = lookup(third_party_dns.unbound_port, "origins.drop.example")
         assert result.status is LookupStatus.FAILURE
         assert elapsed < TIMEOUT_S + SLACK_S
@@ -139,7 +149,7 @@ class TestThirdPartyServers:
         assert elapsed < TIMEOUT_S + SLACK_S
 
 
-def _handle(env: Any, event: dict[str, Any]) -> dict[str, Any]:
+def _handle(env: Any, event: dict[str, Any]) -> Any:
     return env.handle(event, None)
 
 

@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 
 from router.errors import EventError
 from router.handler import create_environment
-from tests.router.conftest import EUW1, USE1, FakeClock, ScriptedResolver, answer, failure, make_config
+from tests.router.conftest import (
+    EUW1,
+    USE1,
+    FakeClock,
+    ScriptedResolver,
+    answer,
+    failure,
+    make_config,
+)
 
 EVENTS = Path(__file__).parent.parent / "events"
 SAMPLES = [json.loads(path.read_text()) for path in sorted(EVENTS.glob("*.json"))]
@@ -26,7 +34,9 @@ EXAMPLES = 10_000
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -74,10 +84,16 @@ def _mutate(event: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
 
 def _environments():
     healthy = create_environment(
-        make_config(), resolver=ScriptedResolver([answer(USE1, EUW1)]), clock=FakeClock(), sink=lambda line: None
+        make_config(),
+        resolver=ScriptedResolver([answer(USE1, EUW1)]),
+        clock=FakeClock(),
+        sink=lambda line: None,
     )
     broken = create_environment(
-        make_config(), resolver=ScriptedResolver([failure()]), clock=FakeClock(), sink=lambda line: None
+        make_config(),
+        resolver=ScriptedResolver([failure()]),
+        clock=FakeClock(),
+        sink=lambda line: None,
     )
     return healthy, broken
 
@@ -100,7 +116,9 @@ mutated_events = st.builds(
     st.sampled_from(SAMPLES),
     st.lists(st.tuples(st.sampled_from(PATHS), json_values, st.booleans()), min_size=1, max_size=3),
 )
-arbitrary_events = json_values | st.fixed_dictionaries({"Records": st.lists(json_values, max_size=2)})
+arbitrary_events = json_values | st.fixed_dictionaries(
+    {"Records": st.lists(json_values, max_size=2)}
+)
 
 
 def _apply(sample: Any, mutations: list[Any]) -> Any:

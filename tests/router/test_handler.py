@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import router.handler as handler_module
 from router.errors import EventError
 from router.handler import create_environment, handler, reset_environment
-from router.resolver import LookupResult
-from tests.router.conftest import EUW1, USE1, FakeClock, ScriptedResolver, answer, failure, make_config
+from tests.router.conftest import (
+    EUW1,
+    USE1,
+    FakeClock,
+    ScriptedResolver,
+    answer,
+    failure,
+    make_config,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from router.resolver import LookupResult
 
 
 class Context:
@@ -49,11 +60,17 @@ def test_routes_to_an_origin_from_the_answer_and_logs_emf(load_event: Callable[[
     assert log["dns_queries"] == 1
     assert log["handler_ms"] >= log["dns_ms"] >= 0
     metrics = log["_aws"]["CloudWatchMetrics"][0]
-    assert {metric["Name"] for metric in metrics["Metrics"]} == {"handler_ms", "dns_ms", "dns_queries"}
+    assert {metric["Name"] for metric in metrics["Metrics"]} == {
+        "handler_ms",
+        "dns_ms",
+        "dns_queries",
+    }
     assert metrics["Dimensions"] == [["cache_state"]]
 
 
-def test_request_id_comes_from_the_event_without_a_context(load_event: Callable[[str], Any]) -> None:
+def test_request_id_comes_from_the_event_without_a_context(
+    load_event: Callable[[str], Any],
+) -> None:
     env, _, lines = env_with(answer(USE1))
     event = load_event("s3-origin")
     env.handle(event, None)
@@ -74,8 +91,21 @@ def test_weighted_spread_across_invocations(load_event: Callable[[str], Any]) ->
     assert len(resolver.calls) == 1
 
 
-@pytest.mark.parametrize("name", ["s3-origin", "custom-origin", "multi-value-headers", "percent-encoded", "head", "options", "post-with-body"])
-def test_dns_failure_leaves_the_request_on_its_origin(load_event: Callable[[str], Any], name: str) -> None:
+@pytest.mark.parametrize(
+    "name",
+    [
+        "s3-origin",
+        "custom-origin",
+        "multi-value-headers",
+        "percent-encoded",
+        "head",
+        "options",
+        "post-with-body",
+    ],
+)
+def test_dns_failure_leaves_the_request_on_its_origin(
+    load_event: Callable[[str], Any], name: str
+) -> None:
     env, _, lines = env_with(failure("timeout"))
     event = load_event(name)
     original = json.loads(json.dumps(event["Records"][0]["cf"]["request"]))

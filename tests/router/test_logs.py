@@ -17,7 +17,9 @@ from router.logs import NAMESPACE, InvocationLog, emf_line
     dns_ms=st.floats(min_value=0, max_value=1e6),
     stale=st.floats(min_value=0, max_value=1e6),
 )
-def test_emf_line_round_trips(request_id: str, reason: str, unknown: list[str], dns_ms: float, stale: float) -> None:
+def test_emf_line_round_trips(
+    request_id: str, reason: str, unknown: list[str], dns_ms: float, stale: float
+) -> None:
     log = InvocationLog(
         request_id=request_id,
         cache_state="stale",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from router.config import OriginConfig
 from router.routing import WeightedRoundRobin, candidates, rewrite
 from tests.router.conftest import EUW1, USE1, make_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 A = OriginConfig("us-east-1", USE1, 3)
 B = OriginConfig("eu-west-1", EUW1, 1)
@@ -85,8 +87,12 @@ def test_rewrite_keeps_the_host_header_key_casing(load_event: Callable[[str], An
     assert request["headers"]["host"] == [{"key": "hOsT", "value": EUW1}]
 
 
-@pytest.mark.parametrize("name", ["s3-origin", "multi-value-headers", "percent-encoded", "head", "options"])
-def test_rewrite_never_touches_read_only_headers(load_event: Callable[[str], Any], name: str) -> None:
+@pytest.mark.parametrize(
+    "name", ["s3-origin", "multi-value-headers", "percent-encoded", "head", "options"]
+)
+def test_rewrite_never_touches_read_only_headers(
+    load_event: Callable[[str], Any], name: str
+) -> None:
     from router.events import READ_ONLY_HEADERS
 
     request = load_event(name)["Records"][0]["cf"]["request"]
