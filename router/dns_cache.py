@@ -121,6 +121,8 @@ class DnsCache:
     def _query(self, timeout: float) -> LookupResult:
         try:
             return self._resolver.lookup_txt(self._config.routing_name, timeout)
+        # Whatever goes wrong in a lookup is a DNS problem, and a DNS problem
+        # must never fail the request: treat it as a failed refresh.
         except Exception as exc:
             logger.warning("resolver raised %s: %s", type(exc).__name__, exc)
             return LookupResult(LookupStatus.FAILURE, reason=f"{type(exc).__name__}: {exc}")

@@ -104,6 +104,8 @@ class Environment:
             if result.state in (CacheState.HIT, CacheState.MISS, CacheState.STALE):
                 state = CacheState.FALLBACK.value
                 reason = "answer names no configured origin with weight > 0"
+        # A bug here would fail every cache miss of the distribution; leaving the
+        # request on its configured origin keeps serving while the log says why.
         except Exception as exc:
             logger.exception("routing failed; leaving the request on its origin")
             state, reason = CacheState.FALLBACK.value, f"routing error: {type(exc).__name__}: {exc}"
@@ -117,6 +119,7 @@ def _remaining_ms(context: object) -> float | None:
         return None
     try:
         return float(remaining())
+    # A context object that misbehaves only costs us the deadline clamp.
     except Exception:
         return None
 
