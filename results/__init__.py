@@ -1,0 +1,1 @@
+"""Analysis of edgedrill run folders: records, billing, cache metrics, plots, report, gate."""

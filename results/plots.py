@@ -1,0 +1,402 @@
+"""The run's plots: PNG files, titled, with units and legends, fault windows shaded.
+
+Drawn with matplotlib's object API on the Agg canvas (no display, no pyplot
+global state), from per-second series the analysis already holds, so a
+million-request run plots as fast as a small one. A plot whose data the run
+lacks is not drawn; :func:`write_plots` says why instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from results.billing import billed_ms
+from results.latency import percentile_label
+from results.logs import CACHE_STATES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from matplotlib.axes import Axes
+
+    from results.analysis import Analysis
+    from results.records import FloatArray
+
+SIZE = (10.0, 5.2)
+DPI = 100
+_STATE_COLOURS = {
+    "hit": "#2e7d32",
+    "miss": "#1565c0",
+    "stale": "#f9a825",
+    "negative": "#6a1b9a",
+    "fallback": "#c62828",
+}
+_CLASS_COLOURS = {"no response": "#424242", "4xx": "#ef6c00", "5xx": "#c62828", "other": "#8d6e63"}
+
+
+@dataclass(frozen=True, slots=True)
+class PlotSpec:
+    """One plot: its file name, its title in the report, and how it is drawn."""
+
+    name: str
+    title: str
+    draw: Callable[[Analysis, Figure], str | None]  # returns why it cannot be drawn
+
+
+def _figure() -> Figure:
+    figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _shade_faults(axes: Axes, analysis: Analysis) -> None:
+    faults = analysis.data.faults or ()
+    start = analysis.timeline.start
+    last = analysis.timeline.seconds
+    for index, fault in enumerate(faults):
+        end = fault.end if fault.end is not None else start + last
+        axes.axvspan(
+            fault.start - start,
+            end - start,
+            color="#ff7043",
+            alpha=0.15,
+            label=f"fault: {fault.fault}" if index < 4 else None,
+        )
+
+
+def _legend(axes: Axes, *others: Axes) -> None:
+    """One legend for the plot and its twin axes, below the plot, clear of the data."""
+    handles, labels = axes.get_legend_handles_labels()
+    for other in others:
+        more_handles, more_labels = other.get_legend_handles_labels()
+        handles += more_handles
+        labels += more_labels
+    if handles:
+        figure = axes.get_figure()
+        if figure is not None:
+            figure.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncols=min(4, len(handles)),
+                fontsize="small",
+                frameon=False,
+            )
+
+
+def _time_axis(axes: Axes) -> None:
+    axes.set_xlabel("time since run start (s)")
+    axes.grid(True, alpha=0.3)
+
+
+def draw_latency(analysis: Analysis, figure: Figure) -> str | None:
+    """Viewer latency percentiles over sliding windows, with offered and achieved rate."""
+    if analysis.requests.total == 0:
+        return "no requests in this run"
+    window = analysis.latency.window
+    axes = figure.add_subplot()
+    x = analysis.timeline.axis
+    for p in analysis.options.percentiles:
+        axes.plot(x, window.values[p], label=f"{percentile_label(p)} latency", linewidth=1.4)
+    axes.set_yscale("log")
+    axes.set_ylabel(f"latency over a {window.window_s} s window (ms)")
+    _shade_faults(axes, analysis)
+    rate_axes = axes.twinx()
+    if analysis.rate is not None:
+        rate_axes.plot(
+            x, analysis.rate.target_per_second, "k--", linewidth=1.0, label="offered (target) req/s"
+        )
+    rate_axes.plot(
+        x, analysis.requests.per_second, color="0.45", linewidth=1.0, label="achieved req/s"
+    )
+    rate_axes.set_ylabel("requests per second")
+    rate_axes.set_ylim(bottom=0)
+    _time_axis(axes)
+    axes.set_title(f"Viewer latency percentiles ({window.window_s} s sliding window) and rate")
+    _legend(axes, rate_axes)
+    return None
+
+
+def draw_rate(analysis: Analysis, figure: Figure) -> str | None:
+    """Target against achieved rate, and requests that started late."""
+    if analysis.requests.total == 0:
+        return "no requests in this run"
+    axes = figure.add_subplot()
+    x = analysis.timeline.axis
+    late = analysis.rate.late_per_second if analysis.rate is not None else None
+    if analysis.rate is not None:
+        axes.step(
+            x,
+            analysis.rate.target_per_second,
+            where="post",
+            color="k",
+            linestyle="--",
+            label="target req/s",
+        )
+        axes.step(
+            x,
+            analysis.rate.achieved_per_second,
+            where="post",
+            color="#1565c0",
+            label="achieved req/s (rate.csv)",
+        )
+    else:
+        axes.step(
+            x,
+            analysis.requests.per_second,
+            where="post",
+            color="#1565c0",
+            label="achieved req/s (requests.csv)",
+        )
+    if late is None:
+        late = _late_per_second(analysis)
+    axes.bar(
+        x, late, width=1.0, align="edge", color="#ef6c00", alpha=0.6, label="late starts per second"
+    )
+    axes.set_ylabel("requests per second")
+    axes.set_ylim(bottom=0)
+    _shade_faults(axes, analysis)
+    _time_axis(axes)
+    axes.set_title("Target vs achieved request rate, and late starts")
+    _legend(axes)
+    return None
+
+
+def _late_per_second(analysis: Analysis) -> FloatArray:
+    records = analysis.data.records
+    late: FloatArray = analysis.timeline.counts(records.start, records.late_ms > 0).astype(float)
+    return late
+
+
+def _cdf(values: FloatArray, points: int = 2000) -> tuple[FloatArray, FloatArray]:
+    ordered = np.sort(values)
+    n = len(ordered)
+    if n <= points:
+        return ordered, np.arange(1, n + 1) / n
+    ranks = np.unique(np.linspace(0, n - 1, points).astype(np.int64))
+    return ordered[ranks], (ranks + 1) / n
+
+
+def draw_router_cdf(analysis: Analysis, figure: Figure) -> str | None:
+    """Router duration CDF against the billing threshold and the billed durations."""
+    router = analysis.router
+    if router is None or router.invocations == 0:
+        return "no runtime logs: router duration unknown"
+    axes = figure.add_subplot()
+    durations = router.durations
+    x, y = _cdf(durations)
+    axes.step(x, y, where="post", color="#1565c0", linewidth=1.6, label=f"{router.source}")
+    for step, colour in ((1, "#2e7d32"), (50, "#6a1b9a")):
+        bx, by = _cdf(billed_ms(durations, step).astype(np.float64))
+        axes.step(
+            bx,
+            by,
+            where="post",
+            color=colour,
+            linewidth=1.2,
+            linestyle="--",
+            label=f"billed at {step} ms steps",
+        )
+    share = router.share_above_threshold
+    axes.axvline(
+        router.threshold_ms,
+        color="#c62828",
+        linewidth=1.5,
+        label=f"billing threshold {router.threshold_ms:g} ms ({share:.2%} of invocations above)",
+    )
+    axes.set_xscale("log")
+    axes.set_xlabel("duration per invocation (ms, log scale)")
+    axes.set_ylabel("share of invocations at or below")
+    axes.set_ylim(0, 1.02)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.set_title(f"Router duration CDF ({router.invocations:,} invocations)")
+    _legend(axes)
+    return None
+
+
+def draw_cache_states(analysis: Analysis, figure: Figure) -> str | None:
+    """Router DNS cache states per second, with DNS queries per second."""
+    dns = analysis.dns
+    if dns is None:
+        return "no router log lines: DNS cache states unknown"
+    axes = figure.add_subplot()
+    x = analysis.timeline.axis
+    axes.stackplot(
+        x,
+        [dns.states_per_second[state] for state in CACHE_STATES],
+        labels=[f"{state} ({dns.states[state]:,})" for state in CACHE_STATES],
+        colors=[_STATE_COLOURS[state] for state in CACHE_STATES],
+        step="post",
+        alpha=0.85,
+    )
+    axes.set_ylabel("router invocations per second")
+    _shade_faults(axes, analysis)
+    queries = axes.twinx()
+    queries.plot(x, dns.queries_per_second, color="k", linewidth=1.0, label="DNS queries/s")
+    queries.set_ylabel("DNS queries per second")
+    queries.set_ylim(bottom=0)
+    _time_axis(axes)
+    axes.set_title(
+        f"Router DNS cache states ({dns.queries_per_1k_invocations:.1f} queries per 1,000 "
+        "invocations; 1,000 without a cache)"
+    )
+    _legend(axes, queries)
+    return None
+
+
+def draw_errors(analysis: Analysis, figure: Figure) -> str | None:
+    """Failed requests per second by class, with the error rate."""
+    requests = analysis.requests
+    if requests.total == 0:
+        return "no requests in this run"
+    axes = figure.add_subplot()
+    x = analysis.timeline.axis
+    bottom = np.zeros(len(x))
+    for name, series in requests.error_classes_per_second.items():
+        total = int(series.sum())
+        axes.bar(
+            x,
+            series,
+            bottom=bottom,
+            width=1.0,
+            align="edge",
+            color=_CLASS_COLOURS[name],
+            label=f"{name} ({total:,})",
+        )
+        bottom += series
+    axes.set_ylabel("failed requests per second")
+    _shade_faults(axes, analysis)
+    rate = axes.twinx()
+    rate.plot(
+        x + 0.5,
+        requests.error_rate_per_second * 100.0,
+        color="#c62828",
+        linewidth=1.2,
+        label="error rate (%)",
+    )
+    rate.set_ylabel("error rate (%)")
+    rate.set_ylim(0, max(1.0, float(np.nanmax(requests.error_rate_per_second, initial=0)) * 110))
+    _time_axis(axes)
+    axes.set_title(
+        f"Errors over time ({requests.failures:,} of {requests.total:,} requests failed)"
+    )
+    _legend(axes, rate)
+    return None
+
+
+def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
+    """Origin region split per second, with the edge hit ratio."""
+    origins = analysis.origins
+    if not origins.per_second:
+        return "no origin region in the records or router lines"
+    axes = figure.add_subplot()
+    x = analysis.timeline.axis
+    names = sorted(origins.per_second)
+    axes.stackplot(
+        x, [origins.per_second[name] for name in names], labels=names, step="post", alpha=0.8
+    )
+    axes.set_ylabel("origin requests per second")
+    _shade_faults(axes, analysis)
+    edge = analysis.edge
+    ratio = axes.twinx()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hit_ratio = np.where(
+            edge.with_header_per_second > 0,
+            edge.hits_per_second / np.maximum(edge.with_header_per_second, 1),
+            np.nan,
+        )
+    ratio.plot(x + 0.5, hit_ratio * 100.0, color="k", linewidth=1.0, label="edge hit ratio (%)")
+    ratio.set_ylabel("edge hit ratio (%)")
+    ratio.set_ylim(0, 105)
+    _time_axis(axes)
+    axes.set_title(f"Origin region split ({origins.source}) and edge hit ratio")
+    _legend(axes, ratio)
+    return None
+
+
+def draw_cold_starts(analysis: Analysis, figure: Figure) -> str | None:
+    """Cold starts per second and concurrent executions."""
+    envs = analysis.environments
+    if envs is None:
+        return "no REPORT lines: cold starts and concurrency unknown"
+    axes = figure.add_subplot()
+    x = analysis.timeline.axis
+    axes.bar(
+        x,
+        envs.cold_per_second,
+        width=1.0,
+        align="edge",
+        color="#1565c0",
+        alpha=0.7,
+        label=f"cold starts per second ({envs.cold_starts:,})",
+    )
+    axes.set_ylabel("cold starts per second")
+    _shade_faults(axes, analysis)
+    level = axes.twinx()
+    level.step(
+        x,
+        envs.concurrency_per_second,
+        where="post",
+        color="#c62828",
+        linewidth=1.3,
+        label=f"concurrent executions, max per second (peak {envs.max_concurrency})",
+    )
+    level.step(
+        x,
+        envs.environments_per_second,
+        where="post",
+        color="k",
+        linewidth=1.0,
+        linestyle="--",
+        label="environments created so far",
+    )
+    level.set_ylabel("execution environments")
+    level.set_ylim(bottom=0)
+    _time_axis(axes)
+    axes.set_title("Cold starts and concurrent execution environments")
+    _legend(axes, level)
+    return None
+
+
+PLOTS = (
+    PlotSpec("latency", "Viewer latency percentiles and rate", draw_latency),
+    PlotSpec("rate", "Target vs achieved rate and late starts", draw_rate),
+    PlotSpec("router_cdf", "Router duration against the billing threshold", draw_router_cdf),
+    PlotSpec("cache_states", "Router DNS cache states", draw_cache_states),
+    PlotSpec("errors", "Errors over time", draw_errors),
+    PlotSpec("origins", "Origin region split and edge hit ratio", draw_origins),
+    PlotSpec("cold_starts", "Cold starts and concurrency", draw_cold_starts),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlotResult:
+    """A drawn plot's file, or why it was not drawn."""
+
+    spec: PlotSpec
+    path: Path | None
+    missing: str = ""
+
+
+def write_plots(analysis: Analysis, folder: Path) -> list[PlotResult]:
+    """Draw every plot the run's data allows into ``folder`` (``<name>.png``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results: list[PlotResult] = []
+    for spec in PLOTS:
+        figure = _figure()
+        path = folder / f"{spec.name}.png"
+        with np.errstate(invalid="ignore"):
+            missing = spec.draw(analysis, figure)
+        if missing is not None:
+            path.unlink(missing_ok=True)
+            results.append(PlotResult(spec, None, missing))
+            continue
+        figure.savefig(path, format="png")
+        results.append(PlotResult(spec, path))
+    return results

@@ -1,0 +1,314 @@
+"""Per-request records: ``requests.csv`` of a run folder, read column-wise with numpy.
+
+The file holds one row per request Locust made (docs/formats.md). A drill of
+a million requests must read in about a second, so rows are never turned into
+Python objects: one ``numpy.loadtxt`` pass fills a structured array, and each
+text column becomes integer codes plus a short table of labels. Only when that
+fast pass fails does a second, row-by-row pass run, to name the bad line and
+field (and, when not strict, to skip it).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from results.errors import FormatError, MalformedLines, RunFolderError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from pathlib import Path
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+CodeArray = npt.NDArray[np.int32]
+BoolArray = npt.NDArray[np.bool_]
+
+COLUMNS = (
+    "start",
+    "duration_ms",
+    "method",
+    "name",
+    "status",
+    "bytes",
+    "x_cache",
+    "pop",
+    "cf_id",
+    "origin_region",
+    "late_ms",
+    "error",
+)
+
+# The columns the analysis reads, with the width kept for text. A longer text
+# is cut at that width: these columns are categories, and an error text longer
+# than this is still the same kind of error.
+_FLOAT_COLUMNS = ("start", "duration_ms", "late_ms")
+_INT_COLUMNS = ("status", "bytes")
+_TEXT_COLUMNS = {"method": 16, "x_cache": 48, "pop": 32, "origin_region": 32, "error": 120}
+_READ = ("start", "duration_ms", "method", "status", "bytes", "x_cache", "pop",
+         "origin_region", "late_ms", "error")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Categories:
+    """A text column as integer codes into a table of labels."""
+
+    labels: tuple[str, ...]
+    codes: CodeArray
+
+    @classmethod
+    def encode(cls, values: Iterable[str | bytes]) -> Categories:
+        """Encode values in order of first appearance.
+
+        ``bytes`` are numpy's fixed-width text, which holds Latin-1 (a text
+        outside Latin-1 sends the reader to its row-by-row pass).
+        """
+        table: dict[str | bytes, int] = {}
+        codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int32)
+        labels = tuple(v.decode("latin-1") if isinstance(v, bytes) else v for v in table)
+        return cls(labels, codes)
+
+    def take(self, order: npt.NDArray[np.intp]) -> Categories:
+        """The same column, rows reordered (or selected) by ``order``."""
+        return Categories(self.labels, self.codes[order])
+
+    def counts(self, mask: BoolArray | None = None) -> dict[str, int]:
+        """Rows per label (under ``mask`` if given), empty labels included."""
+        codes = self.codes if mask is None else self.codes[mask]
+        per_code = np.bincount(codes, minlength=len(self.labels))
+        return {label: int(n) for label, n in zip(self.labels, per_code, strict=True) if n}
+
+    def mask(self, predicate: Sequence[bool]) -> BoolArray:
+        """Rows whose label satisfies ``predicate`` (one bool per label)."""
+        if not self.labels:
+            return np.zeros(len(self.codes), dtype=bool)
+        return np.asarray(predicate, dtype=bool)[self.codes]
+
+    def label_mask(self, label: str) -> BoolArray:
+        """Rows holding exactly ``label``."""
+        return self.mask([value == label for value in self.labels])
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecords:
+    """Every request of a run, one array per column, sorted by start time."""
+
+    start: FloatArray  # Unix epoch seconds
+    duration_ms: FloatArray
+    status: IntArray  # 0 for a connection failure
+    bytes: IntArray
+    late_ms: FloatArray
+    method: Categories
+    x_cache: Categories
+    pop: Categories
+    origin_region: Categories
+    error: Categories
+    malformed: MalformedLines
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @property
+    def failed(self) -> BoolArray:
+        """Requests that failed: no response, an HTTP error status, or an error text."""
+        has_error = self.error.mask([bool(label) for label in self.error.labels])
+        failed: BoolArray = (self.status == 0) | (self.status >= 400) | has_error
+        return failed
+
+    @property
+    def edge_hit(self) -> BoolArray:
+        """Requests the edge cache answered (``x-cache: Hit`` or ``RefreshHit``)."""
+        return self.x_cache.mask([_is_hit(label) for label in self.x_cache.labels])
+
+    @property
+    def has_x_cache(self) -> BoolArray:
+        """Requests whose response carried an ``x-cache`` header."""
+        return self.x_cache.mask([bool(label) for label in self.x_cache.labels])
+
+
+def _is_hit(x_cache: str) -> bool:
+    kind = x_cache.split(" ", 1)[0].lower()
+    return kind in ("hit", "refreshhit")
+
+
+def read_requests(path: Path, *, strict: bool = False) -> RequestRecords:
+    """Read ``requests.csv``; raise RunFolderError/FormatError naming the file and line."""
+    malformed = MalformedLines(strict=strict)
+    header = _read_header(path)
+    index = {name: header.index(name) for name in COLUMNS}
+    if _has_no_rows(path):
+        return _empty(malformed)
+    try:
+        table = _fast_read(path, [index[name] for name in _READ])
+    except (ValueError, UnicodeError):
+        return _slow_read(path, header, malformed)
+    return _from_table(table, malformed)
+
+
+def _read_header(path: Path) -> list[str]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            first = handle.readline()
+    except FileNotFoundError:
+        raise RunFolderError(path, "missing (the run wrote no per-request records)") from None
+    except (OSError, UnicodeError) as exc:
+        raise RunFolderError(path, f"cannot read: {exc}") from None
+    header = next(csv.reader([first]), [])
+    header = [name.strip() for name in header]
+    missing = [name for name in COLUMNS if name not in header]
+    if not header or missing:
+        raise FormatError(str(path), 1, f"header lacks column(s) {', '.join(missing)}")
+    return header
+
+
+def _has_no_rows(path: Path) -> bool:
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        handle.readline()
+        return all(not line.strip() for line in handle)
+
+
+def _dtype() -> np.dtype[np.void]:
+    fields: list[tuple[str, str]] = []
+    for name in _READ:
+        if name in _FLOAT_COLUMNS:
+            fields.append((name, "f8"))
+        elif name in _INT_COLUMNS:
+            fields.append((name, "i8"))
+        else:
+            fields.append((name, f"S{_TEXT_COLUMNS[name]}"))
+    return np.dtype(fields)
+
+
+def _fast_read(path: Path, usecols: list[int]) -> npt.NDArray[np.void]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        table: npt.NDArray[np.void] = np.loadtxt(
+            path,
+            delimiter=",",
+            skiprows=1,
+            usecols=usecols,
+            dtype=_dtype(),
+            quotechar='"',
+            encoding="utf-8",
+            ndmin=1,
+        )
+    if not np.all(np.isfinite(table["start"])) or not np.all(np.isfinite(table["duration_ms"])):
+        raise ValueError("non-finite time")
+    if np.any(table["duration_ms"] < 0) or np.any(table["status"] < 0):
+        raise ValueError("negative value")
+    return table
+
+
+def _from_table(table: npt.NDArray[np.void], malformed: MalformedLines) -> RequestRecords:
+    order = np.argsort(table["start"], kind="stable")
+    table = table[order]
+
+    def text(name: str) -> Categories:
+        return Categories.encode(table[name].tolist())
+
+    return RequestRecords(
+        start=np.ascontiguousarray(table["start"], dtype=np.float64),
+        duration_ms=np.ascontiguousarray(table["duration_ms"], dtype=np.float64),
+        status=np.ascontiguousarray(table["status"], dtype=np.int64),
+        bytes=np.ascontiguousarray(table["bytes"], dtype=np.int64),
+        late_ms=np.ascontiguousarray(table["late_ms"], dtype=np.float64),
+        method=text("method"),
+        x_cache=text("x_cache"),
+        pop=text("pop"),
+        origin_region=text("origin_region"),
+        error=text("error"),
+        malformed=malformed,
+    )
+
+
+def _empty(malformed: MalformedLines) -> RequestRecords:
+    empty_text = Categories((), np.zeros(0, dtype=np.int32))
+    return RequestRecords(
+        start=np.zeros(0),
+        duration_ms=np.zeros(0),
+        status=np.zeros(0, dtype=np.int64),
+        bytes=np.zeros(0, dtype=np.int64),
+        late_ms=np.zeros(0),
+        method=empty_text,
+        x_cache=empty_text,
+        pop=empty_text,
+        origin_region=empty_text,
+        error=empty_text,
+        malformed=malformed,
+    )
+
+
+def _parse_float(value: str, name: str, *, minimum: float | None) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"column {name!r}: not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"column {name!r}: not finite: {value!r}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"column {name!r}: negative: {value!r}")
+    return number
+
+
+def _parse_int(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"column {name!r}: not an integer: {value!r}") from None
+    if number < 0:
+        raise ValueError(f"column {name!r}: negative: {value!r}")
+    return number
+
+
+def _slow_read(path: Path, header: list[str], malformed: MalformedLines) -> RequestRecords:
+    index = {name: header.index(name) for name in COLUMNS}
+    columns: dict[str, list[object]] = {name: [] for name in _READ}
+    width = len(header)
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if not row:
+                continue
+            try:
+                if len(row) != width:
+                    raise ValueError(f"{len(row)} fields, the header has {width}")
+                values = _parse_row(row, index)
+            except ValueError as exc:
+                malformed.add(FormatError(str(path), reader.line_num, str(exc)))
+                continue
+            for name, value in zip(_READ, values, strict=True):
+                columns[name].append(value)
+    table = np.empty(len(columns["start"]), dtype=[(name, _column_dtype(name)) for name in _READ])
+    for name in _READ:
+        table[name] = columns[name]
+    return _from_table(table, malformed)
+
+
+def _column_dtype(name: str) -> str:
+    if name in _FLOAT_COLUMNS:
+        return "f8"
+    if name in _INT_COLUMNS:
+        return "i8"
+    return "O"
+
+
+def _parse_row(row: list[str], index: dict[str, int]) -> tuple[object, ...]:
+    return (
+        _parse_float(row[index["start"]], "start", minimum=None),
+        _parse_float(row[index["duration_ms"]], "duration_ms", minimum=0.0),
+        row[index["method"]],
+        _parse_int(row[index["status"]], "status"),
+        _parse_int(row[index["bytes"]] or "0", "bytes"),
+        row[index["x_cache"]],
+        row[index["pop"]],
+        row[index["origin_region"]],
+        _parse_float(row[index["late_ms"]] or "0", "late_ms", minimum=0.0),
+        row[index["error"]],
+    )

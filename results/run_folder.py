@@ -1,0 +1,284 @@
+"""A run folder's small files: ``run.json``, ``rate.csv``, ``faults.jsonl``, Locust's CSVs.
+
+Formats in docs/formats.md. ``run.json`` and ``requests.csv`` are required;
+every other file is optional and its absence is reported, never guessed at.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from results.errors import FormatError, MalformedLines, RunFolderError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from results.records import FloatArray, IntArray
+
+RUN_JSON = "run.json"
+REQUESTS_CSV = "requests.csv"
+RATE_CSV = "rate.csv"
+FAULTS_JSONL = "faults.jsonl"
+LOCUST_STATS = "locust_stats.csv"
+LOCUST_FAILURES = "locust_failures.csv"
+LOCUST_EXCEPTIONS = "locust_exceptions.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """``run.json``: what ran, when, and the counts the scenario kept."""
+
+    scenario: str
+    start: float  # Unix epoch seconds
+    end: float
+    host: str = ""
+    local: bool = False
+    args: object = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+    requests: int | None = None
+    failures: int | None = None
+    late_starts: int | None = None
+    malformed_lines: int | None = None
+    memory_mb: int | None = None
+    billing_threshold_ms: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Wall-clock length of the run."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class RateSeries:
+    """``rate.csv``: per second since the run's start, requests asked for, made, started late."""
+
+    second: IntArray
+    target: FloatArray
+    achieved: FloatArray
+    late: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One fault of the run's timeline (``faults.jsonl``)."""
+
+    fault: str
+    target: str
+    start: float  # Unix epoch seconds
+    end: float | None  # None: still active when the run ended
+
+
+@dataclass(frozen=True, slots=True)
+class LocustStats:
+    """Locust's own view (its CSVs), kept to cross-check the per-request records."""
+
+    requests: int
+    failures: int
+    percentiles_ms: Mapping[str, float]  # "50%" -> ms, as Locust rounds them
+    failures_by_error: Mapping[str, int]
+    exceptions: int
+
+
+def read_run_info(path: Path) -> RunInfo:
+    """Read and check ``run.json``."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(path, "missing (not a run folder?)") from None
+    except (OSError, UnicodeError) as exc:
+        raise RunFolderError(path, f"cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise FormatError(str(path), exc.lineno, f"invalid JSON: {exc.msg}") from None
+    if not isinstance(document, dict):
+        raise RunFolderError(path, "not a JSON object")
+    start = _number(document, "start", path)
+    end = _number(document, "end", path)
+    if start is None or end is None:
+        raise RunFolderError(path, "field 'start' and 'end' are required")
+    if end < start:
+        raise RunFolderError(path, f"field 'end' ({end}) is before 'start' ({start})")
+    versions = document.get("versions") or {}
+    if not isinstance(versions, dict):
+        raise RunFolderError(path, "field 'versions' is not an object")
+    memory = _number(document, "memory_mb", path)
+    return RunInfo(
+        scenario=str(document.get("scenario", "")),
+        start=start,
+        end=end,
+        host=str(document.get("host") or ""),
+        local=bool(document.get("local", False)),
+        args=document.get("args"),
+        versions={str(k): str(v) for k, v in versions.items()},
+        requests=_count(document, "requests", path),
+        failures=_count(document, "failures", path),
+        late_starts=_count(document, "late_starts", path),
+        malformed_lines=_count(document, "malformed_lines", path),
+        memory_mb=int(memory) if memory is not None else None,
+        billing_threshold_ms=_number(document, "billing_threshold_ms", path),
+    )
+
+
+def _number(document: Mapping[str, object], key: str, path: Path) -> float | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RunFolderError(path, f"field {key!r} is not a number: {value!r}")
+    return float(value)
+
+
+def _count(document: Mapping[str, object], key: str, path: Path) -> int | None:
+    value = _number(document, key, path)
+    if value is None:
+        return None
+    if value < 0 or value != int(value):
+        raise RunFolderError(path, f"field {key!r} is not a count: {value!r}")
+    return int(value)
+
+
+def read_rate(path: Path, malformed: MalformedLines) -> RateSeries | None:
+    """Read ``rate.csv`` (None when the run has none)."""
+    if not path.exists():
+        return None
+    rows: list[tuple[int, float, float, float]] = []
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        wanted = ("second", "target", "achieved", "late")
+        missing = [name for name in wanted if name not in header]
+        if missing:
+            raise FormatError(str(path), 1, f"header lacks column(s) {', '.join(missing)}")
+        index = [header.index(name) for name in wanted]
+        for row in reader:
+            if not row:
+                continue
+            try:
+                rows.append(_rate_row(row, index))
+            except (ValueError, IndexError) as exc:
+                malformed.add(FormatError(str(path), reader.line_num, str(exc)))
+    rows.sort()
+    return RateSeries(
+        second=np.array([r[0] for r in rows], dtype=np.int64),
+        target=np.array([r[1] for r in rows], dtype=np.float64),
+        achieved=np.array([r[2] for r in rows], dtype=np.float64),
+        late=np.array([r[3] for r in rows], dtype=np.float64),
+    )
+
+
+def _rate_row(row: list[str], index: list[int]) -> tuple[int, float, float, float]:
+    second_text, *rest = (row[i] for i in index)
+    try:
+        second = int(second_text)
+    except ValueError:
+        raise ValueError(f"column 'second': not an integer: {second_text!r}") from None
+    if second < 0:
+        raise ValueError(f"column 'second': negative: {second}")
+    values: list[float] = []
+    for name, text in zip(("target", "achieved", "late"), rest, strict=True):
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"column {name!r}: not a number: {text!r}") from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"column {name!r}: not a non-negative number: {text!r}")
+        values.append(value)
+    return second, values[0], values[1], values[2]
+
+
+def read_faults(path: Path, malformed: MalformedLines) -> tuple[Fault, ...] | None:
+    """Read ``faults.jsonl`` (None when the run has no fault timeline).
+
+    Faults may start before the run or end after it; they are kept as logged.
+    """
+    if not path.exists():
+        return None
+    faults: list[Fault] = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                faults.append(_fault(line))
+            except ValueError as exc:
+                malformed.add(FormatError(str(path), number, str(exc)))
+    return tuple(sorted(faults, key=lambda f: f.start))
+
+
+def _fault(line: str) -> Fault:
+    try:
+        document = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg}") from None
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    kind = document.get("fault")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("field 'fault' must be a non-empty string")
+    start = document.get("start")
+    end = document.get("end")
+    if isinstance(start, bool) or not isinstance(start, int | float) or not math.isfinite(start):
+        raise ValueError(f"field 'start' is not an epoch time: {start!r}")
+    if end is not None and (
+        isinstance(end, bool) or not isinstance(end, int | float) or not math.isfinite(end)
+    ):
+        raise ValueError(f"field 'end' is not an epoch time: {end!r}")
+    if end is not None and end < start:
+        raise ValueError(f"field 'end' ({end}) is before 'start' ({start})")
+    return Fault(
+        fault=kind,
+        target=str(document.get("target") or ""),
+        start=float(start),
+        end=float(end) if end is not None else None,
+    )
+
+
+def read_locust(run_dir: Path) -> LocustStats | None:
+    """Read Locust's aggregated stats, failures and exceptions CSVs (None without them)."""
+    aggregated = next(
+        (row for row in _csv_rows(run_dir / LOCUST_STATS) if row.get("Name") == "Aggregated"),
+        None,
+    )
+    if aggregated is None:
+        return None
+    percentiles: dict[str, float] = {}
+    for key, value in aggregated.items():
+        if key and key.endswith("%"):
+            try:
+                percentiles[key] = float(value)
+            except (TypeError, ValueError):
+                continue  # "N/A" when Locust saw no request
+    failures: dict[str, int] = {}
+    for row in _csv_rows(run_dir / LOCUST_FAILURES):
+        error = row.get("Error") or ""
+        failures[error] = failures.get(error, 0) + _int_or_zero(row.get("Occurrences"))
+    exceptions = sum(
+        _int_or_zero(row.get("Count")) for row in _csv_rows(run_dir / LOCUST_EXCEPTIONS)
+    )
+    return LocustStats(
+        requests=_int_or_zero(aggregated.get("Request Count")),
+        failures=_int_or_zero(aggregated.get("Failure Count")),
+        percentiles_ms=percentiles,
+        failures_by_error=failures,
+        exceptions=exceptions,
+    )
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _int_or_zero(value: str | None) -> int:
+    try:
+        return int(float(value or 0))
+    except ValueError:
+        return 0
