@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import socket
 import socketserver
 import struct
 import threading
@@ -34,6 +33,7 @@ import dns.rdatatype
 import dns.rrset
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Zone:
         self._lock = threading.Lock()
         self._txt: dict[str, _Record] = {}
         self._a: dict[str, _Record] = {}
-        self._fault = NO_FAULT
+        self._faults: tuple[DnsFault, ...] = ()
         self._random = random.Random(seed)
         self.stats = ZoneStats()
 
@@ -135,27 +135,39 @@ class Zone:
 
     def set_fault(self, fault: DnsFault) -> None:
         """Apply ``fault`` to queries from now on (``NO_FAULT`` clears it)."""
+        self.set_faults([fault])
+
+    def set_faults(self, faults: Iterable[DnsFault]) -> None:
+        """Apply several faults at once; a query gets the first that matches it and fires."""
+        active = tuple(fault for fault in faults if fault.kind is not DnsFaultKind.NONE)
         with self._lock:
-            self._fault = fault
-        logger.info("dns zone fault set to %s", fault)
+            changed = active != self._faults
+            self._faults = active
+        if changed:
+            logger.info("dns zone faults set to %s", active)
 
     @property
     def fault(self) -> DnsFault:
-        """The fault in force."""
+        """The first fault in force (``NO_FAULT`` when there is none)."""
         with self._lock:
-            return self._fault
+            return self._faults[0] if self._faults else NO_FAULT
+
+    @property
+    def faults(self) -> tuple[DnsFault, ...]:
+        """Every fault in force, in the order they are tried."""
+        with self._lock:
+            return self._faults
 
     def _active_fault(self, qname: str) -> DnsFault:
         with self._lock:
-            fault = self._fault
-            if fault.kind is DnsFaultKind.NONE:
-                return NO_FAULT
-            if fault.name is not None and _key(fault.name) != qname:
-                return NO_FAULT
-            if self._random.random() >= fault.probability:
-                return NO_FAULT
-            self.stats.faulted += 1
-            return fault
+            for fault in self._faults:
+                if fault.name is not None and _key(fault.name) != qname:
+                    continue
+                if self._random.random() >= fault.probability:
+                    continue
+                self.stats.faulted += 1
+                return fault
+            return NO_FAULT
 
     def _count(self, qname: str, transport: str) -> None:
         with self._lock:

@@ -1,0 +1,168 @@
+"""CloudFront standard access logs (W3C extended format), one line per viewer request.
+
+The 33 fields in CloudFront's order, tab-separated, ``-`` for an empty value,
+after ``#Version: 1.0`` and ``#Fields:`` (CloudFront developer guide,
+"Standard logging (access logs)"). ``cs-uri-stem``, ``cs(User-Agent)`` and
+``cs(Referer)`` are URL-encoded the way CloudFront writes them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+FIELDS = (
+    "date",
+    "time",
+    "x-edge-location",
+    "sc-bytes",
+    "c-ip",
+    "cs-method",
+    "cs(Host)",
+    "cs-uri-stem",
+    "sc-status",
+    "cs(Referer)",
+    "cs(User-Agent)",
+    "cs-uri-query",
+    "cs(Cookie)",
+    "x-edge-result-type",
+    "x-edge-request-id",
+    "x-host-header",
+    "cs-protocol",
+    "cs-bytes",
+    "time-taken",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-response-result-type",
+    "cs-protocol-version",
+    "fle-status",
+    "fle-encrypted-fields",
+    "c-port",
+    "time-to-first-byte",
+    "x-edge-detailed-result-type",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+)
+
+
+@dataclass(slots=True)
+class AccessRecord:
+    """What one viewer request logs; the writer renders it in :data:`FIELDS` order."""
+
+    timestamp: float
+    edge_location: str
+    sc_bytes: int
+    client_ip: str
+    method: str
+    host: str
+    uri_stem: str
+    status: int
+    referer: str | None
+    user_agent: str | None
+    query: str
+    cookie: str | None
+    result_type: str
+    request_id: str
+    host_header: str
+    cs_bytes: int
+    time_taken: float
+    forwarded_for: str | None
+    response_result_type: str
+    protocol_version: str
+    client_port: int
+    time_to_first_byte: float
+    detailed_result_type: str
+    content_type: str | None
+    content_length: int | None
+    range_start: int | None = None
+    range_end: int | None = None
+
+
+def _text(value: str | None, encode: bool = False) -> str:
+    if value is None or value == "":
+        return "-"
+    if encode:
+        value = quote(value, safe="/;:@&=+$,!~*'()%")
+    return value.replace("\t", "%09").replace("\n", "%0A").replace(" ", "%20")
+
+
+def render(record: AccessRecord) -> str:
+    """The record as one tab-separated line (no newline)."""
+    moment = time.gmtime(record.timestamp)
+    values = [
+        time.strftime("%Y-%m-%d", moment),
+        time.strftime("%H:%M:%S", moment),
+        record.edge_location,
+        str(record.sc_bytes),
+        record.client_ip,
+        record.method,
+        record.host,
+        _text(record.uri_stem, encode=True),
+        str(record.status) if record.status else "000",
+        _text(record.referer, encode=True),
+        _text(record.user_agent, encode=True),
+        _text(record.query),
+        _text(record.cookie, encode=True),
+        record.result_type,
+        record.request_id,
+        _text(record.host_header),
+        "http",
+        str(record.cs_bytes),
+        f"{record.time_taken:.3f}",
+        _text(record.forwarded_for),
+        "-",
+        "-",
+        record.response_result_type,
+        record.protocol_version,
+        "-",
+        "-",
+        str(record.client_port),
+        f"{record.time_to_first_byte:.3f}",
+        record.detailed_result_type,
+        _text(record.content_type),
+        "-" if record.content_length is None else str(record.content_length),
+        "-" if record.range_start is None else str(record.range_start),
+        "-" if record.range_end is None else str(record.range_end),
+    ]
+    return "\t".join(values)
+
+
+def parse_line(line: str) -> dict[str, str]:
+    """One log line back into ``{field: value}`` (for tests and quick checks)."""
+    values = line.rstrip("\n").split("\t")
+    if len(values) != len(FIELDS):
+        msg = f"expected {len(FIELDS)} fields, got {len(values)}"
+        raise ValueError(msg)
+    return dict(zip(FIELDS, values, strict=True))
+
+
+class AccessLog:
+    """Appends access-log lines to ``log_dir/cloudfront/access.log``."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists() or path.stat().st_size == 0
+        self.path = path
+        self._lock = threading.Lock()
+        self._file = path.open("a", encoding="utf-8")
+        if new:
+            self._file.write("#Version: 1.0\n#Fields: " + " ".join(FIELDS) + "\n")
+            self._file.flush()
+
+    def write(self, record: AccessRecord) -> None:
+        """Append one record."""
+        line = render(record) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._file.close()

@@ -1,0 +1,153 @@
+"""The local distribution's control API (``control_url``): plain fault specs in, leases out.
+
+JSON over HTTP on 127.0.0.1, served by the ``up`` process. It checks each
+spec (:mod:`edge.fault_specs`) and forwards it to the agent of the process
+that applies it (the DNS zone, an S3 region's fault proxy, the edge's
+function runtime), where its lease runs out on its own.
+
+=======  ==============================  ==============================================
+method   path                            what
+=======  ==============================  ==============================================
+GET      /health                         ``{"ok": true}``
+GET      /faults                         every live fault, with ``expires_in_s``
+POST     /faults                         inject a spec; 201 ``{"id", ...}`` (``id`` in
+                                         the spec makes it idempotent)
+POST     /faults/{id}/renew              extend the lease (``{"lease_s"}`` optional);
+                                         404 once it has ended
+DELETE   /faults/{id}                    remove; ``{"removed": bool}``, idempotent
+DELETE   /faults                         remove every fault
+PUT      /dns/records                    ``{"name", "type": "TXT"|"A", "values"|"address", "ttl"}``
+DELETE   /dns/records/{name}             remove a name (it answers NXDOMAIN)
+POST     /cache/invalidations            ``{"paths": ["/media/*"]}``
+PUT      /edge/settings                  ``{"concurrency_limit": N}``
+GET      /stats                          counters of every process
+=======  ==============================  ==============================================
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from edge.fault_specs import SpecError, parse_spec
+from edge.jsonapi import ApiError, Json, JsonServer, call, route
+
+
+class ControlApi:
+    """Routes control requests to the agents of the distribution's processes."""
+
+    def __init__(self, agents: Mapping[str, str]) -> None:
+        # agents: "dns", "edge", "s3:<region>" -> agent URL
+        self._agents = dict(agents)
+        self._server: JsonServer | None = None
+
+    def _agent_for(self, target: str) -> str:
+        agent = self._agents.get("edge" if target == "lambda" else target)
+        if agent is None:
+            known = ", ".join(sorted(["lambda", *(k for k in self._agents if k != "edge")]))
+            raise ApiError(404, f"fault spec field 'target': no target {target!r} here (known: {known})")
+        return agent
+
+    def _forward(self, agent: str, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Json]:
+        try:
+            return call(agent, method, path, body, timeout=10.0)
+        except OSError as exc:
+            raise ApiError(502, f"agent at {agent} unreachable: {exc}") from exc
+
+    def _fault_agents(self) -> list[str]:
+        return list(self._agents.values())
+
+    def inject(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """POST /faults."""
+        try:
+            spec = parse_spec(body)
+        except SpecError as exc:
+            raise ApiError(400, str(exc)) from exc
+        agent = self._agent_for(spec.target)
+        fault_id = spec.id or f"f-{uuid.uuid4().hex[:12]}"
+        status, payload = self._forward(agent, "PUT", f"/faults/{fault_id}", body)
+        return (201 if status == 200 else status), payload  # noqa: PLR2004
+
+    def list(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """GET /faults."""
+        faults: list[Any] = []
+        for agent in self._fault_agents():
+            _, payload = self._forward(agent, "GET", "/faults")
+            faults.extend(payload.get("faults", []))
+        return 200, {"faults": faults}
+
+    def renew(self, body: Json, params: dict[str, str]) -> tuple[int, Json]:
+        """POST /faults/{id}/renew."""
+        last: tuple[int, Json] = (404, {"error": f"fault {params['id']!r} is not active (expired or removed)"})
+        for agent in self._fault_agents():
+            status, payload = self._forward(agent, "POST", f"/faults/{params['id']}/renew", body)
+            if status == 200:  # noqa: PLR2004
+                return status, payload
+            if status != 404:  # noqa: PLR2004
+                last = (status, payload)
+        return last
+
+    def remove(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
+        """DELETE /faults/{id}: idempotent."""
+        removed = False
+        for agent in self._fault_agents():
+            _, payload = self._forward(agent, "DELETE", f"/faults/{params['id']}")
+            removed = removed or bool(payload.get("removed"))
+        return 200, {"id": params["id"], "removed": removed}
+
+    def clear(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """DELETE /faults."""
+        removed = 0
+        for agent in self._fault_agents():
+            _, payload = self._forward(agent, "DELETE", "/faults")
+            removed += int(payload.get("removed", 0))
+        return 200, {"removed": removed}
+
+    def put_record(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """PUT /dns/records."""
+        kind = str(body.get("type", "")).upper()
+        if kind not in ("TXT", "A"):
+            raise ApiError(400, "field 'type': must be 'TXT' or 'A'")
+        forwarded = {k: v for k, v in body.items() if k != "type"}
+        return self._forward(self._agent_for("dns"), "PUT", f"/records/{kind.lower()}", forwarded)
+
+    def delete_record(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
+        """DELETE /dns/records/{name}."""
+        return self._forward(self._agent_for("dns"), "DELETE", f"/records/{params['name']}")
+
+    def invalidate(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """POST /cache/invalidations."""
+        return self._forward(self._agent_for("lambda"), "POST", "/cache/invalidations", body)
+
+    def settings(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """PUT /edge/settings."""
+        return self._forward(self._agent_for("lambda"), "PUT", "/settings", body)
+
+    def stats(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        """GET /stats."""
+        out: Json = {}
+        for name, agent in sorted(self._agents.items()):
+            status, payload = self._forward(agent, "GET", "/stats")
+            out[name] = payload if status == 200 else {"error": payload.get("error", status)}  # noqa: PLR2004
+        return 200, out
+
+    def serve(self, port: int = 0) -> JsonServer:
+        """Start serving on 127.0.0.1."""
+        self._server = JsonServer(
+            [
+                route("GET", "/health", lambda _b, _p: (200, {"ok": True})),
+                route("GET", "/faults", self.list),
+                route("POST", "/faults", self.inject),
+                route("POST", "/faults/{id}/renew", self.renew),
+                route("DELETE", "/faults/{id}", self.remove),
+                route("DELETE", "/faults", self.clear),
+                route("PUT", "/dns/records", self.put_record),
+                route("DELETE", "/dns/records/{name}", self.delete_record),
+                route("POST", "/cache/invalidations", self.invalidate),
+                route("PUT", "/edge/settings", self.settings),
+                route("GET", "/stats", self.stats),
+            ],
+            port=port,
+        ).start()
+        return self._server

@@ -1,0 +1,493 @@
+"""Lambda execution environments for the origin-request function.
+
+What a drill depends on, as Lambda does it:
+
+* One invocation per environment at a time. Each environment is a thread of
+  its own holding one router :class:`~router.handler.Environment`, so a slow
+  DNS lookup in one never blocks another.
+* A new environment is a cold start through the router's own initialisation
+  path (``load_config`` then ``create_environment``), timed as Init Duration.
+  Idle environments are reused, most recently used first, and reaped after
+  ``idle_reap_s``.
+* A per-region concurrency limit (1,000 by default): an invocation that
+  would need one more environment than the limit is throttled.
+* The origin-trigger timeout (30 s): the invocation fails and its
+  environment is discarded.
+* Per invocation, the log group ``/aws/lambda/us-east-1.<function>`` of the
+  region the function ran in receives ``START``, the function's own lines
+  (its EMF line and anything it logs), ``END`` and ``REPORT`` in Lambda's
+  exact format (docs/formats.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import queue
+import random
+import resource
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from edge.fault_specs import LambdaFault, LambdaFaultKind
+from router.config import load_config
+from router.events import READ_ONLY_HEADERS
+from router.handler import create_environment
+
+logger = logging.getLogger(__name__)
+
+ORIGIN_TRIGGER_TIMEOUT_S = 30.0
+DEFAULT_CONCURRENCY_LIMIT = 1_000
+_INIT_TIMEOUT_S = 10.0  # Lambda's limit on the init phase
+
+
+class Outcome(StrEnum):
+    """How an invocation ended, as CloudFront sees it."""
+
+    OK = "ok"
+    ERROR = "error"  # the function raised (LambdaExecutionError, 503)
+    TIMEOUT = "timeout"  # ran past the trigger timeout (LambdaExecutionError, 503)
+    THROTTLED = "throttled"  # over the concurrency limit (LambdaLimitExceeded, 503)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSettings:
+    """The deployed function as the local distribution runs it."""
+
+    name: str = "edgedrill-router"
+    version: str = "1"
+    memory_mb: int = 128
+    timeout_s: float = ORIGIN_TRIGGER_TIMEOUT_S
+    concurrency_limit: int = DEFAULT_CONCURRENCY_LIMIT
+    idle_reap_s: float = 300.0
+    region: str = "us-east-1"  # where the function runs: the POP's region
+    router_config: Path | None = None  # the config bundled with the function
+
+    @property
+    def log_group(self) -> str:
+        """``/aws/lambda/us-east-1.<function>`` (Lambda@Edge replicas keep the home region)."""
+        return f"/aws/lambda/us-east-1.{self.name}"
+
+
+@dataclass(slots=True)
+class Invocation:
+    """The result of one invocation."""
+
+    outcome: Outcome
+    value: Any = None
+    error: str = ""
+    request_id: str = ""
+    duration_ms: float = 0.0
+    init_ms: float | None = None
+    environment: int = 0
+
+
+class LambdaContext:
+    """The context object the Python runtime passes to the handler."""
+
+    __slots__ = ("_deadline", "aws_request_id", "function_name", "function_version",
+                 "invoked_function_arn", "log_group_name", "log_stream_name", "memory_limit_in_mb")
+
+    def __init__(self, settings: FunctionSettings, request_id: str, stream: str, deadline: float) -> None:
+        self.aws_request_id = request_id
+        self.function_name = f"us-east-1.{settings.name}"
+        self.function_version = settings.version
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{settings.name}:{settings.version}"
+        )
+        self.memory_limit_in_mb = str(settings.memory_mb)
+        self.log_group_name = settings.log_group
+        self.log_stream_name = stream
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the trigger timeout."""
+        return max(int((self._deadline - time.monotonic()) * 1000), 0)
+
+
+def iso_timestamp(epoch: float) -> str:
+    """UTC ISO 8601 with milliseconds and ``Z`` (the log files' timestamp)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class LogGroupWriter:
+    """Appends ``<ISO ts>\\t<message>`` lines to one log group's file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, events: list[tuple[float, str]]) -> None:
+        """Write one invocation's events together (they stay in order in the file)."""
+        text = "".join(f"{iso_timestamp(ts)}\t{message}\n" for ts, message in events)
+        with self._lock:
+            self._file.write(text)
+            self._file.flush()
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._file.close()
+
+
+def report_line(
+    request_id: str, duration_ms: float, memory_mb: int, max_used_mb: int, init_ms: float | None
+) -> str:
+    """Lambda's REPORT line; Billed Duration rounds up to the next 1 ms (since 2020-12)."""
+    billed = max(math.ceil(duration_ms), 1)
+    line = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {memory_mb} MB\tMax Memory Used: {max_used_mb} MB"
+    )
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    return line
+
+
+def measure_runtime_memory_mb(timeout: float = 20.0) -> int:
+    """Peak RSS of a fresh interpreter that runs the router's init, in MB."""
+    code = (
+        "import resource, router.handler\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    try:
+        out = subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=True
+        ).stdout
+        return max(int(math.ceil(int(out.strip()) / 1024)), 1)
+    except (subprocess.SubprocessError, ValueError, OSError):
+        return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, 1)
+
+
+class _LogCapture(logging.Handler):
+    """Sends log records emitted inside an invocation to that invocation's events."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        events: list[tuple[float, str]] | None = getattr(self.local, "events", None)
+        if events is None:
+            return
+        request_id = getattr(self.local, "request_id", "")
+        text = record.getMessage().replace("\n", " | ")
+        # The Python runtime's format: [LEVEL]\t<timestamp>\t<request id>\t<message>
+        events.append((record.created, f"[{record.levelname}]\t{iso_timestamp(record.created)}\t{request_id}\t{text}"))
+
+
+_CAPTURE = _LogCapture()
+logging.getLogger("router").addHandler(_CAPTURE)
+
+
+@dataclass(slots=True)
+class _Job:
+    event: Any
+    future: Future[Invocation]
+    deadline: float
+    fault: LambdaFault | None
+
+
+class ExecutionEnvironment:
+    """One Lambda execution environment: a thread running one invocation at a time."""
+
+    def __init__(self, pool: FunctionPool, number: int) -> None:
+        self.pool = pool
+        self.number = number
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.router: Any = None
+        self.events: list[tuple[float, str]] = []
+        self.dead = False
+        self.current: str = ""
+        self.init_ms: float | None = None
+        self.invocations = 0
+        self.last_used = time.monotonic()
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        self.stream = f"{day}/[{pool.settings.version}]{uuid.uuid4().hex}"
+        self.thread = threading.Thread(target=self._run, name=f"lambda-env-{number}", daemon=True)
+        self.thread.start()
+
+    def _sink(self, line: str) -> None:
+        self.events.append((time.time(), line))
+
+    def _run(self) -> None:
+        while True:
+            try:
+                job = self.jobs.get(timeout=self.pool.settings.idle_reap_s)
+            except queue.Empty:
+                if self.pool.reap(self):
+                    return
+                continue
+            if job is None:
+                return
+            result = self._invoke(job)
+            if result.outcome is Outcome.ERROR:
+                self.pool.stats.errors += 1
+            if not job.future.done():
+                job.future.set_result(result)
+            if self.dead:
+                self.pool.discard(self)
+                return
+            self.pool.release(self)
+
+    def _init(self) -> float:
+        started = time.perf_counter()
+        config = load_config(self.pool.settings.router_config) if self.pool.settings.router_config else None
+        self.router = create_environment(config, sink=self._sink)
+        return (time.perf_counter() - started) * 1000.0
+
+    def _invoke(self, job: _Job) -> Invocation:
+        settings = self.pool.settings
+        request_id = str(uuid.uuid4())
+        self.current = request_id
+        self.events = []
+        init_ms: float | None = None
+        self.init_ms = None
+        if self.router is None:
+            try:
+                init_ms = self.init_ms = self._init()
+            except Exception as exc:  # noqa: BLE001 - an init failure is the function's error
+                self.dead = True
+                message = f"[ERROR] Runtime.ImportModuleError: {type(exc).__name__}: {exc}"
+                self.pool.log.write([(time.time(), message)])
+                return Invocation(Outcome.ERROR, error=message, request_id=request_id)
+        self.events.append((time.time(), f"START RequestId: {request_id} Version: {settings.version}"))
+        context = LambdaContext(settings, request_id, self.stream, job.deadline)
+        _CAPTURE.local.events, _CAPTURE.local.request_id = self.events, request_id
+        started = time.perf_counter()
+        outcome, value, error = Outcome.OK, None, ""
+        try:
+            value = self._call(job, context)
+        except Exception as exc:  # noqa: BLE001 - the function's exception becomes a 503
+            outcome, error = Outcome.ERROR, f"{type(exc).__name__}: {exc}"
+            frames = " | ".join(line.strip() for line in traceback.format_exc().splitlines()[1:-1])
+            self.events.append((time.time(), f"[ERROR] {error}\tTraceback: {frames}"))
+        finally:
+            _CAPTURE.local.events = None
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        self.invocations += 1
+        if self.dead:  # timed out meanwhile: the pool already wrote its lines
+            return Invocation(Outcome.TIMEOUT, request_id=request_id, environment=self.number)
+        if outcome is Outcome.OK:
+            try:
+                value = json.loads(json.dumps(value))  # what crosses the wire back to CloudFront
+            except (TypeError, ValueError) as exc:
+                outcome, error = Outcome.ERROR, f"Runtime.MarshalError: {exc}"
+                self.events.append((time.time(), f"[ERROR] {error}"))
+        self._finish(request_id, duration_ms, init_ms)
+        return Invocation(outcome, value, error, request_id, duration_ms, init_ms, self.number)
+
+    def _call(self, job: _Job, context: LambdaContext) -> Any:
+        fault = job.fault
+        if fault is not None and fault.kind is LambdaFaultKind.DELAY:
+            time.sleep(fault.delay_ms / 1000.0)
+        if fault is not None and fault.kind is LambdaFaultKind.TIMEOUT:
+            time.sleep(max(job.deadline - time.monotonic(), 0.0) + 0.5)
+        if fault is not None and fault.kind is LambdaFaultKind.ERROR:
+            msg = "injected fault: the function raised"
+            raise RuntimeError(msg)
+        value = self.router.handle(job.event, context)
+        if fault is not None and fault.kind is LambdaFaultKind.INVALID and isinstance(value, dict):
+            value.pop("uri", None)
+            value["headers"] = "not-a-header-map"
+        if fault is not None and fault.kind is LambdaFaultKind.READONLY and isinstance(value, dict):
+            headers = value.get("headers")
+            if isinstance(headers, dict):
+                headers["via"] = [{"key": "Via", "value": "1.1 changed-by-function"}]
+        return value
+
+    def _finish(self, request_id: str, duration_ms: float, init_ms: float | None) -> None:
+        settings = self.pool.settings
+        now = time.time()
+        self.events.append((now, f"END RequestId: {request_id}"))
+        used = min(self.pool.runtime_memory_mb, settings.memory_mb)
+        self.events.append((now, report_line(request_id, duration_ms, settings.memory_mb, used, init_ms)))
+        self.pool.log.write(self.events)
+        self.events = []
+
+
+@dataclass(slots=True)
+class PoolStats:
+    """Counters of the function's environments and invocations."""
+
+    invocations: int = 0
+    cold_starts: int = 0
+    throttles: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    reaped: int = 0
+    peak_concurrency: int = 0
+    init_ms: list[float] = field(default_factory=list)
+
+
+class FunctionPool:
+    """The function's environments in one region, with its concurrency limit."""
+
+    def __init__(
+        self,
+        settings: FunctionSettings,
+        log_dir: Path,
+        faults: Callable[[], list[LambdaFault]] = list,
+        runtime_memory_mb: int | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.log = LogGroupWriter(log_dir / "lambda" / f"{settings.region}.{settings.name}.log")
+        self.runtime_memory_mb = runtime_memory_mb or measure_runtime_memory_mb()
+        self._faults = faults
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self._idle: list[ExecutionEnvironment] = []
+        self._busy: set[ExecutionEnvironment] = set()
+        self._numbers = 0
+        self.concurrency_limit = settings.concurrency_limit
+        self.stats = PoolStats()
+
+    @property
+    def environments(self) -> int:
+        """Environments alive now, idle or busy."""
+        with self._lock:
+            return len(self._idle) + len(self._busy)
+
+    def _fault(self) -> LambdaFault | None:
+        for fault in self._faults():
+            if self._random.random() < fault.probability:
+                return fault
+        return None
+
+    def submit(self, event: Any) -> Future[Invocation]:
+        """Start an invocation; the future resolves to its :class:`Invocation`.
+
+        A throttled invocation resolves at once. The caller enforces the
+        trigger timeout with :meth:`timed_out`.
+        """
+        future: Future[Invocation] = Future()
+        with self._lock:
+            if self._idle:
+                env = self._idle.pop()
+            elif len(self._busy) >= self.concurrency_limit:
+                self.stats.throttles += 1
+                future.set_result(Invocation(Outcome.THROTTLED, error="Rate Exceeded."))
+                return future
+            else:
+                self._numbers += 1
+                env = ExecutionEnvironment(self, self._numbers)
+                self.stats.cold_starts += 1
+            self._busy.add(env)
+            self.stats.invocations += 1
+            self.stats.peak_concurrency = max(self.stats.peak_concurrency, len(self._busy))
+        deadline = time.monotonic() + self.settings.timeout_s
+        env.jobs.put(_Job(event, future, deadline, self._fault()))
+        future.environment = env  # type: ignore[attr-defined]
+        return future
+
+    def discard(self, env: ExecutionEnvironment) -> None:
+        """Forget a dead environment (idempotent)."""
+        with self._lock:
+            self._busy.discard(env)
+            if env in self._idle:
+                self._idle.remove(env)
+
+    def release(self, env: ExecutionEnvironment) -> None:
+        """Return ``env`` to the idle list after its invocation."""
+        env.last_used = time.monotonic()
+        with self._lock:
+            self._busy.discard(env)
+            if not env.dead:
+                self._idle.append(env)
+
+    def reap(self, env: ExecutionEnvironment) -> bool:
+        """Drop an environment idle for ``idle_reap_s``; False if it was just picked."""
+        with self._lock:
+            if env in self._idle:
+                self._idle.remove(env)
+                self.stats.reaped += 1
+                return True
+            return False
+
+    def timed_out(self, future: Future[Invocation]) -> Invocation:
+        """Record a timeout for ``future``'s invocation and discard its environment."""
+        env: ExecutionEnvironment = future.environment  # type: ignore[attr-defined]
+        env.dead = True
+        with self._lock:
+            self._busy.discard(env)
+            self.stats.timeouts += 1
+        request_id = env.current
+        timeout_s = self.settings.timeout_s
+        now = time.time()
+        used = min(self.runtime_memory_mb, self.settings.memory_mb)
+        events = list(env.events)
+        events += [
+            (now, f"{iso_timestamp(now)} {request_id} Task timed out after {timeout_s:.2f} seconds"),
+            (now, f"END RequestId: {request_id}"),
+            (now, report_line(request_id, timeout_s * 1000.0, self.settings.memory_mb, used, env.init_ms)),
+        ]
+        self.log.write(events)
+        return Invocation(Outcome.TIMEOUT, error=f"Task timed out after {timeout_s:.2f} seconds",
+                          request_id=request_id, duration_ms=timeout_s * 1000.0)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters and sizes for the control API."""
+        with self._lock:
+            idle, busy = len(self._idle), len(self._busy)
+        s = self.stats
+        return {
+            "environments": idle + busy,
+            "idle": idle,
+            "busy": busy,
+            "concurrency_limit": self.concurrency_limit,
+            "invocations": s.invocations,
+            "cold_starts": s.cold_starts,
+            "throttles": s.throttles,
+            "errors": s.errors,
+            "timeouts": s.timeouts,
+            "reaped": s.reaped,
+            "peak_concurrency": s.peak_concurrency,
+        }
+
+    def close(self) -> None:
+        """Stop every idle environment and close the log."""
+        with self._lock:
+            envs = list(self._idle) + list(self._busy)
+            self._idle.clear()
+        for env in envs:
+            env.jobs.put(None)
+        with contextlib.suppress(OSError):
+            self.log.close()
+
+
+def read_only_changes(before: dict[str, Any], after: object) -> list[str]:
+    """Read-only headers the function added, removed or changed (CloudFront rejects these)."""
+    if not isinstance(after, dict):
+        return []
+    old = before.get("headers") or {}
+    new = after.get("headers") or {}
+    if not isinstance(new, dict):
+        return []
+    changed = []
+    for name in sorted(READ_ONLY_HEADERS):
+        if _values(old.get(name)) != _values(new.get(name)):
+            changed.append(name)
+    return changed
+
+
+def _values(entries: object) -> list[str]:
+    if not isinstance(entries, list):
+        return []
+    return [str(e.get("value")) for e in entries if isinstance(e, dict)]
