@@ -1,0 +1,291 @@
+"""The default drill: a scenario run headless in a Locust subprocess, its run folder returned.
+
+``edgedrill run`` and ``edgedrill check`` share these options and this entry
+point. Locust runs as ``python -m locust -f loadtests/<scenario>.py
+--headless ...`` in its own process, so the calling process is never
+monkey-patched by gevent; the subprocess starts and stops the local
+distribution itself (no ``--host``), writes the run folder named here, and
+its output is kept in the run folder's ``locust.log``.
+
+The default spike is sized for a small machine running the local
+distribution (2 cores; each moto S3 region serves about 500 GETs/s): 5
+requests/s stepping 20x to 100 requests/s, 55 s of schedule, about a minute
+in all with the distribution's start and stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from loadtests._errors import CliError
+from loadtests._run_folder import (
+    DEFAULT_RESULTS_DIR,
+    LOCUST_CSV_PREFIX,
+    RUN_JSON,
+    create_run_dir,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+SCENARIOS = ("spike", "replay")
+LOCUST_LOG = "locust.log"
+LOCUST_HTML = "locust_report.html"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# Locust gets this long past the drill's own length to start, drain and write.
+_GRACE_S = 300.0
+_STOP_WAIT_S = 30.0
+
+
+class DrillError(CliError):
+    """The drill did not run to completion."""
+
+
+def locustfile(scenario: str) -> Path:
+    """The locustfile of ``scenario``."""
+    if scenario not in SCENARIOS:
+        msg = f"--scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}"
+        raise CliError(msg)
+    return _PACKAGE_DIR / f"{scenario}.py"
+
+
+def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the run options of a drill (``edgedrill run`` and ``edgedrill check``)."""
+    group = parser.add_argument_group("drill")
+    group.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="spike",
+        help="spike: a 20x arrival-rate spike; replay: a CloudFront log (default: spike)",
+    )
+    group.add_argument(
+        "--duration",
+        type=_positive_float("--duration"),
+        default=None,
+        metavar="S",
+        help="seconds of load: the spike's baseline, hold and cooldown in the ratio 1:2:1, "
+        "or the first S seconds of a replay (default: a 55 s spike, the whole log)",
+    )
+    group.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"create the run folder under DIR (default: {DEFAULT_RESULTS_DIR})",
+    )
+    group.add_argument(
+        "--host",
+        default=None,
+        help="drive this distribution (https://dxxxx.cloudfront.net) instead of the local one",
+    )
+    group.add_argument("--keys", default=None, help="object keys to request from --host")
+    group.add_argument("--log", default=None, help="replay: the CloudFront access log")
+    group.add_argument(
+        "--baseline-rps", type=_positive_float("--baseline-rps"), default=None, metavar="RPS"
+    )
+    group.add_argument(
+        "--spike-factor", type=_positive_float("--spike-factor"), default=None, metavar="X"
+    )
+    group.add_argument("--processes", type=int, default=None, metavar="N")
+    group.add_argument(
+        "--quiet", action="store_true", help="keep Locust's output in the run folder only"
+    )
+    group.add_argument(
+        "locust_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- LOCUST_ARGS",
+        help="after --: further Locust or scenario options (e.g. -- --arrivals poisson)",
+    )
+
+
+def _positive_float(flag: str) -> Callable[[str], float]:
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            msg = f"{flag}: {text!r} is not a number"
+            raise argparse.ArgumentTypeError(msg) from None
+        if not math.isfinite(value) or value <= 0:
+            msg = f"{flag}: must be a finite number > 0, got {text}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    return convert
+
+
+def spike_timeline(duration: float) -> list[str]:
+    """Spike options for ``duration`` seconds: baseline, hold and cooldown as 1:2:1."""
+    quarter = duration / 4
+    return [
+        "--spike-at",
+        f"{quarter:g}",
+        "--spike-hold",
+        f"{2 * quarter:g}",
+        "--cooldown",
+        f"{quarter:g}",
+        "--ramp",
+        "0",
+    ]
+
+
+def drill_args(args: argparse.Namespace) -> list[str]:
+    """Locust arguments for the options of :func:`add_drill_arguments` (``--duration`` aside)."""
+    extra: list[str] = []
+    for flag, value in (
+        ("--host", args.host),
+        ("--keys", args.keys),
+        ("--log", args.log),
+        ("--baseline-rps", args.baseline_rps),
+        ("--spike-factor", args.spike_factor),
+        ("--processes", args.processes),
+    ):
+        if value is not None:
+            extra += [flag, str(value)]
+    rest = list(args.locust_args or [])
+    if rest[:1] == ["--"]:
+        rest = rest[1:]
+    return extra + rest
+
+
+def run_drill_from_args(args: argparse.Namespace) -> Path:
+    """Run the drill the parsed options describe; returns its run folder."""
+    if args.scenario == "replay" and not args.log and "--log" not in (args.locust_args or []):
+        msg = "--log is required with --scenario replay"
+        raise CliError(msg)
+    return run_drill(
+        scenario=args.scenario,
+        duration=args.duration,
+        out=args.out,
+        extra_args=drill_args(args),
+        quiet=bool(args.quiet),
+    )
+
+
+def run_drill(
+    *,
+    scenario: str = "spike",
+    duration: float | None = None,
+    out: Path | None = None,
+    extra_args: Sequence[str] = (),
+    quiet: bool = False,
+) -> Path:
+    """Run a drill on the embedded local distribution (or ``--host``); returns the run folder."""
+    script = locustfile(scenario)
+    if duration is not None and (not math.isfinite(duration) or duration <= 0):
+        msg = f"--duration must be a finite number > 0, got {duration}"
+        raise CliError(msg)
+    run_dir = create_run_dir(out or DEFAULT_RESULTS_DIR, scenario)
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(script),
+        "--headless",
+        "--only-summary",
+        "--run-dir",
+        str(run_dir),
+        "--csv",
+        str(run_dir / LOCUST_CSV_PREFIX),
+        "--html",
+        str(run_dir / LOCUST_HTML),
+        # A drill that measured failing requests still ran: the analysis judges it.
+        "--exit-code-on-error",
+        "0",
+    ]
+    if duration is not None:
+        if scenario == "spike":
+            command += spike_timeline(duration)
+        else:
+            command += ["--run-time", f"{duration:g}"]
+    command += list(extra_args)
+    limit = (duration or 3600.0) + _GRACE_S
+    code, tail = _run_locust(command, run_dir / LOCUST_LOG, quiet=quiet, limit=limit)
+    if code != 0:
+        msg = f"Locust exited with code {code}; see {run_dir / LOCUST_LOG}\n{tail}"
+        raise DrillError(msg)
+    if not (run_dir / RUN_JSON).exists():
+        msg = f"the drill wrote no {RUN_JSON} in {run_dir}; see {run_dir / LOCUST_LOG}\n{tail}"
+        raise DrillError(msg)
+    return run_dir
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONUNBUFFERED"] = "1"
+    root = str(_PACKAGE_DIR.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def _run_locust(
+    command: list[str], log_path: Path, *, quiet: bool, limit: float
+) -> tuple[int, str]:
+    """Run Locust, teeing its output to ``log_path`` (and stderr); returns code and last lines."""
+    tail: list[str] = []
+    with log_path.open("w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=_child_env(),
+            text=True,
+            errors="replace",
+        )
+        assert process.stdout is not None
+        reader = threading.Thread(
+            target=_tee, args=(process.stdout, log, None if quiet else sys.stderr, tail)
+        )
+        reader.start()
+        try:
+            code = process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            _stop(process)
+            reader.join(timeout=_STOP_WAIT_S)
+            msg = f"Locust ran past {limit:.0f} s and was stopped; see {log_path}"
+            raise DrillError(msg) from None
+        except BaseException:
+            # Ctrl-C (the child got SIGINT too, from the terminal) or an error here.
+            _stop(process, first=signal.SIGINT)
+            reader.join(timeout=_STOP_WAIT_S)
+            raise
+        reader.join(timeout=_STOP_WAIT_S)
+    return code, "".join(tail[-15:])
+
+
+def _tee(source: IO[str], log: IO[str], echo: IO[str] | None, tail: list[str]) -> None:
+    for line in source:
+        log.write(line)
+        if echo is not None:
+            echo.write(line)
+            echo.flush()
+        tail.append(line)
+        if len(tail) > 200:
+            del tail[:100]
+
+
+def _stop(process: subprocess.Popen[str], first: signal.Signals = signal.SIGTERM) -> None:
+    """Stop Locust by its PID: ``first``, then SIGTERM, then SIGKILL."""
+    for sig in (first, signal.SIGTERM):
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, sig)
+        deadline = time.monotonic() + _STOP_WAIT_S
+        while process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait(timeout=_STOP_WAIT_S)

@@ -1,0 +1,33 @@
+"""The load shape of a scheduled scenario: how long the test runs, and its user pool.
+
+The request rate is not the shape's to set: the schedule sets it (see
+:mod:`loadtests._dispatch`). The shape starts the pool of users that carries
+the schedule, keeps it while the schedule runs, waits for late and in-flight
+requests at the end, then stops the test. It honours Locust's common options:
+``--run-time`` cuts the schedule short, ``-u`` sets the pool size and ``-r``
+the rate it is spawned at.
+"""
+
+from __future__ import annotations
+
+from locust import LoadTestShape, User
+
+from typing import TYPE_CHECKING, ClassVar
+
+from loadtests import _hooks
+
+if TYPE_CHECKING:
+    from loadtests._users import ScheduledUser
+
+
+class ScheduleShape(LoadTestShape):
+    """Runs one registered scenario's schedule from start to drain."""
+
+    abstract = True
+    use_common_options = True
+    scenario: ClassVar[str]
+    user_class: ClassVar[type[ScheduledUser]]
+
+    def tick(self) -> tuple[int, float, list[type[User]] | None] | None:
+        """Locust asks once a second: the pool to keep, or ``None`` when the run is over."""
+        return _hooks.controller().shape_tick(self.scenario, self.user_class)

@@ -1,0 +1,55 @@
+"""The Locust user that sends scheduled requests.
+
+A :class:`ScheduledUser` has no think time of its own: it asks the process's
+dispatcher for the next due request, sends it, and asks again. The schedule,
+not the user count, decides the request rate; users are only the pool of
+concurrency that carries it. Scenarios subclass it (``SpikeUser``,
+``ReplayUser``) so that ``locust -f loadtests/`` can tell them apart.
+"""
+
+from __future__ import annotations
+
+import gevent
+from locust import constant, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from loadtests import _hooks
+
+# How long a user idles between looks when no schedule is running (before the
+# test starts, or between two runs in the web UI).
+_IDLE_POLL_S = 0.2
+
+
+class ScheduledUser(FastHttpUser):
+    """Sends the requests of the running schedule at their due time."""
+
+    abstract = True
+    wait_time = constant(0)
+    # A drill measures the edge as a viewer sees it: no client-side retries, and
+    # the origin-request trigger's 30 s limit bounds any sane response.
+    max_retries = 0
+    network_timeout = 60.0
+    connection_timeout = 10.0
+
+    @task
+    def scheduled_request(self) -> None:
+        """Take the next due request and send it."""
+        dispatcher = _hooks.current_dispatcher()
+        if dispatcher is None:
+            gevent.sleep(_IDLE_POLL_S)
+            return
+        assignment = dispatcher.take()
+        if assignment is None:
+            # This process's share of the schedule is over: idle until stopped.
+            gevent.sleep(_IDLE_POLL_S)
+            return
+        ticket = assignment.ticket
+        try:
+            self.client.request(
+                ticket.method,
+                ticket.path,
+                name=ticket.name,
+                context={"late_ms": assignment.late_s * 1000.0},
+            )
+        finally:
+            dispatcher.done()
