@@ -49,7 +49,9 @@ class FaultAgent(Generic[F]):
         for lease in self.table.active():
             if lease.id == lease_id:
                 target, fault = lease.value
-                return _fault_json(lease_id, target, fault, lease.lease_s, self.table.remaining(lease))
+                return _fault_json(
+                    lease_id, target, fault, lease.lease_s, self.table.remaining(lease)
+                )
         return None
 
     def _list(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
@@ -73,7 +75,9 @@ class FaultAgent(Generic[F]):
 
     def _renew(self, body: Json, params: dict[str, str]) -> tuple[int, Json]:
         lease_s = body.get("lease_s")
-        if lease_s is not None and (isinstance(lease_s, bool) or not isinstance(lease_s, int | float)):
+        if lease_s is not None and (
+            isinstance(lease_s, bool) or not isinstance(lease_s, int | float)
+        ):
             raise ApiError(400, "fault spec field 'lease_s': must be a number")
         try:
             lease = self.table.renew(params["id"], None if lease_s is None else float(lease_s))
@@ -91,7 +95,7 @@ class FaultAgent(Generic[F]):
 
 
 def _fault_json(lease_id: str, target: str, fault: Fault, lease_s: float, remaining: float) -> Json:
-    from dataclasses import asdict  # noqa: PLC0415 - only needed here
+    from dataclasses import asdict
 
     body: dict[str, Any] = {k: v for k, v in asdict(fault).items() if v not in (None, "")}
     return {

@@ -24,10 +24,13 @@ import email.utils
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge.http_wire import Headers, header
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CACHEABLE_STATUSES = frozenset({200, 203, 206, 300, 301, 410})
 ERROR_STATUSES = frozenset({400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504})
@@ -83,7 +86,9 @@ def _http_date(text: str | None) -> float | None:
         return None
 
 
-def ttl_for(status: int, headers: Headers, settings: CacheSettings, now: float | None = None) -> float | None:
+def ttl_for(
+    status: int, headers: Headers, settings: CacheSettings, now: float | None = None
+) -> float | None:
     """Seconds CloudFront keeps this response, or None when it does not cache it."""
     directives = cache_directives(header(headers, "cache-control"))
     max_age = _seconds(directives.get("s-maxage"))
@@ -100,7 +105,9 @@ def ttl_for(status: int, headers: Headers, settings: CacheSettings, now: float |
     else:
         expires = _http_date(header(headers, "expires"))
         if expires is not None:
-            origin_now = _http_date(header(headers, "date")) or (now if now is not None else time.time())
+            origin_now = _http_date(header(headers, "date")) or (
+                now if now is not None else time.time()
+            )
             ttl = max(expires - origin_now, 0.0)
         else:
             ttl = settings.default_ttl
@@ -144,13 +151,15 @@ class Entry:
     @property
     def revalidatable(self) -> bool:
         """Whether a conditional request can refresh it (RefreshHit)."""
-        return self.status == 200 and bool(self.etag or self.last_modified)  # noqa: PLR2004
+        return self.status == 200 and bool(self.etag or self.last_modified)
 
 
 class EdgeCache:
     """An LRU of :class:`Entry` bounded by total bytes."""
 
-    def __init__(self, settings: CacheSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: CacheSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self._clock = clock
         self._entries: OrderedDict[str, Entry] = OrderedDict()
@@ -159,7 +168,7 @@ class EdgeCache:
         self.evictions = 0
 
     @property
-    def bytes(self) -> int:
+    def size_bytes(self) -> int:
         """Bytes held now."""
         return self._bytes
 
@@ -218,7 +227,7 @@ class EdgeCache:
             return old is not None
 
     def invalidate(self, paths: list[str]) -> int:
-        """CloudFront invalidation: exact paths, or a prefix ending in ``*``; returns entries removed."""
+        """CloudFront invalidation of exact paths or ``prefix*``; returns the entries removed."""
         removed = 0
         with self._lock:
             for key in list(self._entries):
@@ -234,7 +243,7 @@ class EdgeCache:
 
 def not_modified(entry: Entry, if_none_match: str | None, if_modified_since: str | None) -> bool:
     """Whether a conditional viewer request gets 304 from ``entry`` (RFC 9110 §13.2.2)."""
-    if entry.status != 200:  # noqa: PLR2004
+    if entry.status != 200:
         return False
     if if_none_match is not None:
         etag = entry.etag
@@ -251,8 +260,8 @@ def not_modified(entry: Entry, if_none_match: str | None, if_modified_since: str
     return False
 
 
-def byte_range(range_header: str | None, length: int) -> tuple[int, int] | None | bool:
-    """The single ``bytes=`` range asked for: ``(start, end)``, None to ignore, False if unsatisfiable."""
+def byte_range(range_header: str | None, length: int) -> tuple[int, int] | bool | None:
+    """The single ``bytes=`` range asked for: ``(start, end)``, None (ignore) or False (416)."""
     if not range_header or not range_header.startswith("bytes=") or "," in range_header:
         return None
     first, sep, last = range_header[6:].strip().partition("-")

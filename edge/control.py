@@ -27,11 +27,13 @@ GET      /stats                          counters of every process
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.fault_specs import SpecError, parse_spec
 from edge.jsonapi import ApiError, Json, JsonServer, call, route
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class ControlApi:
@@ -46,10 +48,14 @@ class ControlApi:
         agent = self._agents.get("edge" if target == "lambda" else target)
         if agent is None:
             known = ", ".join(sorted(["lambda", *(k for k in self._agents if k != "edge")]))
-            raise ApiError(404, f"fault spec field 'target': no target {target!r} here (known: {known})")
+            raise ApiError(
+                404, f"fault spec field 'target': no target {target!r} here (known: {known})"
+            )
         return agent
 
-    def _forward(self, agent: str, method: str, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, Json]:
+    def _forward(
+        self, agent: str, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> tuple[int, Json]:
         try:
             return call(agent, method, path, body, timeout=10.0)
         except OSError as exc:
@@ -67,7 +73,7 @@ class ControlApi:
         agent = self._agent_for(spec.target)
         fault_id = spec.id or f"f-{uuid.uuid4().hex[:12]}"
         status, payload = self._forward(agent, "PUT", f"/faults/{fault_id}", body)
-        return (201 if status == 200 else status), payload  # noqa: PLR2004
+        return (201 if status == 200 else status), payload
 
     def list(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         """GET /faults."""
@@ -79,12 +85,15 @@ class ControlApi:
 
     def renew(self, body: Json, params: dict[str, str]) -> tuple[int, Json]:
         """POST /faults/{id}/renew."""
-        last: tuple[int, Json] = (404, {"error": f"fault {params['id']!r} is not active (expired or removed)"})
+        last: tuple[int, Json] = (
+            404,
+            {"error": f"fault {params['id']!r} is not active (expired or removed)"},
+        )
         for agent in self._fault_agents():
             status, payload = self._forward(agent, "POST", f"/faults/{params['id']}/renew", body)
-            if status == 200:  # noqa: PLR2004
+            if status == 200:
                 return status, payload
-            if status != 404:  # noqa: PLR2004
+            if status != 404:
                 last = (status, payload)
         return last
 
@@ -129,7 +138,7 @@ class ControlApi:
         out: Json = {}
         for name, agent in sorted(self._agents.items()):
             status, payload = self._forward(agent, "GET", "/stats")
-            out[name] = payload if status == 200 else {"error": payload.get("error", status)}  # noqa: PLR2004
+            out[name] = payload if status == 200 else {"error": payload.get("error", status)}
         return 200, out
 
     def serve(self, port: int = 0) -> JsonServer:

@@ -59,5 +59,7 @@ def corpus(count: int, seed: int = 7) -> list[CorpusObject]:
         # Log-uniform within the range: many small objects, a long tail.
         size = int(low * (high / low) ** rng.random())
         folder = "media" if ext in ("jpg", "webp", "png", "mp4") else "static"
-        objects.append(CorpusObject(f"{folder}/{index:05d}.{ext}", size, content_type, cache_control))
+        objects.append(
+            CorpusObject(f"{folder}/{index:05d}.{ext}", size, content_type, cache_control)
+        )
     return objects

@@ -7,61 +7,68 @@ faults and record changes over its agent.
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 import threading
 from typing import Any
 
 from edge.agent import FaultAgent
 from edge.dns_zone import DnsFault, DnsZoneServer, Zone
-from edge.jsonapi import ApiError, Json, route
+from edge.jsonapi import ApiError, Json, Route, route
 from edge.process import run_child
 
 _FAULT_POLL_S = 0.05
 
 
-def _records_routes(zone: Zone) -> list[Any]:
-    def put_txt(body: Json, _params: dict[str, str]) -> tuple[int, Json]:
-        name, values, ttl = body.get("name"), body.get("values"), body.get("ttl", 60)
-        if not isinstance(name, str) or not name:
-            raise ApiError(400, "field 'name': must be a DNS name")
+def _name_ttl(body: Json) -> tuple[str, int]:
+    name, ttl = body.get("name"), body.get("ttl", 60)
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "field 'name': must be a DNS name")
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2**31 - 1:
+        raise ApiError(400, "field 'ttl': must be a non-negative integer")
+    return name, ttl
+
+
+class _Records:
+    """The agent's routes for the zone's records and counters."""
+
+    def __init__(self, zone: Zone) -> None:
+        self.zone = zone
+
+    def put_txt(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        name, ttl = _name_ttl(body)
+        values = body.get("values")
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ApiError(400, "field 'values': must be a list of strings")
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2**31 - 1:
-            raise ApiError(400, "field 'ttl': must be a non-negative integer")
-        zone.set_txt(name, values, ttl)
+        self.zone.set_txt(name, values, ttl)
         return 200, {"name": name, "type": "TXT", "values": values, "ttl": ttl}
 
-    def put_a(body: Json, _params: dict[str, str]) -> tuple[int, Json]:
-        name, address, ttl = body.get("name"), body.get("address", "127.0.0.1"), body.get("ttl", 60)
-        if not isinstance(name, str) or not name:
-            raise ApiError(400, "field 'name': must be a DNS name")
-        if not isinstance(address, str) or address.count(".") != 3:  # noqa: PLR2004 - dotted quad
-            raise ApiError(400, "field 'address': must be an IPv4 address")
-        if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0:
-            raise ApiError(400, "field 'ttl': must be a non-negative integer")
-        zone.set_a(name, address, ttl)
+    def put_a(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        name, ttl = _name_ttl(body)
+        address = body.get("address", "127.0.0.1")
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError as exc:
+            raise ApiError(400, "field 'address': must be an IPv4 address") from exc
+        self.zone.set_a(name, address, ttl)
         return 200, {"name": name, "type": "A", "address": address, "ttl": ttl}
 
-    def delete(_body: Json, params: dict[str, str]) -> tuple[int, Json]:
-        zone.remove(params["name"])
+    def delete(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
+        self.zone.remove(params["name"])
         return 200, {"name": params["name"], "removed": True}
 
-    def stats(_body: Json, _params: dict[str, str]) -> tuple[int, Json]:
-        s = zone.stats
-        return 200, {
-            "queries": s.queries,
-            "udp": s.udp,
-            "tcp": s.tcp,
-            "faulted": s.faulted,
-            "by_name": dict(s.by_name),
-        }
+    def stats(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
+        s = self.zone.stats
+        counters = {"queries": s.queries, "udp": s.udp, "tcp": s.tcp, "faulted": s.faulted}
+        return 200, {**counters, "by_name": dict(s.by_name)}
 
-    return [
-        route("PUT", "/records/txt", put_txt),
-        route("PUT", "/records/a", put_a),
-        route("DELETE", "/records/{name}", delete),
-        route("GET", "/stats", stats),
-    ]
+    def routes(self) -> list[Route]:
+        return [
+            route("PUT", "/records/txt", self.put_txt),
+            route("PUT", "/records/a", self.put_a),
+            route("DELETE", "/records/{name}", self.delete),
+            route("GET", "/stats", self.stats),
+        ]
 
 
 def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -73,7 +80,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         zone.set_a(record["name"], record.get("address", "127.0.0.1"), int(record.get("ttl", 60)))
     server = DnsZoneServer(zone).start()
     agent: FaultAgent[DnsFault] = FaultAgent({"dns"})
-    api = agent.serve(_records_routes(zone))
+    api = agent.serve(_Records(zone).routes())
     stopping = threading.Event()
 
     def apply_faults() -> None:

@@ -30,9 +30,9 @@ import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from edge.agent import FaultAgent
 from edge.fault_specs import S3_ERRORS, S3Fault, S3FaultKind
 from edge.http_wire import (
     MalformedRequest,
@@ -45,6 +45,9 @@ from edge.http_wire import (
     read_response,
     without,
 )
+
+if TYPE_CHECKING:
+    from edge.agent import FaultAgent
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +257,9 @@ class FaultProxy:
     async def _forward(self, request: Request) -> bytes:
         headers = end_to_end(request.headers)
         headers.append(("Connection", "keep-alive"))
-        data = encode_request(request.method, request.target, without(headers, "content-length"), request.body)
+        data = encode_request(
+            request.method, request.target, without(headers, "content-length"), request.body
+        )
         for attempt in range(2):
             reused = bool(self._pool)
             if reused:
@@ -265,7 +270,9 @@ class FaultProxy:
                 )
             try:
                 writer.write(data)
-                response = await asyncio.wait_for(read_response(reader, request.method), _BACKEND_TIMEOUT_S)
+                response = await asyncio.wait_for(
+                    read_response(reader, request.method), _BACKEND_TIMEOUT_S
+                )
             except (OSError, asyncio.IncompleteReadError, ProtocolError):
                 writer.transport.abort()
                 if reused and attempt == 0:

@@ -143,7 +143,9 @@ def parse_spec(spec: object) -> FaultSpec:
     if not 0 < lease_s <= 86_400:
         raise SpecError("lease_s", f"must be within (0, 86400] seconds, got {lease_s:g}")
     spec_id = spec.get("id")
-    if spec_id is not None and (not isinstance(spec_id, str) or not re.match(r"^[\w.:-]{1,80}$", spec_id)):
+    if spec_id is not None and (
+        not isinstance(spec_id, str) or not re.match(r"^[\w.:-]{1,80}$", spec_id)
+    ):
         raise SpecError("id", "must be 1-80 characters of letters, digits, '_', '.', ':' or '-'")
     fault: Fault
     if target == "dns":

@@ -120,9 +120,7 @@ class Response:
         return header(self.headers, name)
 
 
-async def read_request(
-    reader: asyncio.StreamReader, max_body: int = 1 << 20
-) -> Request | None:
+async def read_request(reader: asyncio.StreamReader, max_body: int = 1 << 20) -> Request | None:
     """Read one request; None on a clean end of stream before its first byte."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -146,8 +144,16 @@ def parse_request_head(head: bytes) -> Request:
         lines.pop(0)  # RFC 9112 §2.2: ignore empty lines before the request line
     if not lines:
         raise MalformedRequest(400, "empty request")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3:  # noqa: PLR2004 - method, target, version
+    method, target, version = _request_line(lines[0])
+    headers = [_header_line(line) for line in lines[1:]]
+    if version == "HTTP/1.1" and header(headers, "host") is None:
+        raise MalformedRequest(400, "HTTP/1.1 request without Host", "InvalidRequestHeader")
+    return Request(method, target, version, headers, b"", len(head))
+
+
+def _request_line(line: bytes) -> tuple[str, str, str]:
+    parts = line.split(b" ")
+    if len(parts) != 3:
         raise MalformedRequest(400, "request line is not 'METHOD target HTTP/x.y'")
     method, target, version = parts
     if not _TOKEN.match(method):
@@ -161,28 +167,30 @@ def parse_request_head(head: bytes) -> Request:
         raise MalformedRequest(414, "URL exceeds 8,192 bytes")
     if not target or any(c <= 0x20 or c == 0x7F for c in target):
         raise MalformedRequest(400, "request target is empty or holds control characters")
-    headers: Headers = []
-    for line in lines[1:]:
-        if line[:1] in (b" ", b"\t"):
-            raise MalformedRequest(400, "obsolete line folding in headers", "InvalidRequestHeader")
-        name, sep, value = line.partition(b":")
-        if not sep or not _TOKEN.match(name):
-            raise MalformedRequest(400, "malformed header line", "InvalidRequestHeader")
-        if b"\0" in value or b"\r" in value or b"\n" in value:
-            raise MalformedRequest(400, "header value holds control characters", "InvalidRequestHeader")
-        headers.append((name.decode("ascii"), value.strip(b" \t").decode("latin-1")))
-    text_version = version.decode("ascii")
-    if text_version == "HTTP/1.1" and header(headers, "host") is None:
-        raise MalformedRequest(400, "HTTP/1.1 request without Host", "InvalidRequestHeader")
-    return Request(method.decode("ascii"), target.decode("latin-1"), text_version, headers, b"", len(head))
+    return method.decode("ascii"), target.decode("latin-1"), version.decode("ascii")
 
 
-async def _read_request_body(reader: asyncio.StreamReader, request: Request, max_body: int) -> bytes:
+def _header_line(line: bytes) -> tuple[str, str]:
+    if line[:1] in (b" ", b"\t"):
+        raise MalformedRequest(400, "obsolete line folding in headers", "InvalidRequestHeader")
+    name, sep, value = line.partition(b":")
+    if not sep or not _TOKEN.match(name):
+        raise MalformedRequest(400, "malformed header line", "InvalidRequestHeader")
+    if b"\0" in value or b"\r" in value or b"\n" in value:
+        raise MalformedRequest(400, "header value holds control characters", "InvalidRequestHeader")
+    return name.decode("ascii"), value.strip(b" \t").decode("latin-1")
+
+
+async def _read_request_body(
+    reader: asyncio.StreamReader, request: Request, max_body: int
+) -> bytes:
     encodings = [v for k, v in request.headers if k.lower() == "transfer-encoding"]
     lengths = {v.strip() for k, v in request.headers if k.lower() == "content-length"}
     if encodings:
         if lengths:
-            raise MalformedRequest(400, "both Transfer-Encoding and Content-Length", "InvalidRequestHeader")
+            raise MalformedRequest(
+                400, "both Transfer-Encoding and Content-Length", "InvalidRequestHeader"
+            )
         if ",".join(encodings).strip().lower() != "chunked":
             raise MalformedRequest(501, "only the chunked transfer coding is accepted")
         try:
@@ -238,10 +246,14 @@ async def read_response(
         raise ProtocolError("response head too large") from exc
     lines = head[:-4].split(b"\r\n")
     status_parts = lines[0].split(b" ", 2)
-    if len(status_parts) < 2 or not status_parts[0].startswith(b"HTTP/1.") or not status_parts[1].isdigit():  # noqa: PLR2004
+    if (
+        len(status_parts) < 2
+        or not status_parts[0].startswith(b"HTTP/1.")
+        or not status_parts[1].isdigit()
+    ):
         raise ProtocolError(f"bad status line {lines[0][:80]!r}")
     status = int(status_parts[1])
-    reason = status_parts[2].decode("latin-1") if len(status_parts) > 2 else ""  # noqa: PLR2004
+    reason = status_parts[2].decode("latin-1") if len(status_parts) > 2 else ""
     headers: Headers = []
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
@@ -250,7 +262,7 @@ async def read_response(
         headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
     tokens = {t.strip().lower() for t in (header(headers, "connection") or "").split(",")}
     reusable = status_parts[0] == b"HTTP/1.1" and "close" not in tokens
-    if method == "HEAD" or status < 200 or status in (204, 304):  # noqa: PLR2004
+    if method == "HEAD" or status < 200 or status in (204, 304):
         return Response(status, headers, b"", reason, reusable)
     encoding = (header(headers, "transfer-encoding") or "").lower()
     if "chunked" in encoding:

@@ -71,8 +71,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        logger.debug("control %s: " + format, self.client_address[0], *args)
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("control %s: %s", self.client_address[0], format % args)
 
     def _dispatch(self) -> None:
         parts = tuple(part for part in urlsplit(self.path).path.split("/") if part)
@@ -116,10 +116,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             raise ApiError(400, "body must be a JSON object")
         return body
 
-    do_GET = _dispatch  # noqa: N815 - BaseHTTPRequestHandler's naming
-    do_POST = _dispatch  # noqa: N815
-    do_PUT = _dispatch  # noqa: N815
-    do_DELETE = _dispatch  # noqa: N815
+    do_GET = _dispatch
+    do_POST = _dispatch
+    do_PUT = _dispatch
+    do_DELETE = _dispatch
 
 
 class JsonServer:
@@ -157,7 +157,9 @@ def call(
 ) -> tuple[int, Json]:
     """Send one JSON request and return ``(status, decoded body)``."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    connection = http.client.HTTPConnection(
+        parts.hostname or "127.0.0.1", parts.port, timeout=timeout
+    )
     try:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}

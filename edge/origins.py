@@ -145,36 +145,54 @@ class OriginClient:
 
     def __init__(self, settings: OriginSettings) -> None:
         self.settings = settings
-        self._idle: dict[tuple[str, int], deque[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]] = {}
+        self._idle: dict[
+            tuple[str, int], deque[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]
+        ] = {}
         self.connects = 0
         self.reused = 0
 
-    async def _connect(self, address: tuple[str, int]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(
+        self, address: tuple[str, int]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         last: Exception | None = None
         for _ in range(max(self.settings.connection_attempts, 1)):
             try:
                 self.connects += 1
                 return await asyncio.wait_for(
-                    asyncio.open_connection(*address, limit=1 << 20), self.settings.connection_timeout_s
+                    asyncio.open_connection(*address, limit=1 << 20),
+                    self.settings.connection_timeout_s,
                 )
             except (OSError, TimeoutError) as exc:
                 last = exc
         kind = "timed out" if isinstance(last, TimeoutError) else f"{type(last).__name__}: {last}"
-        raise OriginFailure("OriginConnectError", 502, f"cannot connect to {address[0]}:{address[1]}: {kind}")
+        raise OriginFailure(
+            "OriginConnectError", 502, f"cannot connect to {address[0]}:{address[1]}: {kind}"
+        )
 
-    def _checkout(self, address: tuple[str, int]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    def _checkout(
+        self, address: tuple[str, int]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
         idle = self._idle.get(address)
         now = time.monotonic()
         while idle:
             reader, writer, since = idle.pop()
-            if now - since < self.settings.keepalive_timeout_s and not writer.is_closing() and not reader.at_eof():
+            if (
+                now - since < self.settings.keepalive_timeout_s
+                and not writer.is_closing()
+                and not reader.at_eof()
+            ):
                 self.reused += 1
                 return reader, writer
             writer.close()
         return None
 
     async def fetch(
-        self, address: tuple[str, int], method: str, target: str, headers: Headers, body: bytes = b""
+        self,
+        address: tuple[str, int],
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes = b"",
     ) -> Response:
         """Send one request and read the whole response; raises :class:`OriginFailure`."""
         data = encode_request(method, target, headers, body)
@@ -194,7 +212,9 @@ class OriginClient:
                 writer.transport.abort()
                 if pooled is not None and attempt == 0 and _nothing_read(exc):
                     continue  # the origin had closed the idle connection: retry on a new one
-                raise OriginFailure("OriginCommError", 502, f"origin connection failed: {exc}") from exc
+                raise OriginFailure(
+                    "OriginCommError", 502, f"origin connection failed: {exc}"
+                ) from exc
             if response.reusable:
                 self._idle.setdefault(address, deque()).append((reader, writer, time.monotonic()))
             else:

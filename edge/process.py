@@ -29,9 +29,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ def run_child(
     """
     set_parent_death_signal()
     args = argv if argv is not None else sys.argv[1:]
-    if len(args) != 2 or args[0] != "--config":  # noqa: PLR2004 - "--config FILE"
+    if len(args) != 2 or args[0] != "--config":
         sys.stderr.write(f"usage: python -m {name} --config FILE\n")
         return 2
     logging.basicConfig(
@@ -132,7 +134,7 @@ class Child:
         self._stderr: IO[bytes] = self.stderr_path.open("wb")
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(
             [sys.executable, "-m", module, "--config", str(config_path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -261,7 +263,7 @@ class LoopThread:
     """An asyncio event loop running in a daemon thread of its own."""
 
     def __init__(self, name: str) -> None:
-        import asyncio  # noqa: PLC0415 - only the processes that serve asyncio need it
+        import asyncio
 
         self._asyncio = asyncio
         self.loop = asyncio.new_event_loop()

@@ -16,20 +16,22 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.agent import FaultAgent
 from edge.corpus import CorpusObject, corpus
 from edge.fault_proxy import FaultProxy
-from edge.fault_specs import S3Fault
 from edge.jsonapi import Json, route
 from edge.process import LoopThread, run_child
+
+if TYPE_CHECKING:
+    from edge.fault_specs import S3Fault
 
 logger = logging.getLogger(__name__)
 
 # Requests are signed with these; moto accepts any credentials.
 ACCESS_KEY = "AKIAEDGEDRILLLOCAL01"
-SECRET_KEY = "edgedrill-local-secret-key-not-a-real-one"  # noqa: S105 - moto only
+SECRET_KEY = "edgedrill-local-secret-key-not-a-real-one"
 
 
 def s3_domain(bucket: str, region: str) -> str:
@@ -57,8 +59,8 @@ def public_read_policy(bucket: str) -> str:
 
 def s3_client(endpoint: str, region: str) -> Any:
     """A boto3 S3 client for a local region (path-style, local credentials)."""
-    import boto3  # noqa: PLC0415 - heavy; only the seeding and tests need it
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
     return boto3.client(
         "s3",
@@ -76,7 +78,9 @@ def seed(endpoint: str, region: str, bucket: str, objects: list[CorpusObject]) -
     if region == "us-east-1":
         client.create_bucket(Bucket=bucket)
     else:
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        client.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
+        )
     client.put_bucket_policy(Bucket=bucket, Policy=public_read_policy(bucket))
 
     def put(item: CorpusObject) -> None:
@@ -94,14 +98,14 @@ def seed(endpoint: str, region: str, bucket: str, objects: list[CorpusObject]) -
 
 
 def _start_moto() -> tuple[Any, int]:
-    from moto.moto_server.werkzeug_app import (  # noqa: PLC0415 - heavy import
+    from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
         create_backend_app,
     )
-    from werkzeug.serving import make_server  # noqa: PLC0415
+    from werkzeug.serving import make_server
 
-    class Handler(MotoRequestHandler):  # type: ignore[misc]
+    class Handler(MotoRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def log_request(self, *_args: Any, **_kwargs: Any) -> None:
@@ -114,7 +118,7 @@ def _start_moto() -> tuple[Any, int]:
 
 
 def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-    """Start moto, seed it, put the proxy in front; returns the ready payload and a stop function."""
+    """Start moto, seed it, put the proxy in front; returns the ready payload and a stopper."""
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     # Moto's handler threads and the proxy's loop share one interpreter: hand

@@ -32,12 +32,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.access_log import AccessLog, AccessRecord
 from edge.agent import FaultAgent
 from edge.cache import CacheSettings, EdgeCache, Entry, byte_range, not_modified, ttl_for
-from edge.fault_specs import LambdaFault
 from edge.http_wire import (
     MalformedRequest,
     Request,
@@ -71,6 +70,9 @@ from edge.trigger import (
     origin_target,
     validate_request,
 )
+
+if TYPE_CHECKING:
+    from edge.fault_specs import LambdaFault
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +185,9 @@ _MESSAGES = {
 class EdgeServer:
     """The POP: viewer HTTP server, cache, function pool and origin client."""
 
-    def __init__(self, config: EdgeConfig, lambda_faults: FaultAgent[LambdaFault] | None = None) -> None:
+    def __init__(
+        self, config: EdgeConfig, lambda_faults: FaultAgent[LambdaFault] | None = None
+    ) -> None:
         self.config = config
         self.cache = EdgeCache(config.cache)
         self.faults: FaultAgent[LambdaFault] = lambda_faults or FaultAgent({"lambda"})
@@ -193,7 +197,9 @@ class EdgeServer:
         self.resolver = OriginResolver(config.dns)
         self.client = OriginClient(config.origin_settings)
         self.access_log = AccessLog(config.log_dir / "cloudfront" / "access.log")
-        self.validation_log = config.log_dir / "cloudfront" / f"LambdaEdge.{config.distribution.id}.log"
+        self.validation_log = (
+            config.log_dir / "cloudfront" / f"LambdaEdge.{config.distribution.id}.log"
+        )
         self._ports = {origin.domain: origin.port for origin in config.origins}
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._server: asyncio.Server | None = None
@@ -202,7 +208,9 @@ class EdgeServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Bind the viewer listener; returns its port."""
-        self._server = await asyncio.start_server(self._serve, host, port, limit=32_768, backlog=1024)
+        self._server = await asyncio.start_server(
+            self._serve, host, port, limit=32_768, backlog=1024
+        )
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
@@ -252,12 +260,18 @@ class EdgeServer:
                 writer.close()
 
     async def _malformed(
-        self, writer: asyncio.StreamWriter, exc: MalformedRequest, peer: tuple[Any, ...], started: float
+        self,
+        writer: asyncio.StreamWriter,
+        exc: MalformedRequest,
+        peer: tuple[Any, ...],
+        started: float,
     ) -> None:
         self.stats.malformed += 1
         request_id = new_request_id()
         body = error_page(exc.status, f"Bad request. {exc.detail}", request_id)
-        reply = Reply(exc.status, [("Content-Type", "text/html")], body, "Error", exc.result, close=True)
+        reply = Reply(
+            exc.status, [("Content-Type", "text/html")], body, "Error", exc.result, close=True
+        )
         self.stats.count(reply)
         stub = Request("-", "/", "HTTP/1.1", [])
         data = self._encode(stub, reply, keep=False, request_id=request_id)
@@ -269,14 +283,16 @@ class EdgeServer:
     def _encode(self, request: Request, reply: Reply, keep: bool, request_id: str = "") -> bytes:
         headers = list(reply.headers)
         body = b"" if request.method == "HEAD" else reply.body
-        if reply.status != 304 and not any(k.lower() == "content-length" for k, _ in headers):  # noqa: PLR2004
+        if reply.status != 304 and not any(k.lower() == "content-length" for k, _ in headers):
             headers.append(("Content-Length", str(len(reply.body))))
         if request_id:
             headers += self._cf_headers(request_id, reply.result)
         headers.append(("Connection", "keep-alive" if keep else "close"))
         return encode_response(reply.status, headers, body)
 
-    def _cf_headers(self, request_id: str, result: str, age: int | None = None) -> list[tuple[str, str]]:
+    def _cf_headers(
+        self, request_id: str, result: str, age: int | None = None
+    ) -> list[tuple[str, str]]:
         headers = [
             ("X-Cache", f"{result} from cloudfront"),
             ("Via", f"1.1 {self.config.distribution.via_host} (CloudFront)"),
@@ -338,14 +354,18 @@ class EdgeServer:
             reply = await self._handle(request, client_ip, request_id)
         except Exception:
             logger.exception("edge failed on %s %s", request.method, request.target)
-            reply = self._error(500, "InternalError", request_id, "CloudFront encountered an internal error.")
+            reply = self._error(
+                500, "InternalError", request_id, "CloudFront encountered an internal error."
+            )
         self.stats.count(reply)
         age = _age_of(reply)
         reply.headers = [(k, v) for k, v in reply.headers if k != "_age"]
         reply.headers += self._cf_headers(request_id, reply.result, age)
         return reply, request_id
 
-    def _error(self, status: int, detail: str, request_id: str, message: str | None = None) -> Reply:
+    def _error(
+        self, status: int, detail: str, request_id: str, message: str | None = None
+    ) -> Reply:
         body = error_page(status, message or _MESSAGES.get(detail, detail), request_id)
         headers = [("Server", "CloudFront"), ("Content-Type", "text/html")]
         result = "LimitExceeded" if detail == "LambdaLimitExceeded" else "Error"
@@ -376,7 +396,9 @@ class EdgeServer:
             leader: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._inflight[key] = leader
             try:
-                return await self._from_origin(request, client_ip, request_id, path, query, entry, key)
+                return await self._from_origin(
+                    request, client_ip, request_id, path, query, entry, key
+                )
             finally:
                 if self._inflight.get(key) is leader:
                     del self._inflight[key]
@@ -386,18 +408,27 @@ class EdgeServer:
     def _from_entry(self, request: Request, entry: Entry, result: str) -> Reply:
         age = entry.age(time.monotonic())
         headers = [*entry.headers, ("_age", str(age))]
-        if entry.status >= 400:  # noqa: PLR2004 - a cached error
+        if entry.status >= 400:
             return Reply(entry.status, headers, entry.body, "Error", "Error")
         return self._viewer_view(request, entry.status, headers, entry.body, result)
 
     def _viewer_view(
-        self, request: Request, status: int, headers: list[tuple[str, str]], body: bytes, result: str
+        self,
+        request: Request,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        result: str,
     ) -> Reply:
         """Apply the viewer's conditional and range headers to a 200 response."""
-        if status == 200 and request.method in CACHED_METHODS:  # noqa: PLR2004
+        if status == 200 and request.method in CACHED_METHODS:
             probe = Entry(status, headers, body, 0.0, 0.0)
-            if not_modified(probe, request.header("if-none-match"), request.header("if-modified-since")):
-                kept = [(k, v) for k, v in headers if k.lower() in _NOT_MODIFIED_HEADERS or k == "_age"]
+            if not_modified(
+                probe, request.header("if-none-match"), request.header("if-modified-since")
+            ):
+                kept = [
+                    (k, v) for k, v in headers if k.lower() in _NOT_MODIFIED_HEADERS or k == "_age"
+                ]
                 return Reply(304, kept, b"", result)
             wanted = byte_range(request.header("range"), len(body))
             if wanted is False:
@@ -439,24 +470,24 @@ class EdgeServer:
                 break
             if not should_fail_over(request.method, None if unreachable else reply.status):
                 break
-        assert reply is not None  # noqa: S101 - at least one attempt ran
+        assert reply is not None
         if reply.result != "Miss":
             return reply
         return self._store(request, reply, stale, key)
 
     def _store(self, request: Request, reply: Reply, stale: Entry | None, key: str) -> Reply:
-        if reply.status == 304 and stale is not None:  # noqa: PLR2004 - revalidated
+        if reply.status == 304 and stale is not None:
             ttl = ttl_for(200, [*reply.headers, *stale.headers], self.config.cache) or 0.0
             entry = self.cache.refresh(key, stale, reply.headers, ttl)
             return self._from_entry(request, entry, "RefreshHit")
         headers = without(end_to_end(reply.headers), *_STRIPPED)
         # A failed revalidation keeps the stale object for the next attempt.
-        keep_stale = stale is not None and reply.status >= 500  # noqa: PLR2004
+        keep_stale = stale is not None and reply.status >= 500
         if request.method == "GET" and not keep_stale:
-            ttl = ttl_for(reply.status, headers, self.config.cache)
-            if ttl is not None:
-                self.cache.put(key, reply.status, headers, reply.body, ttl)
-        if reply.status >= 400:  # noqa: PLR2004
+            store_ttl = ttl_for(reply.status, headers, self.config.cache)
+            if store_ttl is not None:
+                self.cache.put(key, reply.status, headers, reply.body, store_ttl)
+        if reply.status >= 400:
             return Reply(reply.status, headers, reply.body, "Error", "Error")
         if request.method == "HEAD":
             length = header(reply.headers, "content-length")
@@ -474,7 +505,7 @@ class EdgeServer:
         origin: Origin,
         conditional: dict[str, str],
     ) -> tuple[Reply, bool]:
-        """One trip to one origin of the group; True with the reply if the origin was unreachable."""
+        """One trip to one origin of the group; the flag is True when it was unreachable."""
         try:
             address = await self.resolver.resolve(origin.domain)
         except OriginDnsError as exc:
@@ -517,7 +548,11 @@ class EdgeServer:
             except OriginDnsError as exc:
                 return self._error(exc.status, exc.result, request_id), True
         port = self._ports.get(domain, custom_port or 80)
-        target = origin_path + value["uri"] + (f"?{value['querystring']}" if value.get("querystring") else "")
+        target = (
+            origin_path
+            + value["uri"]
+            + (f"?{value['querystring']}" if value.get("querystring") else "")
+        )
         headers = origin_headers(value)
         headers.append(("X-Amz-Cf-Id", request_id))
         headers.append(("Connection", "keep-alive"))
@@ -539,17 +574,18 @@ class EdgeServer:
             return self.pool.timed_out(future)
 
     def _validation_failed(self, request_id: str, problems: list[str]) -> None:
+        function = self.config.function
         line = json.dumps(
             {
                 "EventType": "origin-request",
-                "FunctionAssociation": f"us-east-1.{self.config.function.name}:{self.config.function.version}",
+                "FunctionAssociation": f"us-east-1.{function.name}:{function.version}",
                 "DistributionId": self.config.distribution.id,
                 "RequestId": request_id,
                 "ErrorType": "LambdaValidationError",
                 "Errors": problems,
             }
         )
-        from edge.lambda_runtime import iso_timestamp  # noqa: PLC0415 - small helper
+        from edge.lambda_runtime import iso_timestamp
 
         self.validation_log.parent.mkdir(parents=True, exist_ok=True)
         with self.validation_log.open("a", encoding="utf-8") as handle:
@@ -565,7 +601,11 @@ class EdgeServer:
             "collapsed": s.collapsed,
             "failovers": s.failovers,
             "malformed": s.malformed,
-            "cache": {"objects": len(self.cache), "bytes": self.cache.bytes, "evictions": self.cache.evictions},
+            "cache": {
+                "objects": len(self.cache),
+                "bytes": self.cache.size_bytes,
+                "evictions": self.cache.evictions,
+            },
             "lambda": self.pool.snapshot(),
             "origin_dns": {"queries": self.resolver.queries, "failures": self.resolver.failures},
             "origin_connections": {"opened": self.client.connects, "reused": self.client.reused},
@@ -594,8 +634,14 @@ def _keep_age(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _routes(edge: EdgeServer) -> list[Any]:
     def invalidate(body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         paths = body.get("paths")
-        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.startswith("/") for p in paths):
-            raise ApiError(400, "field 'paths': must be a non-empty list of paths starting with '/'")
+        if (
+            not isinstance(paths, list)
+            or not paths
+            or not all(isinstance(p, str) and p.startswith("/") for p in paths)
+        ):
+            raise ApiError(
+                400, "field 'paths': must be a non-empty list of paths starting with '/'"
+            )
         return 200, {"paths": paths, "removed": edge.cache.invalidate(paths)}
 
     def settings(body: Json, _params: dict[str, str]) -> tuple[int, Json]:

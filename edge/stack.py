@@ -29,12 +29,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from edge.process import READY_TIMEOUT_S, Child, ChildError, is_ours, kill_pid, pid_alive, stop_process
+from edge.process import (
+    READY_TIMEOUT_S,
+    Child,
+    ChildError,
+    is_ours,
+    kill_pid,
+    pid_alive,
+    stop_process,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +83,17 @@ class StackState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     _REQUIRED = (
-        "edge_url", "dns", "routing_name", "regions", "sample_keys", "log_dir",
-        "pids", "control_url", "bucket", "function", "pop",
+        "edge_url",
+        "dns",
+        "routing_name",
+        "regions",
+        "sample_keys",
+        "log_dir",
+        "pids",
+        "control_url",
+        "bucket",
+        "function",
+        "pop",
     )
 
     @classmethod
@@ -142,28 +161,52 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="state file to write")
     parser.add_argument("--objects", type=int, default=200, help="objects seeded in each region")
     parser.add_argument(
-        "--regions", default=",".join(DEFAULT_REGIONS), help="comma-separated S3 regions (primary first)"
+        "--regions",
+        default=",".join(DEFAULT_REGIONS),
+        help="comma-separated S3 regions (primary first)",
     )
-    parser.add_argument("--log-dir", type=Path, default=None, help="log directory (default: beside the state)")
+    parser.add_argument(
+        "--log-dir", type=Path, default=None, help="log directory (default: beside the state)"
+    )
     parser.add_argument("--txt-ttl", type=int, default=60, help="TTL of the routing TXT record, s")
     parser.add_argument("--a-ttl", type=int, default=60, help="TTL of the origins' A records, s")
     parser.add_argument("--seed", type=int, default=7, help="seed of the object corpus")
     parser.add_argument("--min-ttl", type=float, default=0.0, help="cache behaviour minimum TTL, s")
     parser.add_argument("--default-ttl", type=float, default=86_400.0, help="default TTL, s")
     parser.add_argument("--max-ttl", type=float, default=31_536_000.0, help="maximum TTL, s")
-    parser.add_argument("--error-ttl", type=float, default=10.0, help="error caching minimum TTL, s")
+    parser.add_argument(
+        "--error-ttl", type=float, default=10.0, help="error caching minimum TTL, s"
+    )
     parser.add_argument("--cache-mb", type=int, default=512, help="POP cache size, MiB")
-    parser.add_argument("--concurrency-limit", type=int, default=1000, help="Lambda concurrency limit")
-    parser.add_argument("--idle-reap-s", type=float, default=300.0, help="idle environment lifetime, s")
-    parser.add_argument("--trigger-timeout-s", type=float, default=30.0, help="origin trigger timeout, s")
+    parser.add_argument(
+        "--concurrency-limit", type=int, default=1000, help="Lambda concurrency limit"
+    )
+    parser.add_argument(
+        "--idle-reap-s", type=float, default=300.0, help="idle environment lifetime, s"
+    )
+    parser.add_argument(
+        "--trigger-timeout-s", type=float, default=30.0, help="origin trigger timeout, s"
+    )
     parser.add_argument("--memory-mb", type=int, default=128, help="function memory size, MB")
-    parser.add_argument("--connection-attempts", type=int, default=3, help="origin connection attempts")
-    parser.add_argument("--connection-timeout-s", type=float, default=10.0, help="origin connect timeout, s")
-    parser.add_argument("--response-timeout-s", type=float, default=30.0, help="origin response timeout, s")
-    parser.add_argument("--no-origin-group", action="store_true", help="no secondary origin (no failover)")
-    parser.add_argument("--lookup-timeout-ms", type=float, default=20.0, help="router DNS deadline, ms")
+    parser.add_argument(
+        "--connection-attempts", type=int, default=3, help="origin connection attempts"
+    )
+    parser.add_argument(
+        "--connection-timeout-s", type=float, default=10.0, help="origin connect timeout, s"
+    )
+    parser.add_argument(
+        "--response-timeout-s", type=float, default=30.0, help="origin response timeout, s"
+    )
+    parser.add_argument(
+        "--no-origin-group", action="store_true", help="no secondary origin (no failover)"
+    )
+    parser.add_argument(
+        "--lookup-timeout-ms", type=float, default=20.0, help="router DNS deadline, ms"
+    )
     parser.add_argument("--router-min-ttl", type=int, default=5, help="router min_ttl, s")
-    parser.add_argument("--control-port", type=int, default=0, help="control API port (0: any free)")
+    parser.add_argument(
+        "--control-port", type=int, default=0, help="control API port (0: any free)"
+    )
     parser.add_argument("--edge-port", type=int, default=0, help="edge port (0: any free)")
     parser.add_argument("--watch-stdin", action="store_true", help="stop when stdin closes")
     parser.add_argument("--quiet", action="store_true", help="print nothing once up")
@@ -172,21 +215,21 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
 def _check(args: argparse.Namespace) -> list[str]:
     regions = [r.strip() for r in str(args.regions).split(",") if r.strip()]
     problems = []
-    if not 1 <= len(regions) <= 8:  # noqa: PLR2004
+    if not 1 <= len(regions) <= 8:
         problems.append("--regions: give one to eight regions, primary first")
     if len(set(regions)) != len(regions):
         problems.append("--regions: a region is listed twice")
-    if args.objects < 1 or args.objects > 100_000:  # noqa: PLR2004
+    if args.objects < 1 or args.objects > 100_000:
         problems.append("--objects: must be within 1..100000")
     if not 0 <= args.min_ttl <= args.default_ttl <= args.max_ttl:
         problems.append("--min-ttl/--default-ttl/--max-ttl: need min <= default <= max")
     if args.concurrency_limit < 1:
         problems.append("--concurrency-limit: must be at least 1")
-    if args.trigger_timeout_s <= 0 or args.trigger_timeout_s > 30:  # noqa: PLR2004
+    if args.trigger_timeout_s <= 0 or args.trigger_timeout_s > 30:
         problems.append("--trigger-timeout-s: must be within (0, 30] (the origin-trigger limit)")
-    if args.memory_mb < 128 or args.memory_mb > 10_240:  # noqa: PLR2004
+    if args.memory_mb < 128 or args.memory_mb > 10_240:
         problems.append("--memory-mb: must be within 128..10240")
-    if args.lookup_timeout_ms <= 0 or args.lookup_timeout_ms >= 50:  # noqa: PLR2004
+    if args.lookup_timeout_ms <= 0 or args.lookup_timeout_ms >= 50:
         problems.append("--lookup-timeout-ms: must be within (0, 50) (below the billing threshold)")
     return problems
 
@@ -196,7 +239,7 @@ class Supervisor:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.state_path: Path = args.state.resolve()
+        self.state_path = Path(args.state).resolve()
         self.log_dir: Path = (args.log_dir or self.state_path.parent / "logs").resolve()
         self.run_dir = self.state_path.parent / f"run-{os.getpid()}"
         self.regions = [r.strip() for r in str(args.regions).split(",") if r.strip()]
@@ -224,8 +267,17 @@ class Supervisor:
             "dns",
             "edge.dns_service",
             {
-                "txt": [{"name": ROUTING_NAME, "values": list(domains.values()), "ttl": self.args.txt_ttl}],
-                "a": [{"name": d, "address": "127.0.0.1", "ttl": self.args.a_ttl} for d in domains.values()],
+                "txt": [
+                    {
+                        "name": ROUTING_NAME,
+                        "values": list(domains.values()),
+                        "ttl": self.args.txt_ttl,
+                    }
+                ],
+                "a": [
+                    {"name": d, "address": "127.0.0.1", "ttl": self.args.a_ttl}
+                    for d in domains.values()
+                ],
             },
             self.run_dir,
         )
@@ -233,14 +285,23 @@ class Supervisor:
             self.children[f"s3:{region}"] = Child(
                 f"s3:{region}",
                 "edge.s3_regions",
-                {"region": region, "bucket": BUCKET, "objects": self.args.objects, "seed": self.args.seed},
+                {
+                    "region": region,
+                    "bucket": BUCKET,
+                    "objects": self.args.objects,
+                    "seed": self.args.seed,
+                },
                 self.run_dir,
             )
         dns = self.children["dns"].wait_ready(deadline)
-        regions = {name: child.wait_ready(deadline) for name, child in self.children.items() if name != "dns"}
+        regions = {
+            name: child.wait_ready(deadline)
+            for name, child in self.children.items()
+            if name != "dns"
+        }
         router_config = self._router_config(dns["dns"], domains)
         edge_ready = self._start_edge(dns["dns"], domains, regions, router_config, deadline)
-        from edge.control import ControlApi  # noqa: PLC0415 - keeps `launch` imports light
+        from edge.control import ControlApi
 
         agents = {"dns": dns["agent"], "edge": edge_ready["agent"]}
         agents.update({name: ready["agent"] for name, ready in regions.items()})
@@ -273,10 +334,10 @@ class Supervisor:
             "lookup_timeout_ms": self.args.lookup_timeout_ms,
             "min_ttl": self.args.router_min_ttl,
         }
-        from router.config import parse_config  # noqa: PLC0415 - validate as the package build does
+        from router.config import parse_config
 
         parse_config(config)
-        path = self.run_dir / "router-config.json"
+        path: Path = self.run_dir / "router-config.json"
         path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         return path
 
@@ -292,7 +353,9 @@ class Supervisor:
         origins = []
         for region in self.regions:
             port = int(str(regions[f"s3:{region}"]["endpoint"]).rsplit(":", 1)[1])
-            origins.append({"id": f"s3-{region}", "domain": domains[region], "region": region, "port": port})
+            origins.append(
+                {"id": f"s3-{region}", "domain": domains[region], "region": region, "port": port}
+            )
         config = {
             "origins": origins,
             "dns": dns,
@@ -380,12 +443,17 @@ def run_up(args: argparse.Namespace) -> int:
         raise StackError("; ".join(problems))
     running = _existing_stack(args.state.resolve())
     if running is not None:
-        msg = f"{args.state}: a local distribution is already running (up pid {running}); run `edgedrill down` first"
+        msg = (
+            f"{args.state}: a local distribution is already running (up pid {running}); "
+            "run `edgedrill down` first"
+        )
         raise StackError(msg)
     supervisor = Supervisor(args)
-    previous = {sig: signal.signal(sig, supervisor.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {
+        sig: signal.signal(sig, supervisor.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
     if args.watch_stdin:
-        from edge.process import watch_stdin  # noqa: PLC0415
+        from edge.process import watch_stdin
 
         watch_stdin(supervisor.request_stop)
     try:
@@ -441,7 +509,13 @@ def down(state_path: Path, timeout: float = 20.0) -> list[str]:
 class RunningStack:
     """A local distribution started by :func:`launch`; stop it with :meth:`stop` or ``with``."""
 
-    def __init__(self, process: subprocess.Popen[bytes], state: StackState, state_path: Path, stderr: IO[bytes]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        state: StackState,
+        state_path: Path,
+        stderr: IO[bytes],
+    ) -> None:
         self.process = process
         self.state = state
         self.state_path = state_path
@@ -497,24 +571,34 @@ def launch(
         raise StackError(msg)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "edge.stack", "up",
-        "--state", str(state_path),
-        "--objects", str(objects),
-        "--regions", ",".join(regions),
-        "--watch-stdin", "--quiet",
+        sys.executable,
+        "-m",
+        "edge.stack",
+        "up",
+        "--state",
+        str(state_path),
+        "--objects",
+        str(objects),
+        "--regions",
+        ",".join(regions),
+        "--watch-stdin",
+        "--quiet",
     ]
     if log_dir is not None:
         command += ["--log-dir", str(Path(log_dir).resolve())]
     command += list(extra_args)
     stderr_path = state_path.with_name(state_path.stem + ".up.stderr.log")
     stderr = stderr_path.open("wb")
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr)  # noqa: S603
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr
+    )
     deadline = time.monotonic() + timeout
     try:
         while True:
             if process.poll() is not None:
                 detail = stderr_path.read_text(encoding="utf-8", errors="replace").strip()[-2000:]
-                msg = f"the local distribution exited with {process.returncode} during start-up: {detail}"
+                code = process.returncode
+                msg = f"the local distribution exited with {code} during start-up: {detail}"
                 raise StackError(msg)
             if state_path.exists():
                 with contextlib.suppress(StackError):
@@ -522,7 +606,7 @@ def launch(
                     if state.pids.get("up") == process.pid:
                         return RunningStack(process, state, state_path, stderr)
             if time.monotonic() > deadline:
-                msg = f"the local distribution did not start within {timeout:.0f} s (see {stderr_path})"
+                msg = f"the distribution did not start within {timeout:.0f} s (see {stderr_path})"
                 raise StackError(msg)
             time.sleep(0.05)
     except BaseException:
@@ -539,7 +623,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     down_parser = commands.add_parser("down", help="stop it")
     down_parser.add_argument("--state", type=Path, default=DEFAULT_STATE)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s up %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s up %(levelname)s %(name)s: %(message)s"
+    )
     try:
         if args.command == "up":
             return run_up(args)

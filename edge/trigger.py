@@ -17,10 +17,12 @@ import base64
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.origins import Origin
 from router.events import READ_ONLY_HEADERS
+
+if TYPE_CHECKING:
+    from edge.origins import Origin
 
 # Headers a function may not add to an origin request (Lambda@Edge
 # "disallowed headers" and the CloudFront-internal ones).
@@ -157,13 +159,16 @@ def _header_problems(headers: dict[str, Any], original: dict[str, Any]) -> list[
             problems.append(f"header name {name!r} must be lower case")
             continue
         if not isinstance(entries, list) or not all(
-            isinstance(e, dict) and isinstance(e.get("value"), str)
+            isinstance(e, dict)
+            and isinstance(e.get("value"), str)
             and str(e.get("key", name)).lower() == name
             for e in entries
         ):
             problems.append(f"header {name!r} must be a list of {{key, value}} with a matching key")
             continue
-        if name not in original and (name in DISALLOWED_HEADERS or name.startswith(_DISALLOWED_PREFIXES)):
+        if name not in original and (
+            name in DISALLOWED_HEADERS or name.startswith(_DISALLOWED_PREFIXES)
+        ):
             problems.append(f"header {name!r} may not be added by the function")
     for name in sorted(READ_ONLY_HEADERS):
         if _values(original.get(name)) != _values(headers.get(name)):
@@ -189,21 +194,32 @@ def _origin_problems(origin: object) -> list[str]:
     problems = []
     domain = body.get("domainName")
     if not isinstance(domain, str) or not _DOMAIN.match(domain):
-        problems.append(f"origin.{kinds[0]}.domainName must be a lower-case domain of at most 128 characters")
+        problems.append(
+            f"origin.{kinds[0]}.domainName must be a lower-case domain of at most 128 characters"
+        )
     path = body.get("path", "")
     if not isinstance(path, str) or (path and (not path.startswith("/") or path.endswith("/"))):
         problems.append(f"origin.{kinds[0]}.path must be empty or start (and not end) with '/'")
-    if kinds[0] == "s3":
-        if body.get("authMethod") not in ("origin-access-identity", "none"):
-            problems.append("origin.s3.authMethod must be 'origin-access-identity' or 'none'")
-        if not isinstance(body.get("region"), str):
-            problems.append("origin.s3.region must be a string")
-    else:
-        port = body.get("port")
-        if not isinstance(port, int) or not (port in (80, 443) or 1024 <= port <= 65535):  # noqa: PLR2004
-            problems.append("origin.custom.port must be 80, 443 or 1024-65535")
-        if body.get("protocol") not in ("http", "https"):
-            problems.append("origin.custom.protocol must be 'http' or 'https'")
+    problems.extend(_s3_problems(body) if kinds[0] == "s3" else _custom_problems(body))
+    return problems
+
+
+def _s3_problems(body: dict[str, Any]) -> list[str]:
+    problems = []
+    if body.get("authMethod") not in ("origin-access-identity", "none"):
+        problems.append("origin.s3.authMethod must be 'origin-access-identity' or 'none'")
+    if not isinstance(body.get("region"), str):
+        problems.append("origin.s3.region must be a string")
+    return problems
+
+
+def _custom_problems(body: dict[str, Any]) -> list[str]:
+    problems = []
+    port = body.get("port")
+    if not isinstance(port, int) or not (port in (80, 443) or 1024 <= port <= 65535):
+        problems.append("origin.custom.port must be 80, 443 or 1024-65535")
+    if body.get("protocol") not in ("http", "https"):
+        problems.append("origin.custom.protocol must be 'http' or 'https'")
     return problems
 
 
@@ -237,7 +253,7 @@ def generated_response(value: dict[str, Any]) -> tuple[int, list[tuple[str, str]
         status = int(value["status"])
     except (TypeError, ValueError):
         return "status must be an HTTP status code"
-    if not 200 <= status <= 599:  # noqa: PLR2004
+    if not 200 <= status <= 599:
         return "status must be within 200-599"
     headers: list[tuple[str, str]] = []
     raw_headers = value.get("headers") or {}
@@ -246,7 +262,11 @@ def generated_response(value: dict[str, Any]) -> tuple[int, list[tuple[str, str]
     for name, entries in raw_headers.items():
         if not isinstance(entries, list):
             return f"header {name!r} must be a list"
-        headers.extend((e.get("key", name), str(e.get("value", ""))) for e in entries if isinstance(e, dict))
+        headers.extend(
+            (str(e.get("key", name)), str(e.get("value", "")))
+            for e in entries
+            if isinstance(e, dict)
+        )
     body = value.get("body", "")
     if not isinstance(body, str):
         return "body must be a string"
