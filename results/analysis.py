@@ -205,23 +205,34 @@ class Analysis:
     failovers: tuple[Failover, ...] | None  # None: no faults in this run
     checks: list[Check]
     notes: list[str]
-    _windows: dict[int, WindowSeries] = field(default_factory=dict, repr=False)
+    _windows: dict[tuple[int, tuple[float, ...]], WindowSeries] = field(
+        default_factory=dict, repr=False
+    )
 
-    def window(self, window_s: int) -> WindowSeries:
-        """Sliding-window latency percentiles for any window length (cached)."""
+    def window(self, window_s: int, extra: tuple[float, ...] = ()) -> WindowSeries:
+        """Sliding-window latency percentiles for any window length (cached).
+
+        ``extra`` adds percentiles beyond the analysis's own (a gate's p75, say).
+        """
         window_s = max(1, int(window_s))
-        if window_s == self.latency.window.window_s:
-            return self.latency.window
-        if window_s not in self._windows:
+        ps = _with_gate_percentiles((*self.options.percentiles, *extra))
+        own = self.latency.window
+        if window_s == own.window_s and all(p in own.values for p in ps):
+            return own
+        key = (window_s, ps)
+        if key not in self._windows:
             records = self.data.records
-            self._windows[window_s] = sliding_percentiles(
-                self.timeline,
-                records.start,
-                records.duration_ms,
-                _with_gate_percentiles(self.options.percentiles),
-                window_s,
+            self._windows[key] = sliding_percentiles(
+                self.timeline, records.start, records.duration_ms, ps, window_s
             )
-        return self._windows[window_s]
+        return self._windows[key]
+
+    def percentile(self, p: float) -> float:
+        """Whole-run viewer latency percentile."""
+        found = self.latency.overall.get(p)
+        if found is None:
+            found = percentiles(self.data.records.duration_ms, [p])[p]
+        return found
 
     def failovers_with(self, error_rate: float, stable_s: int) -> tuple[Failover, ...] | None:
         """Failover times under another error-rate threshold (the gate's)."""
@@ -327,8 +338,6 @@ def analyse(data: RunData, options: Options | None = None) -> Analysis:
     analysis.failovers = analysis.failovers_with(
         options.failover_error_rate, options.failover_stable_s
     )
-    if analysis.failovers is None:
-        notes.append("no faults in this run")
     analysis.checks = _checks(data, analysis)
     return analysis
 

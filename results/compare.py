@@ -1,0 +1,228 @@
+"""Two runs side by side: before and after a release.
+
+Each row is one measure of both runs, the change, and whether the change is
+for the better (lower latency, errors, cost, cold starts, DNS queries and
+failover time; higher achieved ratio and edge hit ratio). ``compare.html``
+puts the two runs' plots next to each other as well.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from results.latency import percentile_label
+from results.plots import write_plots
+from results.summary import iso_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from results.analysis import Analysis
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One measure of both runs."""
+
+    label: str
+    before: float | None
+    after: float | None
+    unit: str
+    lower_is_better: bool
+
+    @property
+    def change(self) -> float | None:
+        """``after - before`` when both are known."""
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+    @property
+    def relative(self) -> float | None:
+        """The change as a share of ``before``."""
+        change = self.change
+        if change is None or not self.before:
+            return None
+        return change / abs(self.before)
+
+    @property
+    def verdict(self) -> str:
+        """``better``, ``worse``, ``same`` or ``n/a``."""
+        change = self.change
+        if change is None:
+            return "n/a"
+        if math.isclose(change, 0.0, abs_tol=1e-12) or (
+            self.relative is not None and abs(self.relative) < 0.01
+        ):
+            return "same"
+        better = change < 0 if self.lower_is_better else change > 0
+        return "better" if better else "worse"
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+Getter = tuple[str, str, bool, "Callable[[Analysis], float | None]"]
+
+
+def _getters(analysis: Analysis) -> list[Getter]:
+    getters: list[Getter] = [
+        ("requests", "", False, lambda a: a.requests.total),
+        ("error rate", "%", True, lambda a: a.requests.error_rate * 100),
+        ("achieved / target", "%", False,
+         lambda a: a.rate.achieved_ratio * 100 if a.rate is not None else None),
+        ("late starts", "", True, lambda a: a.requests.late_starts),
+    ]  # fmt: skip
+    for p in analysis.options.percentiles:
+        getters.append((f"viewer {percentile_label(p)}", "ms", True, _overall(p)))
+    getters += [
+        (f"worst {analysis.options.window_s} s p99", "ms", True, _worst_p99),
+        ("edge hit ratio", "%", False, lambda a: a.edge.hit_ratio * 100),
+        ("router p50", "ms", True,
+         lambda a: a.router.duration_ms.get(50.0) if a.router is not None else None),
+        ("router p99", "ms", True,
+         lambda a: a.router.duration_ms.get(99.0) if a.router is not None else None),
+        ("invocations over the billing threshold", "%", True,
+         lambda a: a.router.share_above_threshold * 100 if a.router is not None else None),
+        ("cost per million invocations, 1 ms rule", "$", True,
+         lambda a: a.billing.rule(1).cost_per_million_usd if a.billing is not None else None),
+        ("cost per million invocations, 50 ms rule", "$", True,
+         lambda a: a.billing.rule(50).cost_per_million_usd if a.billing is not None else None),
+        ("cold starts", "", True,
+         lambda a: a.environments.cold_starts if a.environments is not None else None),
+        ("peak concurrent executions", "", True,
+         lambda a: a.environments.max_concurrency if a.environments is not None else None),
+        ("DNS queries per 1,000 invocations", "", True,
+         lambda a: a.dns.queries_per_1k_invocations if a.dns is not None else None),
+        ("slowest failover", "s", True, _slowest_failover),
+    ]  # fmt: skip
+    return getters
+
+
+def _overall(p: float) -> Callable[[Analysis], float | None]:
+    def get(analysis: Analysis) -> float | None:
+        return analysis.latency.overall.get(p)
+
+    return get
+
+
+def _worst_p99(analysis: Analysis) -> float | None:
+    worst = analysis.latency.window.worst(99.0)
+    return worst[0] if worst is not None else None
+
+
+def _slowest_failover(analysis: Analysis) -> float | None:
+    if not analysis.failovers:
+        return None
+    times = [item.failover_s for item in analysis.failovers]
+    if any(value is None for value in times):
+        return math.inf
+    return max(value for value in times if value is not None)
+
+
+def compare(before: Analysis, after: Analysis) -> list[Row]:
+    """Every measure of two runs, side by side."""
+    rows = []
+    for label, unit, lower, get in _getters(before):
+        rows.append(Row(label, _finite(get(before)), _finite(get(after)), unit, lower))
+    return rows
+
+
+def _show(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "$":
+        return f"${value:,.4f}"
+    text = f"{value:,.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
+    return f"{text} {unit}".rstrip() if unit != "%" else f"{text} %"
+
+
+def _show_change(row: Row) -> str:
+    change = row.change
+    if change is None:
+        return "n/a"
+    sign = "+" if change > 0 else ""
+    relative = row.relative
+    rel = f" ({'+' if relative > 0 else ''}{relative:.1%})" if relative is not None else ""
+    if row.unit == "$":
+        return f"{sign}{change:,.4f} ${rel}"
+    return (
+        f"{sign}{change:,.3f}".rstrip("0").rstrip(".") + (f" {row.unit}" if row.unit else "") + rel
+    )
+
+
+def _name(analysis: Analysis) -> str:
+    info = analysis.data.info
+    return f"{analysis.data.path.name} ({info.scenario}, {iso_time(info.start)})"
+
+
+def markdown(before: Analysis, after: Analysis, rows: list[Row]) -> str:
+    """The comparison as a Markdown table."""
+    lines = [
+        "### edgedrill: before vs after",
+        "",
+        f"before: `{_name(before)}`  ",
+        f"after: `{_name(after)}`",
+        "",
+        "| measure | before | after | change | |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.label} | {_show(row.before, row.unit)} | {_show(row.after, row.unit)} | "
+            f"{_show_change(row)} | {row.verdict} |"
+        )
+    worse = [row.label for row in rows if row.verdict == "worse"]
+    lines += ["", f"Worse after: {', '.join(worse)}." if worse else "Nothing got worse.", ""]
+    return "\n".join(lines)
+
+
+def render_html(before: Analysis, after: Analysis, rows: list[Row]) -> str:
+    """A self-contained comparison page: the table, then each plot of both runs side by side."""
+    e = html.escape
+    table = "".join(
+        f'<tr class="{row.verdict}"><td>{e(row.label)}</td><td class="num">'
+        f'{e(_show(row.before, row.unit))}</td><td class="num">{e(_show(row.after, row.unit))}'
+        f'</td><td class="num">{e(_show_change(row))}</td><td>{e(row.verdict)}</td></tr>'
+        for row in rows
+    )
+    with tempfile.TemporaryDirectory(prefix="edgedrill-compare-") as scratch:
+        left = write_plots(before, Path(scratch) / "before")
+        right = write_plots(after, Path(scratch) / "after")
+        figures = []
+        for a, b in zip(left, right, strict=True):
+            cells = []
+            for result, side in ((a, "before"), (b, "after")):
+                if result.path is None:
+                    cells.append(f"<div><p>{e(side)}: not drawn, {e(result.missing)}.</p></div>")
+                    continue
+                data = base64.b64encode(result.path.read_bytes()).decode("ascii")
+                cells.append(
+                    f'<div><img src="data:image/png;base64,{data}" alt="{e(side)}: '
+                    f'{e(result.spec.title)}"><p>{e(side)}</p></div>'
+                )
+            figures.append(f'<h3>{e(a.spec.title)}</h3><div class="pair">{"".join(cells)}</div>')
+    style = (
+        "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a1a1a}"
+        "table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:4px 10px}"
+        "td.num{text-align:right}tr.worse td{background:#ffebee}tr.better td{background:#e8f5e9}"
+        ".pair{display:flex;gap:8px}.pair div{flex:1}.pair img{max-width:100%}"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>edgedrill comparison</title><style>{style}</style></head><body>"
+        f"<h1>edgedrill: before vs after</h1><p>before: <code>{e(_name(before))}</code><br>"
+        f"after: <code>{e(_name(after))}</code></p>"
+        "<table><thead><tr><th>measure</th><th>before</th><th>after</th><th>change</th>"
+        f"<th></th></tr></thead><tbody>{table}</tbody></table>{''.join(figures)}"
+        "</body></html>\n"
+    )

@@ -1,0 +1,384 @@
+"""A run's numbers as ``summary.json`` and as a pull-request-sized ``summary.md``.
+
+``summary.json`` (``"schema": 1``) holds every figure of the analysis, one
+section per measure, ``null`` where the run lacks the input (``notes`` says
+why). Not-a-number values (a ratio over nothing) are written as ``null`` so
+the file is strict JSON. Percentiles are keyed ``"p50"``, ``"p99.9"``.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from results.billing import BILLING_STEPS_MS
+from results.cache_metrics import NO_CACHE_QUERIES_PER_1K
+from results.latency import percentile_label
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from results.analysis import Analysis
+    from results.failover import Failover
+
+SCHEMA = 1
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def clean(value: object) -> JsonValue:
+    """Make ``value`` strict JSON: NaN and infinities become null, numpy scalars Python ones."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    item = getattr(value, "item", None)
+    if callable(item):
+        return clean(item())
+    return str(value)
+
+
+def _ps(values: Mapping[float, float]) -> dict[str, float]:
+    return {percentile_label(p): v for p, v in values.items()}
+
+
+def iso_time(epoch: float) -> str:
+    """UTC ISO 8601 with seconds and a Z."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def failover_json(item: Failover) -> dict[str, object]:
+    """One fault and its failover, for JSON."""
+    fault = item.fault
+    return {
+        "fault": fault.fault,
+        "target": fault.target,
+        "start": fault.start,
+        "end": fault.end,
+        "failover_s": item.failover_s,
+        "recovered": item.recovered,
+        "peak_error_rate": item.peak_error_rate,
+        "seconds_over_threshold": item.impact_s,
+        "error_rate_threshold": item.error_rate_threshold,
+        "stable_s": item.stable_s,
+        "recovered_after_fault_end": item.after_fault_end,
+    }
+
+
+def summary(analysis: Analysis) -> dict[str, JsonValue]:
+    """Every figure of the analysis as a JSON document."""
+    data = analysis.data
+    info = data.info
+    requests = analysis.requests
+    document: dict[str, object] = {
+        "schema": SCHEMA,
+        "run": {
+            "folder": str(data.path),
+            "scenario": info.scenario,
+            "start": info.start,
+            "end": info.end,
+            "start_utc": iso_time(info.start),
+            "duration_s": info.duration_s,
+            "host": info.host,
+            "local": info.local,
+            "versions": dict(info.versions),
+            "args": info.args,
+        },
+        "options": {
+            "window_s": analysis.options.window_s,
+            "percentiles": list(analysis.options.percentiles),
+            "failover_error_rate": analysis.options.failover_error_rate,
+            "failover_stable_s": analysis.options.failover_stable_s,
+        },
+        "requests": {
+            "total": requests.total,
+            "failures": requests.failures,
+            "error_rate": requests.error_rate,
+            "by_status": {str(k): v for k, v in requests.by_status.items()},
+            "failures_by_kind": requests.failures_by_kind,
+            "bytes": requests.bytes,
+            "late_starts": requests.late_starts,
+            "late_ms": _ps(requests.late_ms),
+            "mean_rps": requests.mean_rps,
+            "peak_rps": requests.peak_rps,
+        },
+        "rate": _rate(analysis),
+        "latency_ms": _latency(analysis),
+        "edge": _edge(analysis),
+        "origins": {
+            "source": analysis.origins.source,
+            "viewer": analysis.origins.viewer,
+            "router": analysis.origins.router,
+        },
+        "router": _router(analysis),
+        "billing": _billing(analysis),
+        "cold_starts": _cold_starts(analysis),
+        "dns": _dns(analysis),
+        "faults": (
+            [failover_json(item) for item in analysis.failovers]
+            if analysis.failovers is not None
+            else None
+        ),
+        "faults_note": "no faults in this run" if analysis.failovers is None else None,
+        "locust": _locust(analysis),
+        "checks": [
+            {"name": c.name, "expected": c.expected, "found": c.found, "ok": c.ok}
+            for c in analysis.checks
+        ],
+        "malformed_lines": {
+            "count": analysis.malformed_lines,
+            "examples": analysis.malformed_examples(),
+            "skipped_by_scenario": info.malformed_lines,
+        },
+        "notes": list(analysis.notes),
+    }
+    cleaned = clean(document)
+    assert isinstance(cleaned, dict)
+    return cleaned
+
+
+def _rate(analysis: Analysis) -> dict[str, object] | None:
+    rate = analysis.rate
+    if rate is None:
+        return None
+    return {
+        "target_total": rate.target_total,
+        "achieved_total": rate.achieved_total,
+        "late_total": rate.late_total,
+        "achieved_ratio": rate.achieved_ratio,
+        "seconds_under_90pct_of_target": rate.short_seconds,
+    }
+
+
+def _latency(analysis: Analysis) -> dict[str, object]:
+    latency = analysis.latency
+    window = latency.window
+    worst: dict[str, object] = {}
+    for p in analysis.options.percentiles:
+        found = window.worst(p)
+        worst[percentile_label(p)] = (
+            {"value": found[0], "window_end_s": found[1], "requests": found[2]} if found else None
+        )
+    return {
+        "overall": _ps(latency.overall),
+        "mean": latency.mean_ms,
+        "max": latency.max_ms,
+        "window_s": window.window_s,
+        "worst_window": worst,
+    }
+
+
+def _edge(analysis: Analysis) -> dict[str, object]:
+    edge = analysis.edge
+    access = analysis.data.access
+    return {
+        "hit_ratio": edge.hit_ratio,
+        "hits": edge.hits,
+        "responses_with_x_cache": edge.requests,
+        "by_x_cache": edge.by_x_cache,
+        "access_log": (
+            {
+                "lines": len(access),
+                "hit_ratio": edge.log_hit_ratio,
+                "result_types": edge.log_result_types,
+                "error_detailed_result_types": edge.log_detailed_result_types,
+            }
+            if access is not None
+            else None
+        ),
+    }
+
+
+def _router(analysis: Analysis) -> dict[str, object] | None:
+    router = analysis.router
+    if router is None:
+        return None
+    return {
+        "source": router.source,
+        "invocations": router.invocations,
+        "duration_ms": _ps(router.duration_ms),
+        "mean_ms": router.mean_ms,
+        "max_ms": router.max_ms,
+        "threshold_ms": router.threshold_ms,
+        "above_threshold": router.above_threshold,
+        "share_above_threshold": router.share_above_threshold,
+        "handler_ms": _ps(router.handler_ms),
+    }
+
+
+def _billing(analysis: Analysis) -> dict[str, object] | None:
+    billing = analysis.billing
+    if billing is None:
+        return None
+    return {
+        "invocations": billing.invocations,
+        "memory_mb": billing.memory_mb,
+        "memory_source": billing.memory_source,
+        "threshold_ms": billing.threshold_ms,
+        "threshold_source": billing.threshold_source,
+        "share_above_threshold": billing.share_above_threshold,
+        "prices_usd": {
+            "per_million_requests": billing.prices.per_million_requests,
+            "per_gb_second": billing.prices.per_gb_second,
+        },
+        "rules": {
+            f"{rule.step_ms}ms": {
+                "mean_billed_ms": rule.mean_billed_ms,
+                "gb_seconds": rule.gb_seconds,
+                "cost_usd": rule.cost_usd,
+                "cost_per_million_usd": rule.cost_per_million_usd,
+            }
+            for rule in billing.rules
+        },
+        "reported_billed_mismatches": billing.reported_mismatches,
+    }
+
+
+def _cold_starts(analysis: Analysis) -> dict[str, object] | None:
+    envs = analysis.environments
+    if envs is None:
+        return None
+    return {
+        "invocations": envs.invocations,
+        "count": envs.cold_starts,
+        "init_ms": _ps(envs.init_ms),
+        "max_concurrency": envs.max_concurrency,
+        "by_region": envs.cold_by_region,
+    }
+
+
+def _dns(analysis: Analysis) -> dict[str, object] | None:
+    dns = analysis.dns
+    if dns is None:
+        return None
+    total = max(dns.invocations, 1)
+    return {
+        "invocations": dns.invocations,
+        "states": dns.states,
+        "shares": {state: n / total for state, n in dns.states.items()},
+        "queries": dns.queries,
+        "queries_per_1k_invocations": dns.queries_per_1k_invocations,
+        "queries_per_1k_requests": dns.queries_per_1k_requests,
+        "no_cache_queries_per_1k": NO_CACHE_QUERIES_PER_1K,
+        "saving_factor": dns.saving_factor,
+        "query_ms": _ps(dns.query_ms),
+        "max_stale_age_s": dns.max_stale_age_s,
+        "reasons": [
+            {"cache_state": state, "reason": reason, "count": n}
+            for state, reason, n in dns.reasons[:20]
+        ],
+    }
+
+
+def _locust(analysis: Analysis) -> dict[str, object] | None:
+    locust = analysis.data.locust
+    if locust is None:
+        return None
+    return {
+        "requests": locust.requests,
+        "failures": locust.failures,
+        "percentiles_ms": dict(locust.percentiles_ms),
+        "failures_by_error": dict(locust.failures_by_error),
+        "exceptions": locust.exceptions,
+    }
+
+
+def fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
+    """A number for people: ``n/a`` for missing, thousands separators, the unit."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    text = f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def pct(value: float | None, digits: int = 2) -> str:
+    """A ratio as a percentage (``n/a`` when missing)."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value * 100:.{digits}f} %"
+
+
+def headline(analysis: Analysis) -> list[tuple[str, str]]:
+    """The key figures as (label, value) rows, for summary.md and the report."""
+    requests = analysis.requests
+    latency = analysis.latency
+    rows = [
+        (
+            "requests",
+            f"{requests.total:,} ({fmt(requests.mean_rps, 'req/s')} mean, "
+            f"{requests.peak_rps:,} peak)",
+        ),
+        ("error rate", f"{pct(requests.error_rate, 3)} ({requests.failures:,} failed)"),
+    ]
+    if analysis.rate is not None:
+        rows.append(("achieved / target", pct(analysis.rate.achieved_ratio, 1)))
+    rows.append(("late starts", f"{requests.late_starts:,}"))
+    overall = latency.overall
+    rows.append(
+        (
+            "viewer latency",
+            " / ".join(
+                f"{percentile_label(p)} {fmt(overall[p], 'ms')}"
+                for p in analysis.options.percentiles
+            ),
+        )
+    )
+    worst = latency.window.worst(99.0)
+    if worst is not None:
+        rows.append(
+            (
+                f"worst {latency.window.window_s} s p99",
+                f"{fmt(worst[0], 'ms')} (ending at {worst[1]} s)",
+            )
+        )
+    rows.append(("edge hit ratio", pct(analysis.edge.hit_ratio, 1)))
+    if analysis.router is not None:
+        router = analysis.router
+        rows.append(
+            (
+                "router p99 / threshold",
+                f"{fmt(router.duration_ms[99.0], 'ms', 2)} / {router.threshold_ms:g} ms "
+                f"({pct(router.share_above_threshold)} above)",
+            )
+        )
+    if analysis.billing is not None:
+        rules = {rule.step_ms: rule for rule in analysis.billing.rules}
+        rows.append(
+            (
+                "cost per million invocations",
+                " vs ".join(
+                    f"${rules[step].cost_per_million_usd:.4f} at {step} ms"
+                    for step in BILLING_STEPS_MS
+                ),
+            )
+        )
+    if analysis.environments is not None:
+        envs = analysis.environments
+        rows.append(
+            ("cold starts", f"{envs.cold_starts:,} (peak concurrency {envs.max_concurrency:,})")
+        )
+    if analysis.dns is not None:
+        rows.append(
+            (
+                "DNS queries per 1,000 invocations",
+                f"{fmt(analysis.dns.queries_per_1k_invocations, digits=2)} (1,000 without a cache)",
+            )
+        )
+    rows.append(("failover", _failover_text(analysis)))
+    return rows
+
+
+def _failover_text(analysis: Analysis) -> str:
+    if analysis.failovers is None:
+        return "no faults in this run"
+    parts = []
+    for item in analysis.failovers:
+        value = f"{item.failover_s:g} s" if item.failover_s is not None else "not recovered"
+        parts.append(f"{item.fault.fault} -> {value}")
+    return "; ".join(parts) or "no faults in this run"
