@@ -277,8 +277,8 @@ def byte_range(range_header: str | None, length: int) -> tuple[int, int] | bool 
         end = int(last) if last else length - 1
     except ValueError:
         return None
-    if start < 0 or end < start:
-        return None
     if start >= length:
         return False
+    if start < 0 or end < start:
+        return None
     return start, min(end, length - 1)

@@ -198,7 +198,7 @@ class FaultProxy:
         try:
             while True:
                 try:
-                    request = await read_request(reader, MAX_UPLOAD)
+                    request = await read_request(reader, MAX_UPLOAD, writer)
                 except MalformedRequest as exc:
                     writer.write(_plain_error(exc.status, "InvalidRequest", exc.detail))
                     await writer.drain()
@@ -255,7 +255,7 @@ class FaultProxy:
         writer.transport.abort()
 
     async def _forward(self, request: Request) -> bytes:
-        headers = end_to_end(request.headers)
+        headers = without(end_to_end(request.headers), "expect")
         headers.append(("Connection", "keep-alive"))
         data = encode_request(
             request.method, request.target, without(headers, "content-length"), request.body

@@ -120,8 +120,16 @@ class Response:
         return header(self.headers, name)
 
 
-async def read_request(reader: asyncio.StreamReader, max_body: int = 1 << 20) -> Request | None:
-    """Read one request; None on a clean end of stream before its first byte."""
+async def read_request(
+    reader: asyncio.StreamReader,
+    max_body: int = 1 << 20,
+    writer: asyncio.StreamWriter | None = None,
+) -> Request | None:
+    """Read one request; None on a clean end of stream before its first byte.
+
+    With ``writer``, a request that sent ``Expect: 100-continue`` is told to
+    go on before its body is read (RFC 9110 §10.1.1).
+    """
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -133,6 +141,9 @@ async def read_request(reader: asyncio.StreamReader, max_body: int = 1 << 20) ->
     if len(head) > MAX_REQUEST_HEAD:
         raise MalformedRequest(494, "request line and headers exceed 20,480 bytes")
     request = parse_request_head(head)
+    expect = (request.header("expect") or "").lower()
+    if writer is not None and expect == "100-continue" and request.version == "HTTP/1.1":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     request.body = await _read_request_body(reader, request, max_body)
     return request
 

@@ -68,7 +68,12 @@ def s3_client(endpoint: str, region: str) -> Any:
         region_name=region,
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1},
+            connect_timeout=10,
+            read_timeout=60,
+        ),
     )
 
 

@@ -232,7 +232,9 @@ class EdgeServer:
             while True:
                 started = time.time()
                 try:
-                    request = await asyncio.wait_for(read_request(reader), _VIEWER_IDLE_S)
+                    request = await asyncio.wait_for(
+                        read_request(reader, writer=writer), _VIEWER_IDLE_S
+                    )
                 except MalformedRequest as exc:
                     await self._malformed(writer, exc, peer, started)
                     return
