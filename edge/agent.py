@@ -21,9 +21,15 @@ F = TypeVar("F", bound=Fault)
 class FaultAgent(Generic[F]):
     """Holds the leased faults of one or more targets of this process."""
 
-    def __init__(self, targets: set[str], table: LeaseTable[tuple[str, F]] | None = None) -> None:
+    def __init__(
+        self,
+        targets: set[str],
+        table: LeaseTable[tuple[str, F]] | None = None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.targets = targets
         self.table: LeaseTable[tuple[str, F]] = table if table is not None else LeaseTable()
+        self._on_change = on_change or (lambda: None)
 
     def faults(self, target: str) -> list[F]:
         """The live faults of ``target``, oldest first."""
@@ -71,6 +77,7 @@ class FaultAgent(Generic[F]):
         if spec.target not in self.targets:
             raise ApiError(404, f"target {spec.target!r} is not served here")
         self.table.put(params["id"], (spec.target, spec.fault), spec.lease_s)  # type: ignore[arg-type]
+        self._on_change()
         return 200, self._describe(params["id"]) or {}
 
     def _renew(self, body: Json, params: dict[str, str]) -> tuple[int, Json]:
@@ -88,10 +95,14 @@ class FaultAgent(Generic[F]):
         return 200, self._describe(params["id"]) or {}
 
     def _delete(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
-        return 200, {"id": params["id"], "removed": self.table.remove(params["id"])}
+        removed = self.table.remove(params["id"])
+        self._on_change()
+        return 200, {"id": params["id"], "removed": removed}
 
     def _clear(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
-        return 200, {"removed": self.table.clear()}
+        removed = self.table.clear()
+        self._on_change()
+        return 200, {"removed": removed}
 
 
 def _fault_json(lease_id: str, target: str, fault: Fault, lease_s: float, remaining: float) -> Json:

@@ -79,7 +79,9 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     for record in config.get("a", []):
         zone.set_a(record["name"], record.get("address", "127.0.0.1"), int(record.get("ttl", 60)))
     server = DnsZoneServer(zone).start()
-    agent: FaultAgent[DnsFault] = FaultAgent({"dns"})
+    agent: FaultAgent[DnsFault] = FaultAgent(
+        {"dns"}, on_change=lambda: zone.set_faults(agent.faults("dns"))
+    )
     api = agent.serve(_Records(zone).routes())
     stopping = threading.Event()
 
