@@ -10,6 +10,7 @@ test can say the report opened "without errors" and made no request.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -72,8 +73,16 @@ class Chromium:
         # The shell moves the pipe ends to descriptors 3 and 4 as it execs Chromium.
         wiring = f'exec "$0" "$@" 3<&{command_read} 4>&{reply_write}'
         self._process = subprocess.Popen(
-            ["/bin/sh", "-c", wiring, binary, *FLAGS, f"--user-data-dir={self._profile}",
-             "--remote-debugging-pipe", "about:blank"],
+            [
+                "/bin/sh",
+                "-c",
+                wiring,
+                binary,
+                *FLAGS,
+                f"--user-data-dir={self._profile}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -97,10 +106,8 @@ class Chromium:
         self._to_browser = self._from_browser = -1
         process = self._process
         if process is not None and process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, 15)
-            except ProcessLookupError:
-                pass
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -109,11 +116,11 @@ class Chromium:
         self._process = None
         shutil.rmtree(self._profile, ignore_errors=True)
 
-    def _send(self, method: str, params: dict[str, object] | None = None,
-              session: str | None = None) -> int:
+    def _send(
+        self, method: str, params: dict[str, object] | None = None, session: str | None = None
+    ) -> int:
         self._next_id += 1
-        message: dict[str, object] = {"id": self._next_id, "method": method,
-                                      "params": params or {}}
+        message: dict[str, object] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
@@ -134,8 +141,9 @@ class Chromium:
         message: dict[str, object] = json.loads(raw)
         return message
 
-    def call(self, method: str, params: dict[str, object] | None = None,
-             session: str | None = None) -> dict[str, object]:
+    def call(
+        self, method: str, params: dict[str, object] | None = None, session: str | None = None
+    ) -> dict[str, object]:
         """Send one command and return its result (events met meanwhile are kept)."""
         wanted = self._send(method, params, session)
         deadline = time.monotonic() + self.timeout_s
@@ -163,8 +171,9 @@ class Chromium:
     def open(self, url: str, check: str) -> PageLoad:
         """Load ``url``, evaluate ``check`` (a JS expression returning JSON), screenshot it."""
         target = self.call("Target.createTarget", {"url": "about:blank"})
-        attached = self.call("Target.attachToTarget",
-                             {"targetId": target["targetId"], "flatten": True})
+        attached = self.call(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )
         session = str(attached["sessionId"])
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=session)
@@ -191,23 +200,24 @@ class Chromium:
 
     def _collect(self, load: PageLoad, session: str) -> None:
         for event in self._events:
-            if event.get("sessionId") != session:
-                continue
-            method = event.get("method")
             params = event.get("params")
-            if not isinstance(params, dict):
-                continue
-            if method == "Runtime.exceptionThrown":
-                load.errors.append(f"exception: {params.get('exceptionDetails')}")
-            elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-                load.errors.append(f"console.error: {params.get('args')}")
-            elif method == "Log.entryAdded":
-                entry = params.get("entry", {})
-                if isinstance(entry, dict) and entry.get("level") == "error":
-                    load.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}")
-            elif method == "Network.loadingFailed":
-                load.errors.append(f"load failed: {params.get('errorText')}")
-            elif method == "Network.requestWillBeSent":
-                request = params.get("request", {})
-                if isinstance(request, dict):
-                    load.requests.append(str(request.get("url", ""))[:200])
+            if event.get("sessionId") == session and isinstance(params, dict):
+                _record(load, str(event.get("method")), params)
+
+
+def _record(load: PageLoad, method: str, params: dict[str, object]) -> None:
+    """File one protocol event under the page's errors or requests."""
+    if method == "Runtime.exceptionThrown":
+        load.errors.append(f"exception: {params.get('exceptionDetails')}")
+    elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+        load.errors.append(f"console.error: {params.get('args')}")
+    elif method == "Log.entryAdded":
+        entry = params.get("entry", {})
+        if isinstance(entry, dict) and entry.get("level") == "error":
+            load.errors.append(f"log: {entry.get('text')} {entry.get('url', '')}")
+    elif method == "Network.loadingFailed":
+        load.errors.append(f"load failed: {params.get('errorText')}")
+    elif method == "Network.requestWillBeSent":
+        request = params.get("request", {})
+        if isinstance(request, dict):
+            load.requests.append(str(request.get("url", ""))[:200])

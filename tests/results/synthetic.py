@@ -239,11 +239,40 @@ def access_line(
     """One CloudFront standard access-log line with the 33 fields."""
     date, clock = time.strftime("%Y-%m-%d\t%H:%M:%S", time.gmtime(int(epoch))).split("\t")
     fields = [
-        date, clock, "IAD89-P1", "1024", "127.0.0.1", "GET", "d111111abcdef8.cloudfront.net",
-        "/media/0001.jpg", str(status), "-", "locust", "-", "-", result, "cfid", "127.0.0.1",
-        "http", "120", f"{taken:.3f}", "-", "-", "-", result, "HTTP/1.1", "-", "-", "50000",
-        f"{taken:.3f}", detail or result, "image/jpeg", "1024", "-", "-",
-    ]  # fmt: skip
+        date,
+        clock,
+        "IAD89-P1",
+        "1024",
+        "127.0.0.1",
+        "GET",
+        "d111111abcdef8.cloudfront.net",
+        "/media/0001.jpg",
+        str(status),
+        "-",
+        "locust",
+        "-",
+        "-",
+        result,
+        "cfid",
+        "127.0.0.1",
+        "http",
+        "120",
+        f"{taken:.3f}",
+        "-",
+        "-",
+        "-",
+        result,
+        "HTTP/1.1",
+        "-",
+        "-",
+        "50000",
+        f"{taken:.3f}",
+        detail or result,
+        "image/jpeg",
+        "1024",
+        "-",
+        "-",
+    ]
     return "\t".join(fields)
 
 
@@ -427,8 +456,19 @@ def generate(run_dir: Path, drill: Drill | None = None) -> Truth:
         _write_locust(run_dir, viewer_ms, failed)
     miss_index = np.flatnonzero(~hit)
     if drill.logs:
-        _write_logs(run_dir, drill, start, miss_index, router_ms, cold, init_ms, states, queries,
-                    dns_ms, region)  # fmt: skip
+        _write_logs(
+            run_dir,
+            drill,
+            start,
+            miss_index,
+            router_ms,
+            cold,
+            init_ms,
+            states,
+            queries,
+            dns_ms,
+            region,
+        )
     if drill.access_log:
         write_access_log(
             run_dir,
@@ -549,13 +589,34 @@ def _write_locust(run_dir: Path, viewer_ms: np.ndarray, failed: np.ndarray) -> N
     values = np.percentile(viewer_ms, qs) if len(viewer_ms) else [0] * len(qs)
     rounded = [_two_significant(v) for v in values]
     header = [
-        "Type", "Name", "Request Count", "Failure Count", "Median Response Time",
-        "Average Response Time", "Min Response Time", "Max Response Time",
-        "Average Content Size", "Requests/s", "Failures/s", *labels,
-    ]  # fmt: skip
+        "Type",
+        "Name",
+        "Request Count",
+        "Failure Count",
+        "Median Response Time",
+        "Average Response Time",
+        "Min Response Time",
+        "Max Response Time",
+        "Average Content Size",
+        "Requests/s",
+        "Failures/s",
+        *labels,
+    ]
     count = len(viewer_ms)
-    row = ["", "Aggregated", count, int(failed.sum()), rounded[0],
-           float(np.mean(viewer_ms)) if count else 0, 0, 0, 1024, 0, 0, *rounded]  # fmt: skip
+    row = [
+        "",
+        "Aggregated",
+        count,
+        int(failed.sum()),
+        rounded[0],
+        float(np.mean(viewer_ms)) if count else 0,
+        0,
+        0,
+        1024,
+        0,
+        0,
+        *rounded,
+    ]
     with (run_dir / "locust_stats.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)

@@ -1,0 +1,292 @@
+"""Runtime log lines: REPORT, START/END, the router's EMF line, from files and CloudWatch events."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from results.errors import FormatError
+from results.logs import CACHE_STATES, LineKind, Report, Route, RuntimeLogReader, parse_message
+from tests.results.synthetic import (
+    T0,
+    Invocation,
+    invocation_lines,
+    iso,
+    report_line,
+    route_line,
+    write_lambda_log,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_report_line_warm_and_cold() -> None:
+    warm = parse_message(report_line("abc", 2.25, billed_ms=3, memory_mb=128, max_memory_mb=73))
+    assert warm == Report("abc", 2.25, 3, 128, 73, None)
+    cold = parse_message(report_line("def", 0.5, billed_ms=1, init_ms=180.22))
+    assert isinstance(cold, Report)
+    assert cold.init_ms == 180.22
+
+
+def test_report_line_with_extra_fields_and_trailing_tab() -> None:
+    line = (
+        "REPORT RequestId: 3604209a-0000\tDuration: 30000.00 ms\tBilled Duration: 30000 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB\tStatus: timeout\t"
+        "XRAY TraceId: 1-5e2f-00\tSegmentId: 7c\tSampled: true\t"
+    )
+    parsed = parse_message(line)
+    assert isinstance(parsed, Report)
+    assert parsed.status == "timeout"
+    assert parsed.duration_ms == 30000.0
+
+
+def test_start_end_and_other_lines() -> None:
+    assert parse_message("START RequestId: 6c3c Version: 1") is LineKind.START
+    assert parse_message("END RequestId: 6c3c") is LineKind.END
+    assert parse_message("INIT_START Runtime Version: python:3.12.v18") is LineKind.OTHER
+    assert parse_message("[WARNING]\t2026-11-26T17:31:48.123Z\tabc\tsomething") is LineKind.OTHER
+    assert parse_message('{"level": "info", "msg": "not ours"}') is LineKind.OTHER
+
+
+def test_router_line_from_the_router_itself() -> None:
+    line = route_line(
+        "r1",
+        cache_state="stale",
+        region="eu-west-1",
+        dns_ms=20.0,
+        handler_ms=21.5,
+        dns_queries=1,
+        reason="timeout",
+        stale_age_s=12.5,
+    )
+    parsed = parse_message(line)
+    assert parsed == Route(
+        "r1",
+        "stale",
+        "media-eu-west-1.s3.eu-west-1.amazonaws.com",
+        "eu-west-1",
+        20.0,
+        21.5,
+        1,
+        "timeout",
+        12.5,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("REPORT RequestId: a\tDuration: 1.00 ms\tMemory Size: 128 MB", "without Billed Duration"),
+        (
+            "REPORT RequestId: a\tDuration: fast\tBilled Duration: 1 ms\tMemory Size: 128 MB\t"
+            "Max Memory Used: 1 MB",
+            "Duration: expected '<number> ms'",
+        ),
+        (
+            "REPORT RequestId: a\tDuration: 1.5 ms\tBilled Duration: 1.5 ms\tMemory Size: 128 MB\t"
+            "Max Memory Used: 1 MB",
+            "expected whole ms",
+        ),
+        ("REPORT Duration: 1 ms", "without 'RequestId: <id>'"),
+        ("START RequestId:", "without 'RequestId: <id>'"),
+        ('{"_aws": {"Timestamp": 1', "invalid JSON"),
+        ('{"event": "route", "cache_state": "warm"}', "cache_state 'warm'"),
+        (
+            '{"event": "route", "cache_state": "hit", "request_id": "a", "origin": "o", '
+            '"region": "r", "dns_ms": -1, "handler_ms": 1, "dns_queries": 0}',
+            "dns_ms must be",
+        ),
+        (
+            '{"event": "route", "cache_state": "hit", "request_id": "a", "origin": "o", '
+            '"region": "r", "dns_ms": 0, "handler_ms": 1, "dns_queries": 1.5}',
+            "must be a count",
+        ),
+    ],
+)
+def test_malformed_messages_say_what_is_wrong(message: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace("'", "'")):
+        parse_message(message)
+
+
+def _file(run_dir: Path, lines: list[str]) -> Path:
+    return write_lambda_log(run_dir, lines)
+
+
+def test_a_local_file_reads_into_columns(tmp_path: Path) -> None:
+    invocations = [
+        Invocation(
+            end=T0 + 1.5,
+            duration_ms=2.25,
+            init_ms=180.0,
+            cache_state="miss",
+            dns_queries=1,
+            dns_ms=1.5,
+        ),
+        Invocation(end=T0 + 1.7, duration_ms=0.4, region="eu-west-1"),
+        Invocation(end=T0 + 3.2, duration_ms=61.0, cache_state="stale", billed_ms=61),
+    ]
+    lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
+    path = _file(tmp_path, [*lines, f"{iso(T0 + 4)}\tINIT_START Runtime Version: python:3.12"])
+    reader = RuntimeLogReader()
+    reader.read_file(path)
+    logs = reader.result()
+    inv = logs.invocations
+    assert inv.duration_ms.tolist() == [2.25, 0.4, 61.0]
+    assert inv.billed_ms.tolist() == [3, 1, 61]
+    assert inv.cold.tolist() == [True, False, False]
+    assert inv.end.tolist() == pytest.approx([T0 + 1.5, T0 + 1.7, T0 + 3.2], abs=1e-3)
+    assert inv.log_region.counts() == {"us-east-1": 3}
+    routes = logs.routes
+    assert routes.cache_state.counts() == {"miss": 1, "hit": 1, "stale": 1}
+    assert routes.region.counts() == {"us-east-1": 2, "eu-west-1": 1}
+    assert routes.dns_queries.tolist() == [1, 0, 0]
+    assert (logs.starts, logs.ends, logs.other_lines) == (3, 3, 1)
+    assert logs.malformed.count == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("2026-11-26 17:31:48 START RequestId: a Version: 1", "no tab"),
+        ("yesterday\tSTART RequestId: a Version: 1", "not ISO 8601"),
+        ("2026-11-26T17:31:48.123\tSTART RequestId: a Version: 1", "no time zone"),
+        (f"{iso(T0)}\tREPORT RequestId: a\tDuration: 1.00 ms", "without Billed Duration"),
+        (f"{iso(T0)}\t" + '{"_aws":', "invalid JSON"),
+    ],
+)
+def test_a_malformed_line_gives_file_and_line(tmp_path: Path, line: str, reason: str) -> None:
+    good = invocation_lines(Invocation(end=T0 + 1, duration_ms=1.0), 0)
+    path = _file(tmp_path, [*good, line, *good])
+    reader = RuntimeLogReader()
+    reader.read_file(path)
+    logs = reader.result()
+    assert logs.malformed.count == 1
+    assert logs.malformed.messages()[0].startswith(f"{path}:5: ")
+    assert reason in logs.malformed.messages()[0]
+    assert len(logs.invocations) == 2  # the good lines around it still count
+    strict = RuntimeLogReader(strict=True)
+    with pytest.raises(FormatError) as caught:
+        strict.read_file(path)
+    assert caught.value.location == f"{path}:5"
+
+
+def test_cloudwatch_events_read_like_the_file(tmp_path: Path) -> None:
+    invocations = [
+        Invocation(end=T0 + 0.5 + i * 0.25, duration_ms=0.5 + i, cache_state="hit")
+        for i in range(5)
+    ]
+    lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
+    from_file = RuntimeLogReader()
+    from_file.read_file(_file(tmp_path, lines))
+    events = []
+    for line in lines:
+        stamp, message = line.split("\t", 1)
+        from results.logs import parse_timestamp
+
+        events.append(
+            {"timestamp": round(parse_timestamp(stamp) * 1000), "message": message + "\n"}
+        )
+    from_events = RuntimeLogReader()
+    from_events.read_events(events, "/aws/lambda/us-east-1.edgedrill-router", "us-east-1")
+    a, b = from_file.result(), from_events.result()
+    assert a.invocations.duration_ms.tolist() == b.invocations.duration_ms.tolist()
+    assert a.invocations.end.tolist() == pytest.approx(b.invocations.end.tolist())
+    assert a.routes.cache_state.codes.tolist() == b.routes.cache_state.codes.tolist()
+    assert (a.starts, a.ends) == (b.starts, b.ends) == (5, 5)
+
+
+def test_a_malformed_event_names_its_group_and_number() -> None:
+    reader = RuntimeLogReader()
+    reader.read_events(
+        [
+            {"timestamp": 1, "message": "START RequestId: a Version: 1"},
+            {"timestamp": "soon", "message": "END RequestId: a"},
+            {"timestamp": 3, "message": "REPORT RequestId: a\tDuration: 1 ms"},
+        ],
+        "/aws/lambda/us-east-1.fn",
+        "us-east-1",
+    )
+    messages = reader.result().malformed.messages()
+    assert messages[0].startswith("/aws/lambda/us-east-1.fn:2: event timestamp")
+    assert messages[1].startswith("/aws/lambda/us-east-1.fn:3: REPORT line without")
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
+_ms = st.floats(min_value=0, max_value=1e5, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    request_id=_text,
+    state=st.sampled_from(CACHE_STATES),
+    region=_text,
+    dns_ms=_ms,
+    handler_ms=_ms,
+    queries=st.integers(min_value=0, max_value=10),
+    reason=_text,
+    stale_age=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+)
+def test_fast_and_general_router_parsers_agree(
+    request_id: str,
+    state: str,
+    region: str,
+    dns_ms: float,
+    handler_ms: float,
+    queries: int,
+    reason: str,
+    stale_age: float,
+) -> None:
+    line = route_line(
+        request_id,
+        cache_state=state,
+        region=region,
+        dns_ms=dns_ms,
+        handler_ms=handler_ms,
+        dns_queries=queries,
+        reason=reason,
+        stale_age_s=stale_age,
+    )
+    general = parse_message(line)
+    assert isinstance(general, Route)
+    reader = RuntimeLogReader(strict=True)
+    reader.read_events([{"timestamp": 0, "message": line}], "events", "us-east-1")
+    routes = reader.result().routes
+    assert routes.cache_state.labels[routes.cache_state.codes[0]] == general.cache_state
+    assert routes.region.labels[routes.region.codes[0]] == general.region
+    assert routes.dns_ms[0] == general.dns_ms
+    assert routes.handler_ms[0] == general.handler_ms
+    assert routes.dns_queries[0] == general.dns_queries
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    duration=st.floats(min_value=0, max_value=30000, allow_nan=False),
+    billed=st.integers(min_value=1, max_value=30000),
+    memory=st.integers(min_value=128, max_value=10240),
+    used=st.integers(min_value=1, max_value=10240),
+    init=st.none() | st.floats(min_value=0, max_value=10000, allow_nan=False),
+)
+def test_fast_and_general_report_parsers_agree(
+    duration: float, billed: int, memory: int, used: int, init: float | None
+) -> None:
+    line = report_line(
+        "id-1", duration, billed_ms=billed, memory_mb=memory, max_memory_mb=used, init_ms=init
+    )
+    general = parse_message(line)
+    assert isinstance(general, Report)
+    reader = RuntimeLogReader(strict=True)
+    reader.read_events([{"timestamp": 0, "message": line}], "events", "us-east-1")
+    inv = reader.result().invocations
+    assert inv.duration_ms[0] == general.duration_ms
+    assert inv.billed_ms[0] == general.billed_ms
+    assert inv.memory_mb[0] == general.memory_mb
+    assert inv.max_memory_mb[0] == general.max_memory_mb
+    if general.init_ms is None:
+        assert math.isnan(inv.init_ms[0])
+    else:
+        assert inv.init_ms[0] == general.init_ms

@@ -1,0 +1,152 @@
+"""requests.csv: the fast column reader, its row-by-row fallback, and the errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from results.errors import FormatError, RunFolderError
+from results.records import COLUMNS, read_requests
+from tests.results.synthetic import HIT, MISS, T0, Row, write_requests
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_columns_and_categories(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    write_requests(
+        path,
+        [
+            Row(
+                T0 + 2.5,
+                12.345,
+                status=503,
+                x_cache=MISS,
+                origin_region="eu-west-1",
+                error="HTTPError('503, slow down')",
+                bytes=10,
+            ),
+            Row(T0 + 0.25, 1.5, x_cache=HIT, late_ms=3.25, bytes=20),
+            Row(
+                T0 + 1.0, 0.999, status=0, x_cache="", error="ConnectionRefusedError(111)", bytes=0
+            ),
+        ],
+    )
+    records = read_requests(path)
+    assert len(records) == 3
+    # Sorted by start, whatever the file order.
+    assert records.start.tolist() == pytest.approx([T0 + 0.25, T0 + 1.0, T0 + 2.5])
+    assert records.duration_ms.tolist() == [1.5, 0.999, 12.345]
+    assert records.status.tolist() == [200, 0, 503]
+    assert records.bytes.tolist() == [20, 0, 10]
+    assert records.late_ms.tolist() == [3.25, 0.0, 0.0]
+    assert records.failed.tolist() == [False, True, True]
+    assert records.edge_hit.tolist() == [True, False, False]
+    assert records.has_x_cache.tolist() == [True, False, True]
+    assert records.origin_region.counts() == {"": 2, "eu-west-1": 1}
+    # A quoted comma stays inside its field.
+    assert "HTTPError('503, slow down')" in records.error.labels
+    assert records.malformed.count == 0
+
+
+def test_header_only_is_an_empty_run(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text(",".join(COLUMNS) + "\n")
+    records = read_requests(path)
+    assert len(records) == 0
+    assert records.failed.tolist() == []
+
+
+def test_columns_found_by_name_and_extra_columns_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    order = ["extra", *reversed(COLUMNS)]
+    values = {
+        "start": f"{T0 + 1:.6f}",
+        "duration_ms": "7.000",
+        "method": "GET",
+        "name": "n",
+        "status": "404",
+        "bytes": "5",
+        "x_cache": "Error from cloudfront",
+        "pop": "IAD89-P1",
+        "cf_id": "x",
+        "origin_region": "us-east-1",
+        "late_ms": "0.000",
+        "error": "",
+        "extra": "anything",
+    }
+    path.write_text(",".join(order) + "\n" + ",".join(values[c] for c in order) + "\n")
+    records = read_requests(path)
+    assert records.status.tolist() == [404]
+    assert records.duration_ms.tolist() == [7.0]
+    assert records.failed.tolist() == [True]
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    with pytest.raises(RunFolderError, match=r"requests\.csv: missing"):
+        read_requests(tmp_path / "requests.csv")
+
+
+def test_missing_column_names_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text("start,duration_ms,status\n1,2,200\n")
+    with pytest.raises(FormatError) as caught:
+        read_requests(path)
+    assert caught.value.location == f"{path}:1"
+    assert "late_ms" in str(caught.value)
+
+
+def _with_bad_row(tmp_path: Path, bad: str) -> Path:
+    path = tmp_path / "requests.csv"
+    write_requests(path, [Row(T0 + 1, 1.0), Row(T0 + 2, 2.0), Row(T0 + 3, 3.0)])
+    lines = path.read_text().splitlines()
+    lines.insert(3, bad)  # becomes line 4 of the file
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (f"{T0 + 2.5},abc,GET,n,200,1,,,,,0,", "'duration_ms': not a number"),
+        (f"{T0 + 2.5},1.0,GET,n,OK,1,,,,,0,", "'status': not an integer"),
+        (f"{T0 + 2.5},1.0,GET,n,200", "5 fields, the header has 12"),
+        (f"{T0 + 2.5},-4,GET,n,200,1,,,,,0,", "'duration_ms': negative"),
+    ],
+)
+def test_malformed_row_is_skipped_with_file_and_line(tmp_path: Path, bad: str, reason: str) -> None:
+    path = _with_bad_row(tmp_path, bad)
+    records = read_requests(path)
+    assert len(records) == 3
+    assert records.malformed.count == 1
+    message = records.malformed.messages()[0]
+    assert message.startswith(f"{path}:4: ")
+    assert reason in message
+
+
+def test_malformed_row_is_an_error_when_strict(tmp_path: Path) -> None:
+    path = _with_bad_row(tmp_path, f"{T0 + 2.5},abc,GET,n,200,1,,,,,0,")
+    with pytest.raises(FormatError) as caught:
+        read_requests(path, strict=True)
+    assert caught.value.location == f"{path}:4"
+
+
+def test_text_outside_latin1_reads_the_same(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    write_requests(path, [Row(T0 + 1, 1.0, status=500, error="Fehler: Ü€ kaputt"), Row(T0, 2.0)])
+    records = read_requests(path)
+    assert records.malformed.count == 0
+    assert records.error.labels[records.error.codes[1]] == "Fehler: Ü€ kaputt"
+    assert records.status.tolist() == [200, 500]
+
+
+def test_empty_numbers_default_to_zero_for_bytes_and_lateness(tmp_path: Path) -> None:
+    path = tmp_path / "requests.csv"
+    path.write_text(",".join(COLUMNS) + f"\n{T0:.6f},1.5,GET,n,200,,,,,,,\n")
+    records = read_requests(path)
+    assert records.bytes.tolist() == [0]
+    assert records.late_ms.tolist() == [0.0]
+    assert np.isfinite(records.start).all()
