@@ -248,8 +248,8 @@ class EdgeServer:
                 data = self._encode(request, reply, keep)
                 writer.write(data)
                 first_byte = time.time()
-                await writer.drain()
                 self._log(request, reply, request_id, peer, started, first_byte, len(data))
+                await writer.drain()
                 if not keep:
                     return
         except (ConnectionError, OSError):

@@ -611,6 +611,8 @@ def launch(
             time.sleep(0.05)
     except BaseException:
         stop_process(process)
+        if process.stdin is not None:
+            process.stdin.close()
         stderr.close()
         raise
 

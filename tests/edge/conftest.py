@@ -104,6 +104,20 @@ def access_log(stack: RunningStack) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+def access_record(stack: RunningStack, request_id: str | None, timeout: float = 5.0) -> dict[str, str]:
+    """The access-log record of one request (waiting for the line, bounded)."""
+    from edge.access_log import parse_line  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in access_log(stack)[2:]:
+            if f"\t{request_id}\t" in line:
+                return parse_line(line)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no access-log line for {request_id}")
+        time.sleep(0.02)
+
+
 def wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
     """PIDs still alive after ``timeout``."""
     deadline = time.monotonic() + timeout

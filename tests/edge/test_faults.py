@@ -13,7 +13,7 @@ import pytest
 
 from edge.access_log import parse_line
 from edge.stack import RunningStack
-from tests.edge.conftest import Client, Control, access_log, lambda_log
+from tests.edge.conftest import Client, Control, access_log, access_record, lambda_log
 
 pytestmark = pytest.mark.slow
 
@@ -126,9 +126,8 @@ def test_invalid_result_is_502_validation_error(
     control.inject(target="lambda", kind=kind, lease_s=30)
     reply = edge.get(fresh_key())
     assert reply.status == 502
-    records = [parse_line(line) for line in access_log(stack)[2:]]
-    mine = [r for r in records if r["x-edge-request-id"] == reply.header("x-amz-cf-id")]
-    assert mine[0]["x-edge-detailed-result-type"] == "LambdaValidationError"
+    record = access_record(stack, reply.header("x-amz-cf-id"))
+    assert record["x-edge-detailed-result-type"] == "LambdaValidationError"
     log = Path(stack.state.log_dir) / "cloudfront"
     text = "".join(p.read_text() for p in log.glob("LambdaEdge.*.log"))
     assert reply.header("x-amz-cf-id") in text

@@ -1,0 +1,95 @@
+"""No process outlives the local distribution: `down`, SIGTERM and SIGKILL of `up`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.stack import StackError, StackState, launch
+from tests.edge.conftest import wait_gone
+
+pytestmark = pytest.mark.slow
+
+
+def _children(state: StackState) -> list[int]:
+    return [pid for name, pid in state.pids.items() if name != "up"]
+
+
+def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
+    state_path = tmp_path / "state.json"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "loadtests._cli", "up", "--state", str(state_path), "--objects", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not state_path.exists():
+            assert up.poll() is None, "edgedrill up exited early"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        state = StackState.load(state_path)
+        assert state.pids["up"] == up.pid
+        down = subprocess.run(
+            [sys.executable, "-m", "loadtests._cli", "down", "--state", str(state_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert down.returncode == 0, down.stderr
+        assert "stopped up" in down.stdout
+        banner, _ = up.communicate(timeout=30)
+        assert up.returncode == 0
+        assert state.edge_url in banner
+        assert wait_gone([up.pid, *_children(state)]) == []
+        assert not state_path.exists()
+    finally:
+        if up.poll() is None:
+            up.kill()
+        up.communicate()
+
+
+def test_down_without_a_state_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtests._cli", "down", "--state", str(tmp_path / "none.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "none.json" in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_signal_to_up_leaves_no_child(tmp_path: Path, sig: signal.Signals) -> None:
+    stack = launch(tmp_path / "state.json", objects=5)
+    try:
+        pids = _children(stack.state)
+        assert all(pid > 0 for pid in pids)
+        os.kill(stack.state.pids["up"], sig)
+        assert wait_gone([stack.state.pids["up"], *pids]) == []
+    finally:
+        stack.stop()
+    stack.stop()  # idempotent
+
+
+def test_launch_refuses_a_second_stack_on_the_same_state(tmp_path: Path) -> None:
+    with launch(tmp_path / "state.json", objects=5) as stack:
+        with pytest.raises(StackError, match="already running"):
+            launch(tmp_path / "state.json", objects=5)
+        assert stack.process.poll() is None
+    assert wait_gone(list(stack.state.pids.values())) == []
+
+
+def test_bad_options_fail_fast_naming_the_option(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="--objects"):
+        launch(tmp_path / "state.json", objects=0)
