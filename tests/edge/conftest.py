@@ -70,7 +70,9 @@ class Control:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def __call__(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
         return call(self.url, method, path, body)
 
     def inject(self, **spec: Any) -> str:
@@ -81,9 +83,11 @@ class Control:
     def stats(self) -> dict[str, Any]:
         status, payload = self("GET", "/stats")
         assert status == 200, payload
-        return payload
+        return dict(payload)
 
-    def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             stats = self.stats()
@@ -104,9 +108,11 @@ def access_log(stack: RunningStack) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def access_record(stack: RunningStack, request_id: str | None, timeout: float = 5.0) -> dict[str, str]:
+def access_record(
+    stack: RunningStack, request_id: str | None, timeout: float = 5.0
+) -> dict[str, str]:
     """The access-log record of one request (waiting for the line, bounded)."""
-    from edge.access_log import parse_line  # noqa: PLC0415
+    from edge.access_log import parse_line
 
     deadline = time.monotonic() + timeout
     while True:

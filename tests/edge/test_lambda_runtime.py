@@ -52,7 +52,9 @@ def router_config(tmp_path: Path, zone: DnsZoneServer) -> Path:
     return path
 
 
-def make_pool(tmp_path: Path, router_config: Path, faults: list[LambdaFault] | None = None, **settings: object) -> FunctionPool:
+def make_pool(
+    tmp_path: Path, router_config: Path, faults: list[LambdaFault] | None = None, **settings: object
+) -> FunctionPool:
     return FunctionPool(
         FunctionSettings(router_config=router_config, **settings),  # type: ignore[arg-type]
         tmp_path / "logs",
@@ -101,7 +103,9 @@ def test_cold_start_then_warm_reuse(tmp_path: Path, router_config: Path) -> None
     assert results[0].value["origin"]["s3"]["domainName"] in DOMAINS.values()
 
 
-def test_concurrent_invocations_get_their_own_environments(tmp_path: Path, router_config: Path) -> None:
+def test_concurrent_invocations_get_their_own_environments(
+    tmp_path: Path, router_config: Path
+) -> None:
     slow = [LambdaFault(LambdaFaultKind.DELAY, delay_ms=150)]
     pool = make_pool(tmp_path, router_config, slow)
     try:
@@ -189,4 +193,6 @@ def test_report_line_is_lambdas_format() -> None:
         "REPORT RequestId: abc\tDuration: 2.25 ms\tBilled Duration: 3 ms\t"
         "Memory Size: 128 MB\tMax Memory Used: 73 MB\tInit Duration: 180.22 ms"
     )
-    assert report_line("abc", 3.0, 128, 73, None).endswith("Billed Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 73 MB")
+    assert report_line("abc", 3.0, 128, 73, None).endswith(
+        "Billed Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 73 MB"
+    )

@@ -24,7 +24,16 @@ def _children(state: StackState) -> list[int]:
 def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
     state_path = tmp_path / "state.json"
     up = subprocess.Popen(
-        [sys.executable, "-m", "loadtests._cli", "up", "--state", str(state_path), "--objects", "5"],
+        [
+            sys.executable,
+            "-m",
+            "loadtests._cli",
+            "up",
+            "--state",
+            str(state_path),
+            "--objects",
+            "5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
