@@ -34,7 +34,7 @@ class Row:
     before: float | None
     after: float | None
     unit: str
-    lower_is_better: bool
+    lower_is_better: bool | None  # None: neither direction is better (the request count)
 
     @property
     def change(self) -> float | None:
@@ -53,7 +53,7 @@ class Row:
 
     @property
     def verdict(self) -> str:
-        """``better``, ``worse``, ``same`` or ``n/a``."""
+        """``better``, ``worse``, ``same``, ``changed`` or ``n/a``."""
         change = self.change
         if change is None:
             return "n/a"
@@ -61,6 +61,8 @@ class Row:
             self.relative is not None and abs(self.relative) < 0.01
         ):
             return "same"
+        if self.lower_is_better is None:
+            return "changed"
         better = change < 0 if self.lower_is_better else change > 0
         return "better" if better else "worse"
 
@@ -71,12 +73,12 @@ def _finite(value: float | None) -> float | None:
     return float(value)
 
 
-Getter = tuple[str, str, bool, "Callable[[Analysis], float | None]"]
+Getter = tuple[str, str, bool | None, "Callable[[Analysis], float | None]"]
 
 
 def _getters(analysis: Analysis) -> list[Getter]:
     getters: list[Getter] = [
-        ("requests", "", False, lambda a: a.requests.total),
+        ("requests", "", None, lambda a: a.requests.total),
         ("error rate", "%", True, lambda a: a.requests.error_rate * 100),
         ("achieved / target", "%", False,
          lambda a: a.rate.achieved_ratio * 100 if a.rate is not None else None),

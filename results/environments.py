@@ -66,14 +66,16 @@ def _concurrency(starts: FloatArray, ends: FloatArray, timeline: Timeline) -> In
     seconds = timeline.seconds
     if len(starts) == 0:
         return np.zeros(seconds, dtype=np.int64)
-    times = np.concatenate((starts, ends))
+    # On whole microseconds: an invocation that starts the instant another ends
+    # must not count as overlapping it because of a rounding error.
+    times = np.rint(np.concatenate((starts, ends)) * 1e6).astype(np.int64)
     steps = np.concatenate((np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)))
     # At equal times an ending interval frees its environment before the next starts.
     order = np.lexsort((steps, times))
     times = times[order]
     level = np.cumsum(steps[order])
-    edges = timeline.start + np.arange(seconds + 1, dtype=np.float64)
-    bounds = np.searchsorted(times, edges, side="left")
+    edges = np.rint((timeline.start + np.arange(seconds + 1, dtype=np.float64)) * 1e6)
+    bounds = np.searchsorted(times, edges.astype(np.int64), side="left")
     # The level carried into each second from the events before it.
     peak = np.where(bounds[:-1] > 0, level[np.maximum(bounds[:-1] - 1, 0)], 0)
     has_events = bounds[1:] > bounds[:-1]

@@ -460,7 +460,7 @@ def _dns(t: Threshold, analysis: Analysis, _: float | None) -> Verdict:
     return _verdict(
         t,
         dns.queries_per_1k_invocations,
-        f"{dns.queries:,} queries over {dns.invocations:,} invocations "
+        f"DNS queries: {dns.queries:,} over {dns.invocations:,} invocations "
         "(1,000 per 1,000 without a cache)",
     )
 

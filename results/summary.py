@@ -165,8 +165,9 @@ def _latency(analysis: Analysis) -> dict[str, object]:
         worst[percentile_label(p)] = (
             {"value": found[0], "window_end_s": found[1], "requests": found[2]} if found else None
         )
+    shown = analysis.options.percentiles
     return {
-        "overall": _ps(latency.overall),
+        "overall": {percentile_label(p): latency.overall[p] for p in shown},
         "mean": latency.mean_ms,
         "max": latency.max_ms,
         "window_s": window.window_s,

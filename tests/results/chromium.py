@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
@@ -38,6 +39,14 @@ def chromium_path() -> str | None:
     if Path(CHROMIUM).exists():
         return CHROMIUM
     return shutil.which("chromium")
+
+
+def _above_four(fd: int) -> int:
+    if fd > 4:
+        return fd
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
 
 
 @dataclass
@@ -69,12 +78,16 @@ class Chromium:
             raise RuntimeError("chromium is not installed")
         command_read, command_write = os.pipe()
         reply_read, reply_write = os.pipe()
+        # Above 4, so that wiring one of them to 3 or 4 cannot clobber the other.
+        command_read = _above_four(command_read)
+        reply_write = _above_four(reply_write)
 
-        # The shell moves the pipe ends to descriptors 3 and 4 as it execs Chromium.
+        # bash (dash takes single-digit descriptors only) moves the pipe ends to
+        # descriptors 3 and 4 as it execs Chromium.
         wiring = f'exec "$0" "$@" 3<&{command_read} 4>&{reply_write}'
         self._process = subprocess.Popen(
             [
-                "/bin/sh",
+                "/bin/bash",
                 "-c",
                 wiring,
                 binary,
@@ -177,6 +190,11 @@ class Chromium:
         session = str(attached["sessionId"])
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.call(f"{domain}.enable", session=session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1200, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         self._events.clear()
         self.call("Page.navigate", {"url": url}, session=session)
         deadline = time.monotonic() + self.timeout_s
