@@ -233,8 +233,9 @@ def _run_locust(
 ) -> tuple[int, str]:
     """Run Locust, teeing its output to ``log_path`` (and stderr); returns code and last lines."""
     tail: list[str] = []
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
+    with (
+        log_path.open("w", encoding="utf-8") as log,
+        subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -242,10 +243,14 @@ def _run_locust(
             env=_child_env(),
             text=True,
             errors="replace",
-        )
-        assert process.stdout is not None
+        ) as process,
+    ):
+        output = process.stdout
+        if output is None:  # pragma: no cover - stdout=PIPE
+            msg = "Locust's output pipe is missing"
+            raise DrillError(msg)
         reader = threading.Thread(
-            target=_tee, args=(process.stdout, log, None if quiet else sys.stderr, tail)
+            target=_tee, args=(output, log, None if quiet else sys.stderr, tail), daemon=True
         )
         reader.start()
         try:

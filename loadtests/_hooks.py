@@ -41,6 +41,8 @@ import atexit
 import csv
 import logging
 import math
+import signal
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from loadtests import _options
 from loadtests._dispatch import Dispatcher
+from loadtests._errors import CliError
 from loadtests._plans import pool_size
 from loadtests._records import RecordsWriter, rate_rows, short_error, write_rate_csv
 from loadtests._run_folder import (
@@ -92,15 +95,43 @@ class ScenarioSpec:
     name: str
     build: Callable[[argparse.Namespace, Sequence[str] | None], Plan]
     user_class: type[Any]
+    add_arguments: Callable[[Any], None]
+    validate: Callable[[argparse.Namespace, bool], None]
     prepare_local: Callable[[Plan, LocalDistribution], None] | None = None
 
 
 _SCENARIOS: dict[str, ScenarioSpec] = {}
+_ARGUMENT_ADDERS: list[Callable[[Any], None]] = []
 
 
 def register_scenario(spec: ScenarioSpec) -> None:
-    """Make a scenario known by name (to the master, and to workers that must rebuild it)."""
+    """Make a scenario known by name, and its options known to Locust's parser.
+
+    Registering twice (a locustfile run as a script is imported a second time
+    by Locust) adds its options once.
+    """
     _SCENARIOS[spec.name] = spec
+    if spec.add_arguments not in _ARGUMENT_ADDERS:
+        _ARGUMENT_ADDERS.append(spec.add_arguments)
+
+
+def locust_main(locustfile: str) -> None:
+    """``python loadtests/<scenario>.py [LOCUST OPTIONS]``: Locust on that scenario.
+
+    The same as ``locust -f loadtests/<scenario>.py``, except that ``--help``
+    lists the scenario's options too: Locust prints its help before it imports
+    a locustfile (locustio/locust#2917), so its own ``--help`` cannot.
+    """
+    from locust import main as locust_entry
+
+    entry: Any = locust_entry  # untyped module
+    args = sys.argv[1:]
+    sys.argv = ["locust", "-f", locustfile, *args]
+    if "-h" in args or "--help" in args:
+        from locust.argument_parser import get_parser
+
+        get_parser().parse_args(["-f", locustfile, *args])
+    entry.main()
 
 
 @dataclass(slots=True)
@@ -258,19 +289,30 @@ class Controller:
         if options is None:
             return
         scenario = self._default_scenario()
+        # A headless run checks its input before the local distribution starts,
+        # and plans (for a replay, seeds) before the test starts; the web UI
+        # plans when a test is started from it, with the options edited there.
+        eager = scenario is not None and bool(options.headless or options.autostart)
+        local = environment.host is None
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             _options.common_checks(options)
-            if environment.host is None:
+            if eager and scenario is not None:
+                _SCENARIOS[scenario].validate(options, local)
+            if local:
                 self._start_local(options)
-            if scenario is not None:
+            if eager and scenario is not None:
                 self.plan_for(scenario)
-        except _options.ScenarioError as exc:
+        except CliError as exc:
             logger.error("edgedrill: %s", exc)
             self.stop_local()
             raise SystemExit(exc.exit_code) from None
         except BaseException:
             self.stop_local()
             raise
+        finally:
+            # Locust installs its own SIGTERM handler once init is over.
+            signal.signal(signal.SIGTERM, previous)
 
     def _default_scenario(self) -> str | None:
         shape = getattr(self.environment, "shape_class", None)
@@ -286,7 +328,7 @@ class Controller:
 
         logger.info("edgedrill: no --host given, starting the local distribution")
         atexit.register(self.stop_local)
-        self.local = start_local(objects=int(options.objects))
+        self.local = start_local(objects=int(options.objects), memory_mb=int(options.memory_mb))
         self.local_keys = list(self.local.keys)
         self.environment.host = self.local.edge_url
         logger.info("edgedrill: local distribution at %s", self.local.edge_url)
@@ -620,11 +662,15 @@ class Controller:
             "duration_s": run.plan.duration,
             "plan": run.plan.summary(),
             "records_dropped": self.collector.dropped,
+            "dispatch": [
+                {k: v for k, v in reports[slot].items() if k not in ("run", "slot")}
+                for slot in sorted(reports)
+            ],
         }
 
     def _memory_mb(self, options: argparse.Namespace) -> int:
-        if self.local is not None and self.local.memory_mb:
-            return int(self.local.memory_mb)
+        if self.local is not None:
+            return self.local.memory_mb
         return int(options.memory_mb)
 
     # -- Locust's CSVs in the run folder ------------------------------------------------
@@ -715,6 +761,11 @@ def _locust_option_names() -> frozenset[str]:
     return _LOCUST_OPTIONS
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM while the local distribution starts: exit through the clean-up paths."""
+    raise SystemExit(128 + signum)
+
+
 def _malformed(plan: Plan) -> list[str]:
     log = getattr(plan, "log", None)
     if log is None:
@@ -761,6 +812,8 @@ def current_dispatcher() -> Dispatcher | None:
 
 def _add_arguments(parser: Any, **_: Any) -> None:
     _options.add_common_arguments(parser)
+    for add in _ARGUMENT_ADDERS:
+        add(parser)
 
 
 def _on_init(environment: Any, runner: Any, **kwargs: Any) -> None:

@@ -10,7 +10,6 @@ hooks call on every way out of Locust.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import shutil
 import tempfile
@@ -26,7 +25,7 @@ LOG_DIR = "logs"
 class LocalDistribution:
     """A running local distribution and the folder it writes into."""
 
-    def __init__(self, running: Any, workdir: Path) -> None:
+    def __init__(self, running: Any, workdir: Path, memory_mb: int) -> None:
         self._running = running
         self.workdir = workdir
         state = running.state
@@ -35,8 +34,7 @@ class LocalDistribution:
         self.log_dir = Path(str(_get(state, "log_dir", workdir / LOG_DIR)))
         self.regions: dict[str, str] = dict(_get(state, "regions", {}) or {})
         self.bucket: str = str(_get(state, "bucket", "") or "")
-        memory = _get(state, "memory_mb", None)
-        self.memory_mb: int | None = int(memory) if memory else None
+        self.memory_mb = memory_mb
         self._stopped = False
 
     @property
@@ -69,10 +67,11 @@ def _get(state: Any, name: str, default: Any = ...) -> Any:
     return value
 
 
-def start_local(*, objects: int = 200, extra_args: tuple[str, ...] = ()) -> LocalDistribution:
-    """Start the local distribution and wait until it serves."""
-    # Imported here: only runs without --host need the local distribution.
-    stack = importlib.import_module("edge.stack")
+def start_local(
+    *, objects: int = 200, memory_mb: int = 128, extra_args: tuple[str, ...] = ()
+) -> LocalDistribution:
+    """Start the local distribution (its function at ``memory_mb``) and wait until it serves."""
+    from edge import stack
 
     workdir = Path(tempfile.mkdtemp(prefix="edgedrill-local-"))
     try:
@@ -80,13 +79,13 @@ def start_local(*, objects: int = 200, extra_args: tuple[str, ...] = ()) -> Loca
             workdir / STATE_FILE,
             objects=objects,
             log_dir=workdir / LOG_DIR,
-            extra_args=extra_args,
+            extra_args=("--memory-mb", str(memory_mb), *extra_args),
         )
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     try:
-        return LocalDistribution(running, workdir)
+        return LocalDistribution(running, workdir, memory_mb)
     except BaseException:
         running.stop()
         shutil.rmtree(workdir, ignore_errors=True)

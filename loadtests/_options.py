@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtests._cloudfront_log import LogError, read_log
+from loadtests._cloudfront_log import LogError, log_files, read_log
 from loadtests._errors import CliError
 from loadtests._plans import ReplayPlan, SpikePlan
 from loadtests._popularity import ZipfKeys
@@ -289,15 +289,43 @@ def spike_plan(options: argparse.Namespace, keys: Sequence[str] | None) -> Spike
     return SpikePlan(profile, popularity, kind, int(options.seed))
 
 
+_LAST_LOG: tuple[object, ParsedLog] | None = None
+
+
+def _log_signature(path: Path) -> object:
+    return tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in log_files(path))
+
+
 def parse_replay_log(options: argparse.Namespace) -> ParsedLog:
-    """Read the ``--log`` of a replay."""
+    """Read the ``--log`` of a replay (the last one read is kept while its files are unchanged)."""
+    global _LAST_LOG
     if not options.log:
         msg = "--log PATH is required: the CloudFront access log to replay"
         raise ScenarioError(msg)
+    path = Path(options.log)
     try:
-        return read_log(Path(options.log))
+        signature = (str(path.resolve()), _log_signature(path))
+        if _LAST_LOG is not None and _LAST_LOG[0] == signature:
+            return _LAST_LOG[1]
+        parsed = read_log(path)
     except LogError as exc:
         raise ScenarioError(str(exc)) from exc
+    except OSError as exc:
+        msg = f"--log: cannot read {path}: {exc.strerror or exc}"
+        raise ScenarioError(msg) from exc
+    _LAST_LOG = (signature, parsed)
+    return parsed
+
+
+def validate_spike(options: argparse.Namespace, local: bool) -> None:
+    """Reject spike options that cannot work, before anything starts."""
+    spike_plan(options, ["validation"] if local else None)
+
+
+def validate_replay(options: argparse.Namespace, local: bool) -> None:
+    """Reject replay options and logs that cannot work, before anything starts."""
+    del local
+    replay_plan(options)
 
 
 def replay_plan(options: argparse.Namespace, log: ParsedLog | None = None) -> ReplayPlan:

@@ -159,6 +159,12 @@ class RecordsWriter:
         if not self._file.closed:
             self._file.close()
 
+    def __enter__(self) -> RecordsWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 def rate_rows(targets: Sequence[float], counts: RunCounts) -> list[tuple[int, float, int, int]]:
     """``rate.csv`` rows: every second of the schedule, then any second with requests."""

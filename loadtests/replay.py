@@ -11,14 +11,13 @@ and lines need not be in time order. ``--speedup`` compresses time,
 
 Malformed lines are skipped, reported as ``file:line: reason`` in the log of
 the run and in the run folder's ``malformed_lines.txt``, and counted in
-``run.json``'s ``malformed_lines``.
+``run.json``'s ``malformed_lines``. ``python loadtests/replay.py --help``
+lists the scenario's options with Locust's.
 """
 
 from __future__ import annotations
 
-from locust import events
-
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loadtests import _hooks, _options
 from loadtests._plans import REPLAY_NAME, ReplayPlan
@@ -34,10 +33,6 @@ if TYPE_CHECKING:
     from loadtests._plans import Plan
 
 
-def _replay_arguments(parser: Any, **_: Any) -> None:
-    _options.add_replay_arguments(parser)
-
-
 def _plan(options: argparse.Namespace, keys: Sequence[str] | None) -> Plan:
     del keys  # a replay asks for the log's own paths
     return _options.replay_plan(options)
@@ -46,9 +41,6 @@ def _plan(options: argparse.Namespace, keys: Sequence[str] | None) -> Plan:
 def _seed_local(plan: Plan, local: LocalDistribution) -> None:
     if isinstance(plan, ReplayPlan):
         seed_regions(local.regions, local.bucket, objects_from_log(plan.log.requests))
-
-
-_hooks.listen(events.init_command_line_parser, _replay_arguments)
 
 
 class ReplayUser(ScheduledUser):
@@ -62,4 +54,16 @@ class ReplayShape(ScheduleShape):
     user_class = ReplayUser
 
 
-_hooks.register_scenario(_hooks.ScenarioSpec(REPLAY_NAME, _plan, ReplayUser, _seed_local))
+_hooks.register_scenario(
+    _hooks.ScenarioSpec(
+        REPLAY_NAME,
+        build=_plan,
+        user_class=ReplayUser,
+        validate=_options.validate_replay,
+        add_arguments=_options.add_replay_arguments,
+        prepare_local=_seed_local,
+    )
+)
+
+if __name__ == "__main__":
+    _hooks.locust_main(__file__)

@@ -13,26 +13,16 @@ user was busy is counted late (``rate.csv``, ``requests.csv``), never
 dropped. ``--host https://dxxxx.cloudfront.net --keys keys.txt`` drives a
 real distribution instead. Every Locust option works (``--processes``,
 ``--csv``, ``--html``, ``--run-time``, the web UI, ``locust.conf``); the run
-folder is printed at the end.
+folder is printed at the end. ``python loadtests/spike.py --help`` lists the
+scenario's options with Locust's.
 """
 
 from __future__ import annotations
-
-from locust import events
-
-from typing import Any
 
 from loadtests import _hooks, _options
 from loadtests._plans import SPIKE_NAME
 from loadtests._shapes import ScheduleShape
 from loadtests._users import ScheduledUser
-
-
-def _spike_arguments(parser: Any, **_: Any) -> None:
-    _options.add_spike_arguments(parser)
-
-
-_hooks.listen(events.init_command_line_parser, _spike_arguments)
 
 
 class SpikeUser(ScheduledUser):
@@ -46,4 +36,15 @@ class SpikeShape(ScheduleShape):
     user_class = SpikeUser
 
 
-_hooks.register_scenario(_hooks.ScenarioSpec(SPIKE_NAME, _options.spike_plan, SpikeUser))
+_hooks.register_scenario(
+    _hooks.ScenarioSpec(
+        SPIKE_NAME,
+        build=_options.spike_plan,
+        user_class=SpikeUser,
+        validate=_options.validate_spike,
+        add_arguments=_options.add_spike_arguments,
+    )
+)
+
+if __name__ == "__main__":
+    _hooks.locust_main(__file__)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import argparse
+import calendar
+
+import pytest
+
+from loadtests._errors import CliError
+from loadtests._options import (
+    ScenarioError,
+    add_common_arguments,
+    add_replay_arguments,
+    add_spike_arguments,
+    read_keys,
+    replay_plan,
+    spike_plan,
+    validate_replay,
+    validate_spike,
+)
+from loadtests._plans import pool_size
+
+from .logs import Line, render, write_log
+
+T0 = calendar.timegm((2026, 11, 26, 17, 31, 48, 0, 0, 0))
+
+
+def parse(*args: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    add_spike_arguments(parser)
+    add_replay_arguments(parser)
+    return parser.parse_args(list(args))
+
+
+def test_defaults_are_concrete_values_for_the_web_ui():
+    options = parse()
+    for name, value in vars(options).items():
+        assert value is not None, name
+
+
+def test_options_are_marked_for_locusts_web_ui():
+    parser = argparse.ArgumentParser()
+    add_spike_arguments(parser)
+    marked = {
+        a.dest: a.include_in_web_ui for a in parser._actions if hasattr(a, "include_in_web_ui")
+    }
+    assert marked["baseline_rps"] is True
+    assert marked["spike_factor"] is True
+
+
+def test_the_default_spike_is_5_rps_stepping_20x():
+    plan = spike_plan(parse(), ["a", "b"])
+    assert plan.profile.rate(0) == 5
+    assert plan.peak_rps == 100
+    assert plan.duration == 55
+    targets = plan.targets(1)
+    assert (targets[14], targets[15], targets[39], targets[40]) == (5, 100, 100, 5)
+
+
+def test_spike_tickets_ask_for_the_keys_as_paths():
+    plan = spike_plan(parse("--spike-at", "1", "--spike-hold", "1", "--cooldown", "0"), ["m/a.jpg"])
+    tickets = list(plan.tickets(0, 1))
+    assert len(tickets) == 105
+    assert {t.path for t in tickets} == {"/m/a.jpg"}
+    assert {t.method for t in tickets} == {"GET"}
+
+
+def test_split_tickets_cover_the_targets():
+    plan = spike_plan(parse("--arrivals", "poisson", "--seed", "4"), ["a", "b", "c"])
+    offsets = [t.offset for slot in range(3) for t in plan.tickets(slot, 3)]
+    assert len(offsets) == sum(plan.targets(3))
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--baseline-rps", "0"], "--baseline-rps"),
+        (["--spike-factor", "-2"], "--spike-factor"),
+        (["--spike-hold", "nan"], "--spike-hold"),
+        (["--zipf-s", "-1"], "--zipf-s"),
+        (["--pool-latency", "0"], "--pool-latency"),
+        (["--objects", "0"], "--objects"),
+        (["--memory-mb", "64"], "--memory-mb"),
+    ],
+)
+def test_bad_spike_options_name_the_flag(args, flag):
+    with pytest.raises(ScenarioError, match=flag) as caught:
+        spike_plan(parse(*args), ["a"])
+    assert isinstance(caught.value, CliError)
+    assert caught.value.exit_code == 2
+
+
+def test_a_spike_on_a_given_host_needs_keys(tmp_path):
+    with pytest.raises(ScenarioError, match="--keys FILE is required"):
+        validate_spike(parse(), local=False)
+    validate_spike(parse(), local=True)
+    keys = tmp_path / "keys.txt"
+    keys.write_text("# objects\nmedia/a.jpg\n\n  media/b.jpg  \n")
+    assert read_keys(str(keys)) == ["media/a.jpg", "media/b.jpg"]
+    plan = spike_plan(parse("--keys", str(keys)), None)
+    assert sorted(plan.keys.ranked) == ["media/a.jpg", "media/b.jpg"]
+
+
+def test_bad_keys_files(tmp_path):
+    with pytest.raises(ScenarioError, match="--keys: cannot read"):
+        read_keys(str(tmp_path / "missing"))
+    empty = tmp_path / "empty"
+    empty.write_text("# nothing\n")
+    with pytest.raises(ScenarioError, match="holds no keys"):
+        read_keys(str(empty))
+    binary = tmp_path / "bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ScenarioError, match="not UTF-8"):
+        read_keys(str(binary))
+
+
+def test_replay_plan_reads_the_log_and_counts_malformed_lines(tmp_path):
+    log = write_log(
+        tmp_path / "a.log",
+        render([Line(T0 + i, f"/k{i}") for i in range(5)]) + "broken line\n",
+    )
+    plan = replay_plan(parse("--log", str(log), "--multiply", "2"))
+    assert len(plan.requests) == 10
+    assert len(plan.log.malformed) == 1
+    assert sum(plan.targets(1)) == 10
+    assert plan.summary()["log_requests"] == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--log PATH is required"),
+        (["--log", "/nonexistent/log"], "does not exist"),
+        (["--log", "{log}", "--speedup", "0"], "--speedup"),
+        (["--log", "{log}", "--window", "9:1"], "--window"),
+        (["--log", "{log}", "--window", "500:600"], "no request of the log"),
+        (["--log", "{junk}"], "no valid request"),
+    ],
+)
+def test_bad_replay_input_is_rejected_before_anything_starts(tmp_path, args, message):
+    log = write_log(tmp_path / "a.log", render([Line(T0, "/a"), Line(T0 + 3, "/b")]))
+    junk = write_log(tmp_path / "junk.log", "nothing here\n")
+    args = [a.format(log=log, junk=junk) for a in args]
+    with pytest.raises(ScenarioError, match=message):
+        validate_replay(parse(*args), local=True)
+
+
+def test_pool_size_follows_littles_law():
+    assert pool_size(100, 0.5) == 50
+    assert pool_size(1, 0.5, slots=2) == 8

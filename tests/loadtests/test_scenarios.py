@@ -1,0 +1,331 @@
+"""Real Locust runs of the scenarios, against the local distribution or a loopback target."""
+
+from __future__ import annotations
+
+import calendar
+import collections
+import csv
+import json
+import signal
+import time
+import urllib.parse
+import urllib.request
+from typing import TYPE_CHECKING
+
+import pytest
+
+from loadtests._records import REQUESTS_HEADER
+
+from .conftest import LOADTESTS
+from .logs import Line, render, write_log
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.slow
+
+SPIKE = str(LOADTESTS / "spike.py")
+REPLAY = str(LOADTESTS / "replay.py")
+T0 = calendar.timegm((2026, 11, 26, 17, 31, 48, 0, 0, 0))
+RUN_JSON_KEYS = {
+    "scenario",
+    "args",
+    "versions",
+    "start",
+    "end",
+    "host",
+    "local",
+    "requests",
+    "failures",
+    "late_starts",
+    "malformed_lines",
+    "memory_mb",
+    "billing_threshold_ms",
+}
+
+
+def only_run(base: Path) -> Path:
+    runs = [p for p in base.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def read_rate(run: Path) -> list[dict[str, float]]:
+    with (run / "rate.csv").open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def read_requests(run: Path) -> list[dict[str, str]]:
+    with (run / "requests.csv").open() as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames or ()) == REQUESTS_HEADER
+        return list(reader)
+
+
+def assert_hold_follows_target(rate, first: int, last: int, tolerance: float = 0.10) -> None:
+    for row in rate[first : last + 1]:
+        assert row["target"] > 0
+        error = abs(row["achieved"] - row["target"]) / row["target"]
+        assert error <= tolerance, (row, rate)
+
+
+def test_edgedrill_run_spikes_the_local_distribution_and_writes_the_run_folder(spawn, tmp_path):
+    out = tmp_path / "runs"
+    running = spawn(
+        "-m", "loadtests._cli", "run", "--duration", "8", "--out", str(out), "--", "--seed", "3"
+    )
+    finished = running.finish(timeout=120)
+    assert finished.code == 0, finished.output[-3000:]
+    run = only_run(out)
+    assert finished.output.strip().splitlines()[-1] == str(run)
+    assert run.name.endswith("-spike")
+    assert len(run.name) == len("20261126T173148Z-spike")
+
+    # 5 rps for 2 s, 100 rps for 4 s, 5 rps for 2 s.
+    rate = read_rate(run)
+    assert [row["target"] for row in rate[:8]] == [5, 5, 100, 100, 100, 100, 5, 5]
+    assert_hold_follows_target(rate, 2, 5)
+
+    document = json.loads((run / "run.json").read_text())
+    assert set(document) >= RUN_JSON_KEYS
+    assert document["scenario"] == "spike"
+    assert document["local"] is True
+    assert document["host"].startswith("http://127.0.0.1:")
+    assert document["requests"] == 420
+    assert document["complete"] is True
+    assert document["malformed_lines"] == 0
+    assert document["memory_mb"] == 128
+    assert document["billing_threshold_ms"] == 50
+    assert document["args"]["seed"] == 3
+    assert set(document["versions"]) == {"edgedrill", "locust", "python"}
+    assert document["start"] < document["end"]
+
+    records = read_requests(run)
+    assert len(records) == 420
+    assert sum(r["status"] == "200" for r in records) == 420
+    assert {r["pop"] for r in records} == {"IAD89-P1"}
+    assert all(r["cf_id"] for r in records)
+    caches = collections.Counter(r["x_cache"] for r in records)
+    assert caches["Hit from cloudfront"] > caches["Miss from cloudfront"] > 0
+    starts = [float(r["start"]) for r in records]
+    assert min(starts) >= document["start"] - 0.05
+    assert all(len(r["duration_ms"].split(".")[1]) == 3 for r in records)
+
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
+        assert (run / name).is_file(), name
+    assert (run / "locust_exceptions.csv").is_file()
+    assert (run / "locust_report.html").is_file()
+    access = (run / "logs" / "cloudfront" / "access.log").read_text().splitlines()
+    assert sum(not line.startswith("#") for line in access) == 420
+    assert list((run / "logs" / "lambda").glob("*.log"))
+    assert finished.leftovers() == []
+
+
+def test_processes_2_split_the_rate_between_workers(run_locust, tmp_path):
+    finished = run_locust(
+        "-f", SPIKE, "--headless", "--processes", "2", "--only-summary",
+        "--results-dir", str(tmp_path / "runs"),
+        "--baseline-rps", "10", "--spike-factor", "10",
+        "--spike-at", "2", "--spike-hold", "3", "--cooldown", "1",
+        timeout=120,
+    )  # fmt: skip
+    assert finished.code == 0, finished.output[-3000:]
+    run = only_run(tmp_path / "runs")
+    document = json.loads((run / "run.json").read_text())
+    assert document["workers"] == 2
+    assert document["requests"] == document["scheduled"] == 10 * 2 + 100 * 3 + 10
+    assert document["complete"] is True
+    released = [slot["released"] for slot in document["dispatch"]]
+    assert released == [165, 165]
+    assert len(read_requests(run)) == 330
+    assert_hold_follows_target(read_rate(run), 2, 4)
+    assert finished.leftovers() == []
+
+
+def test_replay_of_a_generated_log_sends_its_valid_lines(run_locust, tmp_path):
+    lines = [
+        Line(
+            T0 + i // 20,
+            f"/media/replay{i % 40:03d}.jpg",
+            method="HEAD" if i % 5 == 0 else "GET",
+            query=f"v={i % 3}" if i % 4 == 0 else "",
+            size=500 + 37 * (i % 40),
+        )
+        for i in range(120)
+    ]
+    folder = tmp_path / "cf-logs"
+    write_log(folder / "E2.2026-11-26-17.a.gz", render(lines[:60]), gz=True)
+    second = write_log(
+        folder / "E2.2026-11-26-17.b",
+        render(lines[60:][::-1]) + "not\ta\tlog\tline\n" + render(lines[:1], header=False)[:40],
+    )
+    finished = run_locust(
+        "-f", REPLAY, "--headless", "--only-summary", "--log", str(folder),
+        "--speedup", "2", "--results-dir", str(tmp_path / "runs"),
+        timeout=120,
+    )  # fmt: skip
+    assert finished.code == 0, finished.output[-3000:]
+    run = only_run(tmp_path / "runs")
+    document = json.loads((run / "run.json").read_text())
+    assert document["scenario"] == "replay"
+    assert document["requests"] == 120
+    assert document["malformed_lines"] == 2
+    malformed = (run / "malformed_lines.txt").read_text().splitlines()
+    assert [m.split(": ")[0] for m in malformed] == [f"{second}:63", f"{second}:64"]
+    assert f"{second}:63" in finished.output
+    records = read_requests(run)
+    assert len(records) == 120
+    assert collections.Counter(r["method"] for r in records) == {"GET": 96, "HEAD": 24}
+    assert {r["status"] for r in records} == {"200"}  # the log's objects were seeded
+    assert sum(read_rate(run)[s]["achieved"] for s in range(len(read_rate(run)))) == 120
+    assert finished.leftovers() == []
+
+
+def test_replay_sends_the_logs_paths_methods_and_queries(run_locust, target, tmp_path):
+    lines = [
+        Line(T0 + i / 10, f"/a%20b/{i}.jpg", method="HEAD" if i % 2 else "GET", query=q)
+        for i, q in enumerate(["", "x=1&y=%2F", "sig=abc%3D%3D", "", "a=b"] * 4)
+    ]
+    log = write_log(tmp_path / "access.log", render(lines))
+    config = tmp_path / "replay.conf"
+    config.write_text(f"log = {log}\nmultiply = 2\nhost = {target.url}\n")
+    finished = run_locust(
+        "-f", REPLAY, "--config", str(config), "--headless", "--only-summary",
+        "--results-dir", str(tmp_path / "runs"),
+    )  # fmt: skip
+    assert finished.code == 0, finished.output[-3000:]
+    expected = collections.Counter()
+    for line in lines:
+        uri = line.path + (f"?{line.query}" if line.query else "")
+        expected[(line.method, uri)] += 2
+    assert collections.Counter(target.requests) == expected
+    run = only_run(tmp_path / "runs")
+    document = json.loads((run / "run.json").read_text())
+    assert document["local"] is False
+    assert document["args"]["multiply"] == 2
+    assert {r["origin_region"] for r in read_requests(run)} == {"eu-west-1"}
+    assert not (run / "logs").exists()
+
+
+def test_ctrl_c_mid_run_writes_the_run_folder_and_stops_the_distribution(spawn, tmp_path):
+    runs = tmp_path / "runs"
+    running = spawn(
+        "-m", "locust", "-f", SPIKE, "--headless", "--only-summary",
+        "--results-dir", str(runs), "--baseline-rps", "20", "--spike-at", "60",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        requests = list(runs.glob("*/requests.csv"))
+        if requests and len(requests[0].read_text().splitlines()) > 40:
+            break
+        time.sleep(0.2)
+    else:
+        running.kill()
+        pytest.fail(f"the run never started:\n{running.output()[-3000:]}")
+    running.signal(signal.SIGINT)
+    finished = running.finish(timeout=60)
+    assert finished.code in (0, 1), finished.output[-3000:]
+    run = only_run(runs)
+    document = json.loads((run / "run.json").read_text())
+    assert document["complete"] is False
+    assert document["requests"] > 40
+    assert (run / "logs" / "cloudfront" / "access.log").is_file()
+    assert finished.leftovers() == []
+    assert not list((tmp_path / "tmp0").glob("edgedrill-local-*"))
+
+
+def test_an_init_failure_after_the_distribution_started_stops_it(run_locust, tmp_path):
+    huge = [Line(T0, "/media/huge.bin", size=3 * 1024**3)]
+    log = write_log(tmp_path / "huge.log", render(huge))
+    finished = run_locust(
+        "-f", REPLAY, "--headless", "--log", str(log), "--results-dir", str(tmp_path / "runs")
+    )
+    assert finished.code == 2, finished.output[-3000:]
+    assert "starting the local distribution" in finished.output
+    assert "GiB" in finished.output
+    assert "Traceback" not in finished.output
+    assert finished.leftovers() == []
+    assert any("edge.stack" in cmd for cmd in finished.descendants.values())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", SPIKE, "--host", "http://127.0.0.1:9"], "--keys FILE is required with --host"),
+        (["-f", REPLAY, "--log", "/nonexistent/access.log"], "/nonexistent/access.log does not"),
+        (["-f", SPIKE, "--spike-factor", "0"], "--spike-factor must be"),
+    ],
+)
+def test_bad_input_fails_before_anything_starts(run_locust, tmp_path, args, message):
+    finished = run_locust(*args, "--headless", "--results-dir", str(tmp_path / "runs"))
+    assert finished.code == 2
+    assert message in finished.output
+    assert "starting the local distribution" not in finished.output
+    assert not (tmp_path / "runs").exists()
+    assert finished.leftovers() == []
+
+
+def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
+    helped = spawn(str(LOADTESTS / "spike.py"), "--help").finish(timeout=30)
+    assert helped.code == 0
+    for flag in ("--baseline-rps", "--spike-factor", "--spike-at", "--spike-hold", "--ramp"):
+        assert flag in helped.output
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("a.jpg\nb.jpg\n")
+    port = free_port()
+    running = spawn(
+        "-m", "locust", "-f", SPIKE, "--host", target.url, "--keys", str(keys),
+        "--web-host", "127.0.0.1", "--web-port", str(port),
+        "--results-dir", str(tmp_path / "runs"),
+    )  # fmt: skip
+    try:
+        page = wait_for_page(f"http://127.0.0.1:{port}/", running)
+        assert "baseline_rps" in page
+        assert "spike_factor" in page
+        form = {
+            "user_count": "10",
+            "spawn_rate": "10",
+            "host": target.url,
+            "baseline_rps": "7",
+            "spike_factor": "2",
+            "spike_at": "1",
+            "spike_hold": "1",
+            "cooldown": "1",
+        }
+        body = urllib.parse.urlencode(form).encode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
+            assert json.loads(r.read())["success"] is True
+        deadline = time.monotonic() + 30
+        while not list((tmp_path / "runs").glob("*/run.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        running.signal(signal.SIGTERM)
+    finished = running.finish(timeout=30)
+    run = only_run(tmp_path / "runs")
+    document = json.loads((run / "run.json").read_text())
+    assert document["args"]["baseline_rps"] == 7
+    assert document["requests"] == 7 + 14 + 7
+    assert [row["target"] for row in read_rate(run)] == [7, 14, 7]
+    assert finished.leftovers() == []
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_page(url: str, running) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            if running.process.poll() is not None:
+                pytest.fail(running.output()[-3000:])
+            time.sleep(0.2)
+    pytest.fail("the web UI did not come up")
