@@ -221,7 +221,7 @@ def _analyse(run_dir: Path, options: Options) -> Analysis:
     from results.errors import ResultsError
 
     try:
-        return analyse(load_run(run_dir, strict=options.strict), options)
+        return analyse(load_run(run_dir, strict=options.strict, workers=options.workers), options)
     except ResultsError as exc:
         raise CliError(str(exc)) from exc
 

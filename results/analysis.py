@@ -16,19 +16,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from results.access_log import read_access_logs
 from results.billing import DEFAULT_THRESHOLD_MS, Billing, Prices, bill
 from results.cache_metrics import DnsCacheMetrics, EdgeCacheMetrics, dns_cache, edge_cache
 from results.environments import Environments, environments
-from results.errors import MalformedLines
+from results.errors import MalformedLines, RunFolderError
 from results.failover import DEFAULT_ERROR_RATE, DEFAULT_STABLE_S, Failover, failover
 from results.latency import DEFAULT_PERCENTILES, WindowSeries, percentiles, sliding_percentiles
-from results.logs import read_runtime_logs
-from results.records import read_requests
+from results.loading import read_inputs
 from results.run_folder import (
     FAULTS_JSONL,
     RATE_CSV,
-    REQUESTS_CSV,
     RUN_JSON,
     read_faults,
     read_locust,
@@ -62,6 +59,7 @@ class Options:
     failover_error_rate: float = DEFAULT_ERROR_RATE
     failover_stable_s: int = DEFAULT_STABLE_S
     strict: bool = False  # a malformed line is an error instead of being skipped
+    workers: int | None = None  # processes reading big files (None: the CPUs, at most 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,24 +77,26 @@ class RunData:
     folder_malformed: MalformedLines
 
 
-def load_run(path: Path, *, strict: bool = False) -> RunData:
-    """Read a run folder; raise RunFolderError/FormatError naming the file and line."""
-    from results.errors import RunFolderError
+def load_run(path: Path, *, strict: bool = False, workers: int | None = None) -> RunData:
+    """Read a run folder; raise RunFolderError/FormatError naming the file and line.
 
+    ``workers`` caps the processes reading big files (default: the CPUs, at most 4;
+    1 reads everything here).
+    """
     if not path.is_dir():
         raise RunFolderError(path, "not a directory")
     info = read_run_info(path / RUN_JSON)
     malformed = MalformedLines(strict=strict)
-    log_dir = path / "logs"
+    inputs = read_inputs(path, strict=strict, workers=workers)
     return RunData(
         path=path,
         info=info,
-        records=read_requests(path / REQUESTS_CSV, strict=strict),
+        records=inputs.records,
         rate=read_rate(path / RATE_CSV, malformed),
         faults=read_faults(path / FAULTS_JSONL, malformed),
         locust=read_locust(path),
-        runtime=read_runtime_logs(log_dir, strict=strict),
-        access=read_access_logs(log_dir, strict=strict),
+        runtime=inputs.runtime,
+        access=inputs.access,
         folder_malformed=malformed,
     )
 

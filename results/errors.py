@@ -35,6 +35,9 @@ class RunFolderError(ResultsError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return (type(self), (self.path, self.reason))
+
 
 class FormatError(ResultsError):
     """One line of a run file does not follow docs/formats.md."""
@@ -44,6 +47,9 @@ class FormatError(ResultsError):
         self.line = line
         self.reason = reason
         super().__init__(f"{source}:{line}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, str]]:
+        return (type(self), (self.source, self.line, self.reason))
 
     @property
     def location(self) -> str:
@@ -59,6 +65,9 @@ class GateConfigError(ResultsError):
         self.key = key
         self.reason = reason
         super().__init__(f"{source}: gate key {key!r}: {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str]]:
+        return (type(self), (self.source, self.key, self.reason))
 
 
 @dataclass(slots=True)

@@ -20,6 +20,8 @@ Used`` in MB; ``Init Duration`` only on a cold start.
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import json
 import math
 import re
@@ -28,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import numpy as np
 
@@ -36,7 +38,7 @@ from results.errors import FormatError, MalformedLines
 from results.records import BoolArray, Categories, CodeArray, FloatArray, IntArray
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
 CACHE_STATES = ("hit", "miss", "stale", "negative", "fallback")
@@ -102,6 +104,15 @@ _FAST_ROUTE = re.compile(
     r'"dns_queries":(0|[1-9]\d*)\}'
 )
 _VALUE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|MB)?")
+# Whole local-file lines in the formats.md layout, timestamp included: the
+# path a million-invocation file takes. Groups: second, milliseconds, then
+# the message's own.
+_STAMP = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z\t"
+_LINE_REPORT = re.compile(_STAMP + _FAST_REPORT.pattern + r"\n?")
+_LINE_ROUTE = re.compile(_STAMP + _FAST_ROUTE.pattern + r"\n?")
+_BATCH = 65_536
+_CHUNK = 16 << 20
+_BLANK = ("", " ", "\t", "\r")  # where a request id must begin
 
 
 def parse_message(message: str) -> Message:
@@ -305,6 +316,10 @@ class RuntimeLogReader:
         self._reasons: Counter[tuple[str, str]] = Counter()
         self._max_stale = 0.0
         self._seconds: dict[str, float] = {}
+        self._report_rows: list[tuple[object, ...]] = []
+        self._route_rows: list[tuple[str, ...]] = []
+        self._report_chunks: list[tuple[np.ndarray, ...]] = []
+        self._route_chunks: list[tuple[np.ndarray, ...]] = []
         self.starts = 0
         self.ends = 0
         self.other_lines = 0
@@ -312,26 +327,145 @@ class RuntimeLogReader:
 
     def read_file(self, path: Path, region: str | None = None) -> None:
         """Read one local log file (``<region>.<function>.log``)."""
-        region = region if region is not None else path.name.split(".", 1)[0]
-        self.sources.append(str(path))
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            self.read_lines(handle, str(path), region)
+        self.read_range(path, 0, path.stat().st_size, region)
 
-    def read_lines(self, lines: Iterable[str] | TextIO, source: str, region: str) -> None:
+    def read_range(self, path: Path, start: int, end: int, region: str | None = None) -> int:
+        """Read the lines of ``path`` that begin in bytes ``[start, end)``; returns how many.
+
+        Line numbers in errors count from the range's first line; a caller that
+        splits a file adds the lines of the ranges before (:func:`merge_runtime_logs`).
+        """
+        region = region if region is not None else path.name.split(".", 1)[0]
+        if start == 0:
+            self.sources.append(str(path))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        number = 0
+        carry = ""
+        with path.open("rb") as handle:
+            position = _align(handle, start)
+            while position < end:
+                data = handle.read(min(_CHUNK, end - position))
+                if not data:
+                    break
+                position += len(data)
+                if position >= end and not data.endswith(b"\n"):
+                    data += handle.readline()  # the last line began inside the range
+                lines = (carry + decoder.decode(data)).split("\n")
+                carry = lines.pop()
+                self.read_lines(lines, str(path), region, first_number=number + 1)
+                number += len(lines)
+        carry += decoder.decode(b"", final=True)
+        if carry:
+            self.read_lines([carry], str(path), region, first_number=number + 1)
+            number += 1
+        return number
+
+    def read_lines(  # noqa: C901 - the hot loop of a million-line file, kept inline
+        self, lines: Iterable[str] | TextIO, source: str, region: str, first_number: int = 1
+    ) -> None:
         r"""Read ``<timestamp>\t<message>`` lines; ``source`` names them in errors."""
         region_code = self._log_regions.setdefault(region, len(self._log_regions))
-        for number, line in enumerate(lines, start=1):
-            stamp, tab, message = line.partition("\t")
-            if not tab:
-                if line.strip():
-                    self._bad(source, number, "no tab between timestamp and message")
+        seconds = self._seconds
+        reports = self._report_rows
+        routes = self._route_rows
+        starts = ends = 0
+        for number, line in enumerate(lines, start=first_number):
+            # The exact lines the runtime and the router write, matched whole
+            # (timestamp included); a second not seen before is checked once.
+            kind = line[25:26]
+            if kind == "{":
+                match = _LINE_ROUTE.fullmatch(line)
+                if match is not None and match[1] in seconds:
+                    routes.append(match.groups())
+                    if len(routes) >= _BATCH:
+                        self._flush_routes()
+                    continue
+            elif kind == "R":
+                match = _LINE_REPORT.fullmatch(line)
+                if match is not None and match[1] in seconds:
+                    reports.append((*match.groups(), region_code))
+                    if len(reports) >= _BATCH:
+                        self._flush_reports()
+                    continue
+            elif kind == "S":
+                if (
+                    line.startswith("START RequestId: ", 25)
+                    and line[:19] in seconds
+                    and line[19:20] == "."
+                    and line[23:25] == "Z\t"
+                    and line[20:23].isdigit()
+                    and line[42:43] not in _BLANK
+                ):
+                    starts += 1
+                    continue
+            elif kind == "E" and (
+                line.startswith("END RequestId: ", 25)
+                and line[:19] in seconds
+                and line[19:20] == "."
+                and line[23:25] == "Z\t"
+                and line[20:23].isdigit()
+                and line[40:41] not in _BLANK
+            ):
+                ends += 1
                 continue
-            try:
-                when = self._timestamp(stamp)
-            except ValueError as exc:
-                self._bad(source, number, str(exc))
-                continue
-            self._message(when, message.rstrip("\r\n"), region_code, source, number)
+            self._general_line(line, number, source, region_code)
+        self.starts += starts
+        self.ends += ends
+
+    def _general_line(self, line: str, number: int, source: str, region_code: int) -> None:
+        stamp, tab, message = line.partition("\t")
+        if not tab:
+            if line.strip():
+                self._bad(source, number, "no tab between timestamp and message")
+            return
+        try:
+            when = self._timestamp(stamp)
+        except ValueError as exc:
+            self._bad(source, number, str(exc))
+            return
+        self._message(when, message.rstrip("\r\n"), region_code, source, number)
+
+    def _flush_reports(self) -> None:
+        rows = self._report_rows
+        if not rows:
+            return
+        cols = list(zip(*rows, strict=True))
+        seconds = self._seconds
+        end = np.array([seconds[s] for s in cols[0]], dtype=np.float64)
+        end += np.array(cols[1], dtype=np.int64) / 1000.0
+        self._report_chunks.append(
+            (
+                end,
+                np.array(cols[3], dtype=np.float64),
+                np.array(cols[4], dtype=np.int64),
+                np.array(cols[5], dtype=np.int64),
+                np.array(cols[6], dtype=np.int64),
+                np.array(["nan" if v is None else v for v in cols[7]], dtype=np.float64),
+                np.array(cols[8], dtype=np.int32),
+            )
+        )
+        rows.clear()
+
+    def _flush_routes(self) -> None:
+        rows = self._route_rows
+        if not rows:
+            return
+        cols = list(zip(*rows, strict=True))
+        seconds = self._seconds
+        states = self._states
+        time = np.array([seconds[s] for s in cols[0]], dtype=np.float64)
+        time += np.array(cols[1], dtype=np.int64) / 1000.0
+        self._route_chunks.append(
+            (
+                time,
+                np.array([states[v] for v in cols[2]], dtype=np.int32),
+                np.array([self._route_region(v) for v in cols[4]], dtype=np.int32),
+                np.array(cols[5], dtype=np.float64),
+                np.array(cols[6], dtype=np.float64),
+                np.array(cols[7], dtype=np.int64),
+            )
+        )
+        rows.clear()
 
     def read_events(self, events: Iterable[Mapping[str, object]], source: str, region: str) -> None:
         """Read CloudWatch Logs events (``timestamp`` in epoch ms, ``message``)."""
@@ -357,6 +491,9 @@ class RuntimeLogReader:
             if second is None:
                 second = parse_timestamp(head + "Z")
                 if len(self._seconds) > 100_000:
+                    # Batched rows refer to the cache: turn them into columns first.
+                    self._flush_reports()
+                    self._flush_routes()
                     self._seconds.clear()
                 self._seconds[head] = second
             return second + int(stamp[20:23]) / 1000.0
@@ -434,28 +571,57 @@ class RuntimeLogReader:
 
     def result(self) -> RuntimeLogs:
         """The columns read so far, each sorted by time."""
+        self._flush_reports()
+        self._flush_routes()
         c = self._c
-        end = np.frombuffer(c.report_end, dtype=np.float64) if c.report_end else np.zeros(0)
+        report_parts = [
+            *self._report_chunks,
+            (
+                _floats(c.report_end),
+                _floats(c.duration),
+                _ints(c.billed),
+                _ints(c.memory),
+                _ints(c.max_memory),
+                _floats(c.init),
+                _codes(c.log_region),
+            ),
+        ]
+        end, duration, billed, memory, max_memory, init, log_region = (
+            np.concatenate(column) for column in zip(*report_parts, strict=True)
+        )
         order = np.argsort(end, kind="stable")
         invocations = Invocations(
             end=end[order],
-            duration_ms=_floats(c.duration)[order],
-            billed_ms=_ints(c.billed)[order],
-            memory_mb=_ints(c.memory)[order],
-            max_memory_mb=_ints(c.max_memory)[order],
-            init_ms=_floats(c.init)[order],
-            log_region=Categories(tuple(self._log_regions), _codes(c.log_region)[order]),
+            duration_ms=duration[order],
+            billed_ms=billed[order].astype(np.int64),
+            memory_mb=memory[order].astype(np.int64),
+            max_memory_mb=max_memory[order].astype(np.int64),
+            init_ms=init[order],
+            log_region=Categories(tuple(self._log_regions), log_region[order].astype(np.int32)),
             status=dict(self._status),
         )
-        time = _floats(c.route_time)
+        route_parts = [
+            *self._route_chunks,
+            (
+                _floats(c.route_time),
+                _codes(c.state),
+                _codes(c.route_region),
+                _floats(c.dns_ms),
+                _floats(c.handler_ms),
+                _ints(c.queries),
+            ),
+        ]
+        time, state, region, dns_ms, handler_ms, queries = (
+            np.concatenate(column) for column in zip(*route_parts, strict=True)
+        )
         order = np.argsort(time, kind="stable")
         routes = Routes(
             time=time[order],
-            cache_state=Categories(CACHE_STATES, _codes(c.state)[order]),
-            region=Categories(tuple(self._route_regions), _codes(c.route_region)[order]),
-            dns_ms=_floats(c.dns_ms)[order],
-            handler_ms=_floats(c.handler_ms)[order],
-            dns_queries=_ints(c.queries)[order],
+            cache_state=Categories(CACHE_STATES, state[order].astype(np.int32)),
+            region=Categories(tuple(self._route_regions), region[order].astype(np.int32)),
+            dns_ms=dns_ms[order],
+            handler_ms=handler_ms[order],
+            dns_queries=queries[order].astype(np.int64),
             reasons=dict(self._reasons),
             max_stale_age_s=self._max_stale,
         )
@@ -468,6 +634,17 @@ class RuntimeLogReader:
             sources=tuple(self.sources),
             malformed=self.malformed,
         )
+
+
+def _align(handle: BinaryIO, start: int) -> int:
+    """Move to the first line that begins at or after byte ``start``; return the offset."""
+    if start <= 0:
+        handle.seek(0)
+        return 0
+    handle.seek(start - 1)
+    if handle.read(1) != b"\n":
+        handle.readline()  # that line began in the range before
+    return handle.tell()
 
 
 def _floats(values: array[float]) -> FloatArray:
@@ -499,6 +676,81 @@ def read_runtime_logs(log_dir: Path, *, strict: bool = False) -> RuntimeLogs | N
     for path in files:
         reader.read_file(path)
     return reader.result()
+
+
+def file_ranges(path: Path, parts: int, *, minimum: int = 32 << 20) -> list[tuple[int, int]]:
+    """Split a file into up to ``parts`` byte ranges of at least ``minimum`` bytes."""
+    size = path.stat().st_size
+    count = max(1, min(parts, size // max(minimum, 1)))
+    edges = [size * k // count for k in range(count + 1)]
+    return list(itertools.pairwise(edges))
+
+
+def merge_runtime_logs(
+    parts: Sequence[tuple[RuntimeLogs, str, int]], *, strict: bool
+) -> RuntimeLogs:
+    """Join logs read in pieces, in file order: ``(logs, file, lines read)`` per piece.
+
+    Malformed lines get their line numbers in the whole file back; when
+    ``strict``, the first of them in file order is raised.
+    """
+    malformed = MalformedLines(strict=False)
+    offsets: dict[str, int] = {}
+    for logs, source, lines in parts:
+        offset = offsets.get(source, 0)
+        malformed.count += logs.malformed.count
+        for error in logs.malformed.examples:
+            line = error.line + offset if error.source == source else error.line
+            if len(malformed.examples) < malformed.keep:
+                malformed.examples.append(FormatError(error.source, line, error.reason))
+        offsets[source] = offset + lines
+    if strict and malformed.examples:
+        raise malformed.examples[0]
+    pieces = [logs for logs, _, _ in parts]
+    inv = [p.invocations for p in pieces]
+    end = np.concatenate([i.end for i in inv])
+    order = np.argsort(end, kind="stable")
+    status: Counter[str] = Counter()
+    for i in inv:
+        status.update(i.status)
+    invocations = Invocations(
+        end=end[order],
+        duration_ms=np.concatenate([i.duration_ms for i in inv])[order],
+        billed_ms=np.concatenate([i.billed_ms for i in inv])[order],
+        memory_mb=np.concatenate([i.memory_mb for i in inv])[order],
+        max_memory_mb=np.concatenate([i.max_memory_mb for i in inv])[order],
+        init_ms=np.concatenate([i.init_ms for i in inv])[order],
+        log_region=Categories.concatenate([i.log_region for i in inv]).take(order),
+        status=dict(status),
+    )
+    rts = [p.routes for p in pieces]
+    time = np.concatenate([r.time for r in rts])
+    order = np.argsort(time, kind="stable")
+    reasons: Counter[tuple[str, str]] = Counter()
+    for r in rts:
+        reasons.update(r.reasons)
+    routes = Routes(
+        time=time[order],
+        cache_state=Categories.concatenate([r.cache_state for r in rts]).take(order),
+        region=Categories.concatenate([r.region for r in rts]).take(order),
+        dns_ms=np.concatenate([r.dns_ms for r in rts])[order],
+        handler_ms=np.concatenate([r.handler_ms for r in rts])[order],
+        dns_queries=np.concatenate([r.dns_queries for r in rts])[order],
+        reasons=dict(reasons),
+        max_stale_age_s=max((r.max_stale_age_s for r in rts), default=0.0),
+    )
+    sources: list[str] = []
+    for p in pieces:
+        sources += [s for s in p.sources if s not in sources]
+    return RuntimeLogs(
+        invocations=invocations,
+        routes=routes,
+        starts=sum(p.starts for p in pieces),
+        ends=sum(p.ends for p in pieces),
+        other_lines=sum(p.other_lines for p in pieces),
+        sources=tuple(sources),
+        malformed=malformed,
+    )
 
 
 def iter_messages(events: Iterable[Mapping[str, object]]) -> Iterator[tuple[float, str]]:

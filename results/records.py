@@ -50,7 +50,7 @@ COLUMNS = (
 # than this is still the same kind of error.
 _FLOAT_COLUMNS = ("start", "duration_ms", "late_ms")
 _INT_COLUMNS = ("status", "bytes")
-_TEXT_COLUMNS = {"method": 16, "x_cache": 48, "pop": 32, "origin_region": 32, "error": 120}
+_TEXT_COLUMNS = {"method": 8, "x_cache": 32, "pop": 24, "origin_region": 24, "error": 96}
 _READ = ("start", "duration_ms", "method", "status", "bytes", "x_cache", "pop",
          "origin_region", "late_ms", "error")  # fmt: skip
 
@@ -73,6 +73,20 @@ class Categories:
         codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int32)
         labels = tuple(v.decode("latin-1") if isinstance(v, bytes) else v for v in table)
         return cls(labels, codes)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[Categories]) -> Categories:
+        """One column from several, their label tables joined."""
+        labels: dict[str, int] = {}
+        codes = []
+        for part in parts:
+            remap = np.array(
+                [labels.setdefault(label, len(labels)) for label in part.labels] or [0],
+                dtype=np.int32,
+            )
+            codes.append(remap[part.codes] if len(part.codes) else part.codes)
+        joined = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int32)
+        return cls(tuple(labels), joined.astype(np.int32))
 
     def take(self, order: npt.NDArray[np.intp]) -> Categories:
         """The same column, rows reordered (or selected) by ``order``."""

@@ -44,7 +44,9 @@ def write_report(
     """Analyse ``run_dir`` and write its summary, plots and report; return report.html."""
     if analysis is None:
         options = options or Options()
-        analysis = analyse(load_run(run_dir, strict=options.strict), options)
+        analysis = analyse(
+            load_run(run_dir, strict=options.strict, workers=options.workers), options
+        )
     plots = write_plots(analysis, run_dir / PLOTS_DIR)
     document = summary(analysis)
     document["plots"] = {

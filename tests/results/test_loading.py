@@ -1,0 +1,70 @@
+"""Big inputs read in worker processes give what one process gives, file:line included."""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from results.errors import FormatError
+from results.loading import read_inputs
+from results.logs import file_ranges
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.results.synthetic import Truth
+
+
+def test_ranges_cover_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "f.log"
+    path.write_bytes(b"x" * 1000)
+    assert file_ranges(path, 3, minimum=100) == [(0, 333), (333, 666), (666, 1000)]
+    assert file_ranges(path, 3, minimum=600) == [(0, 1000)]
+    assert file_ranges(path, 8, minimum=300) == [(0, 333), (333, 666), (666, 1000)]
+
+
+@pytest.fixture
+def broken_copy(drill_run: tuple[Path, Truth], tmp_path: Path) -> tuple[Path, Path, int]:
+    """The generated drill with one malformed line deep in its runtime log."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(drill_run[0], run_dir)
+    log = next((run_dir / "logs" / "lambda").iterdir())
+    lines = log.read_text().splitlines(keepends=True)
+    bad = len(lines) * 2 // 3
+    lines[bad] = "2026-11-26T17:32:10.000Z\tREPORT RequestId: x\tDuration: 1 ms\n"
+    log.write_text("".join(lines))
+    return run_dir, log, bad + 1
+
+
+@pytest.mark.slow
+def test_workers_read_what_one_process_reads(broken_copy: tuple[Path, Path, int]) -> None:
+    run_dir, log, line = broken_copy
+    one = read_inputs(run_dir, strict=False, workers=1)
+    many = read_inputs(run_dir, strict=False, workers=3, parallel_bytes=0, range_bytes=1 << 14)
+    assert np.array_equal(one.records.start, many.records.start)
+    assert one.runtime is not None
+    assert many.runtime is not None
+    a, b = one.runtime, many.runtime
+    assert np.array_equal(a.invocations.end, b.invocations.end)
+    assert np.array_equal(a.invocations.duration_ms, b.invocations.duration_ms)
+    assert np.array_equal(a.invocations.init_ms, b.invocations.init_ms, equal_nan=True)
+    assert a.routes.cache_state.counts() == b.routes.cache_state.counts()
+    assert a.routes.region.counts() == b.routes.region.counts()
+    assert a.routes.reasons == b.routes.reasons
+    assert (a.starts, a.ends, a.other_lines) == (b.starts, b.ends, b.other_lines)
+    assert a.malformed.messages() == b.malformed.messages()
+    assert b.malformed.messages()[0].startswith(f"{log}:{line}: REPORT line without")
+    assert one.access is not None
+    assert many.access is not None
+    assert np.array_equal(one.access.time, many.access.time)
+
+
+@pytest.mark.slow
+def test_strict_workers_raise_the_first_bad_line(broken_copy: tuple[Path, Path, int]) -> None:
+    run_dir, log, line = broken_copy
+    with pytest.raises(FormatError) as caught:
+        read_inputs(run_dir, strict=True, workers=2, parallel_bytes=0, range_bytes=1 << 14)
+    assert caught.value.location == f"{log}:{line}"
