@@ -58,6 +58,23 @@ def register(subparsers: Any) -> None:
     _add_analysis_arguments(compare)
     compare.set_defaults(func=compare_command)
 
+    fetch = subparsers.add_parser(
+        "fetch-logs",
+        help="copy a real distribution's router logs from CloudWatch into a run folder",
+        description="Copy the router's CloudWatch log events of RUN_DIR's time span (run.json) "
+        "from /aws/lambda/us-east-1.FUNCTION in each region into "
+        "RUN_DIR/logs/lambda/<region>.FUNCTION.log, for edgedrill report and check.",
+    )
+    fetch.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    fetch.add_argument("--function", required=True, help="the Lambda@Edge function's name")
+    fetch.add_argument(
+        "--regions",
+        required=True,
+        help="comma-separated regions whose edge locations ran the function",
+    )
+    fetch.add_argument("--endpoint-url", default=None, help="CloudWatch Logs endpoint (testing)")
+    fetch.set_defaults(func=fetch_logs_command)
+
     check = subparsers.add_parser(
         "check",
         help="the capacity gate: run a drill (or take --run DIR) and judge it",
@@ -173,9 +190,10 @@ def _add_analysis_arguments(
         )
     else:
         group.add_argument(
-            "--strict", action="store_true",
+            "--strict",
+            action="store_true",
             help="fail on the first malformed line (exit 2) instead of skipping it",
-        )  # fmt: skip
+        )
     parser.set_defaults(strict=strict_default)
 
 
@@ -257,6 +275,42 @@ def compare_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def fetch_logs_command(args: argparse.Namespace) -> int:
+    """Write the router's CloudWatch events of a run into its logs/lambda/ folder."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from results.analysis import LOG_GRACE_S
+    from results.cloudwatch import edge_log_group, fetch_events, write_events
+    from results.errors import ResultsError
+    from results.run_folder import RUN_JSON, read_run_info
+
+    try:
+        info = read_run_info(args.run_dir / RUN_JSON)
+    except ResultsError as exc:
+        raise CliError(str(exc)) from exc
+    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    if not regions:
+        raise CliError("--regions: give at least one region")
+    group = edge_log_group(args.function)
+    start_ms = int((info.start - 1.0) * 1000)
+    end_ms = int((info.end + LOG_GRACE_S) * 1000)
+    for region in regions:
+        client = boto3.client("logs", region_name=region, endpoint_url=args.endpoint_url)
+        path = args.run_dir / "logs" / "lambda" / f"{region}.{args.function}.log"
+        try:
+            count = write_events(fetch_events(client, group, start_ms, end_ms), path)
+        except client.exceptions.ResourceNotFoundException:
+            path.unlink(missing_ok=True)
+            note = f"{region}: no log group {group} (the function did not run there)"
+            print(note, file=sys.stderr)  # noqa: T201
+            continue
+        except (BotoCoreError, ClientError, ResultsError) as exc:
+            raise CliError(f"{region} {group}: {exc}") from exc
+        print(f"{path} ({count:,} events)")  # noqa: T201
+    return 0
+
+
 def find_pyproject(start: Path) -> Path | None:
     """The nearest ``pyproject.toml`` at or above ``start``."""
     for folder in (start, *start.parents):
@@ -278,8 +332,16 @@ def _load_gate(args: argparse.Namespace) -> Gate:
 
 def _drill_options_given(args: argparse.Namespace) -> list[str]:
     given = []
-    for name in ("duration", "out", "host", "keys", "log", "baseline_rps", "spike_factor",
-                 "processes"):  # fmt: skip
+    for name in (
+        "duration",
+        "out",
+        "host",
+        "keys",
+        "log",
+        "baseline_rps",
+        "spike_factor",
+        "processes",
+    ):
         if getattr(args, name, None) is not None:
             given.append("--" + name.replace("_", "-"))
     if args.locust_args:
@@ -408,9 +470,10 @@ class DrillWatcher:
         if not self.base.is_dir():
             return None
         fresh = [
-            path for path in self.base.iterdir()
+            path
+            for path in self.base.iterdir()
             if path.is_dir() and path.name not in self.known and path.name.endswith(self.scenario)
-        ]  # fmt: skip
+        ]
         return max(fresh, key=lambda path: path.stat().st_mtime) if fresh else None
 
     def _watch(self) -> None:

@@ -38,7 +38,7 @@ from results.errors import FormatError, MalformedLines
 from results.records import BoolArray, Categories, CodeArray, FloatArray, IntArray
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
 CACHE_STATES = ("hit", "miss", "stale", "negative", "fallback")
@@ -751,12 +751,3 @@ def merge_runtime_logs(
         sources=tuple(sources),
         malformed=malformed,
     )
-
-
-def iter_messages(events: Iterable[Mapping[str, object]]) -> Iterator[tuple[float, str]]:
-    """``(epoch seconds, message)`` of CloudWatch events, for writing them as local lines."""
-    for event in events:
-        stamp = event.get("timestamp")
-        message = event.get("message")
-        if isinstance(stamp, int | float) and isinstance(message, str):
-            yield stamp / 1000.0, message.rstrip("\r\n")

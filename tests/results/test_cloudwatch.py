@@ -1,0 +1,128 @@
+"""Router logs from CloudWatch Logs (moto's server over HTTP) read like the local files."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from loadtests._cli import main
+from results.analysis import analyse, load_run
+from results.cloudwatch import edge_log_group, fetch_events, write_events
+from results.logs import RuntimeLogReader, parse_timestamp
+from tests.results.synthetic import FUNCTION, T0, Invocation, Row, invocation_lines, minimal_run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
+
+
+class _Pages:
+    """A client whose events come in pages of two."""
+
+    def __init__(self, events: list[dict[str, object]]) -> None:
+        self.events = events
+        self.calls: list[Mapping[str, object]] = []
+
+    def filter_log_events(self, **kwargs: object) -> Mapping[str, object]:
+        self.calls.append(kwargs)
+        at = int(str(kwargs.get("nextToken", 0)))
+        page: dict[str, object] = {"events": self.events[at : at + 2]}
+        if at + 2 < len(self.events):
+            page["nextToken"] = str(at + 2)
+        return page
+
+
+def test_paging_and_writing(tmp_path: Path) -> None:
+    events: list[dict[str, object]] = [
+        {"timestamp": 1795714308123 + i, "message": f"START RequestId: r{i} Version: 1\n"}
+        for i in range(5)
+    ]
+    events.append({"timestamp": 1795714308200, "message": "Traceback:\n  line 1\n"})
+    client = _Pages(events)
+    fetched = list(fetch_events(client, "/aws/lambda/us-east-1.fn", 1, 2))
+    assert len(fetched) == 6
+    assert [c.get("nextToken") for c in client.calls] == [None, "2", "4"]
+    path = tmp_path / "lambda" / "us-east-1.fn.log"
+    assert write_events(fetched, path) == 6
+    lines = path.read_text().splitlines()
+    assert lines[0] == "2026-11-26T17:31:48.123Z\tSTART RequestId: r0 Version: 1"
+    assert lines[5] == "2026-11-26T17:31:48.200Z\tTraceback:\\n  line 1"
+    reader = RuntimeLogReader(strict=True)
+    reader.read_file(path)
+    logs = reader.result()
+    assert (logs.starts, logs.other_lines) == (5, 1)
+
+
+@pytest.fixture
+def logs_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's server on a free loopback port, stopped after the test."""
+    from moto.server import ThreadedMotoServer
+
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_SESSION_TOKEN", "testing"),
+    ):
+        monkeypatch.setenv(name, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_fetch_logs_into_a_run_folder(
+    logs_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    run_dir = minimal_run(tmp_path / "run", [Row(T0 + 0.5, 10.0, x_cache="Miss from cloudfront")])
+    invocations = [
+        Invocation(
+            end=T0 + 0.5 + i * 0.5,
+            duration_ms=1.0 + i,
+            init_ms=150.0 if i == 0 else None,
+            cache_state="miss" if i == 0 else "hit",
+            dns_queries=1 if i == 0 else 0,
+        )
+        for i in range(6)
+    ]
+    lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
+    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=logs_server)
+    group = edge_log_group(FUNCTION)
+    client.create_log_group(logGroupName=group)
+    client.create_log_stream(logGroupName=group, logStreamName="2026/11/26/[1]abcdef")
+    client.put_log_events(
+        logGroupName=group,
+        logStreamName="2026/11/26/[1]abcdef",
+        logEvents=[
+            {"timestamp": round(parse_timestamp(stamp) * 1000), "message": message + "\n"}
+            for stamp, message in (line.split("\t", 1) for line in lines)
+        ],
+    )
+    argv = [
+        "fetch-logs",
+        str(run_dir),
+        "--function",
+        FUNCTION,
+        "--regions",
+        "eu-west-1,ap-south-1",
+        "--endpoint-url",
+        logs_server,
+    ]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "eu-west-1.edgedrill-router.log (24 events)" in out
+    assert "ap-south-1: no log group" in err
+    analysis = analyse(load_run(run_dir, strict=True))
+    assert analysis.router is not None
+    assert analysis.router.invocations == 6
+    assert analysis.environments is not None
+    assert analysis.environments.cold_starts == 1
+    assert analysis.environments.cold_by_region == {"eu-west-1": 1}
+    assert analysis.dns is not None
+    assert analysis.dns.queries == 1
