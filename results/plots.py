@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from results.analysis import Analysis
-    from results.records import FloatArray
+    from results.records import FloatArray, IntArray
 
 SIZE = (10.0, 5.2)
 DPI = 100
@@ -90,6 +90,13 @@ def _legend(axes: Axes, *others: Axes) -> None:
             )
 
 
+def _steps(series: FloatArray | IntArray) -> tuple[IntArray, FloatArray]:
+    """Edges 0..T and values for a ``where="post"`` step, so the last second shows too."""
+    values = np.asarray(series, dtype=np.float64)
+    edges = np.arange(len(values) + 1, dtype=np.int64)
+    return edges, np.append(values, values[-1] if len(values) else 0.0)
+
+
 def _time_axis(axes: Axes) -> None:
     axes.set_xlabel("time since run start (s)")
     axes.grid(True, alpha=0.3)
@@ -103,17 +110,27 @@ def draw_latency(analysis: Analysis, figure: Figure) -> str | None:
     axes = figure.add_subplot()
     x = analysis.timeline.axis
     for p in analysis.options.percentiles:
-        axes.plot(x, window.values[p], label=f"{percentile_label(p)} latency", linewidth=1.4)
+        # Each value belongs to the window that ends with its second.
+        axes.plot(x + 1, window.values[p], label=f"{percentile_label(p)} latency", linewidth=1.4)
     axes.set_yscale("log")
     axes.set_ylabel(f"latency over a {window.window_s} s window (ms)")
     _shade_faults(axes, analysis)
     rate_axes = axes.twinx()
     if analysis.rate is not None:
-        rate_axes.plot(
-            x, analysis.rate.target_per_second, "k--", linewidth=1.0, label="offered (target) req/s"
+        rate_axes.step(
+            *_steps(analysis.rate.target_per_second),
+            where="post",
+            color="k",
+            linestyle="--",
+            linewidth=1.0,
+            label="offered (target) req/s",
         )
-    rate_axes.plot(
-        x, analysis.requests.per_second, color="0.45", linewidth=1.0, label="achieved req/s"
+    rate_axes.step(
+        *_steps(analysis.requests.per_second),
+        where="post",
+        color="0.45",
+        linewidth=1.0,
+        label="achieved req/s",
     )
     rate_axes.set_ylabel("requests per second")
     rate_axes.set_ylim(bottom=0)
@@ -132,24 +149,21 @@ def draw_rate(analysis: Analysis, figure: Figure) -> str | None:
     late = analysis.rate.late_per_second if analysis.rate is not None else None
     if analysis.rate is not None:
         axes.step(
-            x,
-            analysis.rate.target_per_second,
+            *_steps(analysis.rate.target_per_second),
             where="post",
             color="k",
             linestyle="--",
             label="target req/s",
         )
         axes.step(
-            x,
-            analysis.rate.achieved_per_second,
+            *_steps(analysis.rate.achieved_per_second),
             where="post",
             color="#1565c0",
             label="achieved req/s (rate.csv)",
         )
     else:
         axes.step(
-            x,
-            analysis.requests.per_second,
+            *_steps(analysis.requests.per_second),
             where="post",
             color="#1565c0",
             label="achieved req/s (requests.csv)",
@@ -227,9 +241,10 @@ def draw_cache_states(analysis: Analysis, figure: Figure) -> str | None:
         return "no router log lines: DNS cache states unknown"
     axes = figure.add_subplot()
     x = analysis.timeline.axis
+    edges = np.arange(len(x) + 1)
     axes.stackplot(
-        x,
-        [dns.states_per_second[state] for state in CACHE_STATES],
+        edges,
+        [_steps(dns.states_per_second[state])[1] for state in CACHE_STATES],
         labels=[f"{state} ({dns.states[state]:,})" for state in CACHE_STATES],
         colors=[_STATE_COLOURS[state] for state in CACHE_STATES],
         step="post",
@@ -238,7 +253,13 @@ def draw_cache_states(analysis: Analysis, figure: Figure) -> str | None:
     axes.set_ylabel("router invocations per second")
     _shade_faults(axes, analysis)
     queries = axes.twinx()
-    queries.plot(x, dns.queries_per_second, color="k", linewidth=1.0, label="DNS queries/s")
+    queries.step(
+        *_steps(dns.queries_per_second),
+        where="post",
+        color="k",
+        linewidth=1.0,
+        label="DNS queries/s",
+    )
     queries.set_ylabel("DNS queries per second")
     queries.set_ylim(bottom=0)
     _time_axis(axes)
@@ -271,6 +292,7 @@ def draw_errors(analysis: Analysis, figure: Figure) -> str | None:
         )
         bottom += series
     axes.set_ylabel("failed requests per second")
+    axes.set_ylim(0, max(1.0, float(bottom.max(initial=0)) * 1.1))
     _shade_faults(axes, analysis)
     rate = axes.twinx()
     rate.plot(
@@ -299,7 +321,11 @@ def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
     x = analysis.timeline.axis
     names = sorted(origins.per_second)
     axes.stackplot(
-        x, [origins.per_second[name] for name in names], labels=names, step="post", alpha=0.8
+        np.arange(len(x) + 1),
+        [_steps(origins.per_second[name])[1] for name in names],
+        labels=names,
+        step="post",
+        alpha=0.8,
     )
     axes.set_ylabel("origin requests per second")
     _shade_faults(axes, analysis)
@@ -340,16 +366,14 @@ def draw_cold_starts(analysis: Analysis, figure: Figure) -> str | None:
     _shade_faults(axes, analysis)
     level = axes.twinx()
     level.step(
-        x,
-        envs.concurrency_per_second,
+        *_steps(envs.concurrency_per_second),
         where="post",
         color="#c62828",
         linewidth=1.3,
         label=f"concurrent executions, max per second (peak {envs.max_concurrency})",
     )
     level.step(
-        x,
-        envs.environments_per_second,
+        *_steps(envs.environments_per_second),
         where="post",
         color="k",
         linewidth=1.0,

@@ -17,7 +17,7 @@ from results.analysis import Analysis, Options, analyse, load_run
 from results.gate import Outcome, gate_json
 from results.latency import percentile_label
 from results.plots import write_plots
-from results.summary import fmt, headline, iso_time, pct, summary
+from results.summary import fmt, headline, iso_time, memory_used, pct, summary
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -382,6 +382,12 @@ def _router_section(analysis: Analysis) -> str:
                 ],
             )
         )
+        used = memory_used(analysis)
+        if used is not None:
+            parts.append(
+                f"<p>Max Memory Used per invocation: p50 {used['p50']:g} MB, p99 "
+                f"{used['p99']:g} MB, max {used['max']:g} MB of {billing.memory_mb:g} MB.</p>"
+            )
         if billing.reported_mismatches:
             parts.append(
                 f'<p class="note">{billing.reported_mismatches:,} REPORT lines bill a duration '

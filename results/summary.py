@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from results.billing import BILLING_STEPS_MS
 from results.cache_metrics import NO_CACHE_QUERIES_PER_1K
-from results.latency import percentile_label
+from results.latency import percentile_label, percentiles
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -238,7 +238,18 @@ def _billing(analysis: Analysis) -> dict[str, object] | None:
             for rule in billing.rules
         },
         "reported_billed_mismatches": billing.reported_mismatches,
+        "max_memory_used_mb": memory_used(analysis),
     }
+
+
+def memory_used(analysis: Analysis) -> dict[str, float] | None:
+    """REPORT Max Memory Used: how much of the configured memory the router needs."""
+    runtime = analysis.data.runtime
+    if runtime is None or not len(runtime.invocations):
+        return None
+    used = runtime.invocations.max_memory_mb.astype(float)
+    found = percentiles(used, [50.0, 99.0, 100.0])
+    return {"p50": found[50.0], "p99": found[99.0], "max": found[100.0]}
 
 
 def _cold_starts(analysis: Analysis) -> dict[str, object] | None:
