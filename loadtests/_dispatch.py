@@ -1,12 +1,17 @@
-"""Hands scheduled requests to Locust users at their due time (open model).
+"""Deals scheduled requests to Locust users and holds each until its due time (open model).
 
-One dispatcher runs per Locust process. Its greenlet walks the process's
-share of the schedule and, when a request falls due, gives it to an idle user
-(the most recently idle one first, so that a low rate keeps few users and
-few connections busy). When every user is busy the request waits in a
-backlog and the next user to come free takes it at once: it starts late, and
-how late is measured and recorded, never hidden. This is the arrival-rate
-model of k6's ``constant-arrival-rate`` executor, on gevent.
+One dispatcher runs per Locust process, over that process's share of the
+schedule. A user that is free takes the next request of the schedule and
+sleeps until it is due, then sends it: while users are free, every request
+starts on time, whatever the latency of the ones before it. When every user
+is busy, the next request is taken by the first user to come free, after its
+due time: it starts late, and how late is measured and recorded, never
+hidden. This is the arrival-rate model of k6's ``constant-arrival-rate``
+executor, on gevent.
+
+The user waits on its own timer, so a request costs the event loop what a
+plain ``constant_throughput`` user costs it: one timer and one socket wake-up
+(a central releasing greenlet would add a loop iteration per request).
 
 Due times are in the run's wall-clock frame (epoch seconds, the same on every
 worker) and waited for on the monotonic clock.
@@ -16,10 +21,8 @@ from __future__ import annotations
 
 import gevent
 import gevent.event
-from gevent.hub import Waiter, get_hub
 
-import collections
-import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,22 +32,20 @@ if TYPE_CHECKING:
 
     from loadtests._plans import Ticket
 
-logger = logging.getLogger(__name__)
-
-# Waiting for less than this is not worth a timer: the request is handed out now.
+# Waiting for less than this is not worth a timer: the request is sent now.
 _MIN_SLEEP_S = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """A ticket given to a user, with how late it was handed out (seconds, >= 0)."""
+    """A ticket a user is to send now, with how late it is (seconds, >= 0)."""
 
     ticket: Ticket
     late_s: float
 
 
 class Dispatcher:
-    """Releases tickets at their due time to users waiting in :meth:`take`."""
+    """Hands the schedule's tickets to users in order, each at its due time."""
 
     def __init__(
         self,
@@ -60,107 +61,70 @@ class Dispatcher:
         # The run starts at wall time ``origin``; map it onto the monotonic clock once.
         self._origin = clock() + (origin - wall())
         self._late_threshold_s = late_threshold_s
-        self._idle: list[Waiter] = []
-        self._backlog: collections.deque[tuple[Ticket, float]] = collections.deque()
-        self._greenlet: gevent.Greenlet | None = None
-        self._released_all = False
+        self._limit = math.inf
+        self._exhausted = False
         self._stopped = False
-        self._limit = float("inf")
-        self._pending_offset = 0.0
-        self._idle_changed = gevent.event.Event()
+        self._waiting: dict[int, float] = {}  # user id -> offset of the ticket it holds
+        self._changed = gevent.event.Event()
+        self._unsent: int | None = None
         self.released = 0
         self.taken = 0
         self.in_flight = 0
         self.late = 0
 
     def start(self) -> None:
-        """Start releasing tickets."""
-        if self._greenlet is None:
-            self._greenlet = gevent.spawn(self._run)
+        """Begin the schedule (tickets are dealt as users ask for them)."""
+        self._changed.set()
 
     @property
     def finished(self) -> bool:
-        """Every ticket has been released and taken, and no request is still running."""
-        return self._released_all and not self._backlog and self.in_flight == 0
+        """Every ticket before the end has been sent and answered."""
+        if not self._exhausted or self.in_flight:
+            return False
+        return all(offset >= self._limit for offset in self._waiting.values())
 
-    @property
-    def backlog(self) -> int:
-        """Tickets that are due but no user has taken yet."""
-        return len(self._backlog)
+    def _next(self) -> Ticket | None:
+        if self._exhausted or self._stopped:
+            return None
+        ticket = next(self._tickets, None)
+        if ticket is None or ticket.offset >= self._limit:
+            self._exhausted = True
+            self._changed.set()
+            return None
+        return ticket
 
-    def _run(self) -> None:
-        clock = self._clock
-        origin = self._origin
-        for ticket in self._tickets:
-            if self._stopped or ticket.offset >= self._limit:
-                break
-            self._pending_offset = ticket.offset
-            due = origin + ticket.offset
-            delay = due - clock()
-            if delay > _MIN_SLEEP_S:
+    def take(self) -> Assignment | None:
+        """The calling user's next request, once it is due; ``None`` when the schedule is over."""
+        ticket = self._next()
+        if ticket is None:
+            return None
+        due = self._origin + ticket.offset
+        delay = due - self._clock()
+        if delay > _MIN_SLEEP_S:
+            key = id(gevent.getcurrent())
+            self._waiting[key] = ticket.offset
+            try:
                 gevent.sleep(delay)
-            self._release(ticket, due)
-        self._released_all = True
-        self._wake_idle()
-
-    def _release(self, ticket: Ticket, due: float) -> None:
-        self.released += 1
-        self._offer(ticket, due)
-
-    def _offer(self, ticket: Ticket, due: float) -> None:
-        if self._idle:
-            waiter = self._idle.pop()
-            # A Waiter may only be switched to from the hub: schedule the hand-over.
-            get_hub().loop.run_callback(self._hand_over, waiter, ticket, due)
-        else:
-            self._backlog.append((ticket, due))
-
-    def _hand_over(self, waiter: Waiter, ticket: Ticket, due: float) -> None:
-        if waiter.greenlet is None:
-            # The user was stopped between being picked and being woken.
-            self._offer(ticket, due)
-            return
-        waiter.switch(self._assign(ticket, due))
-
-    def _assign(self, ticket: Ticket, due: float) -> Assignment:
+            finally:
+                del self._waiting[key]
+            if self._stopped or ticket.offset >= self._limit:
+                self._changed.set()
+                return None
         late_s = self._clock() - due
         if late_s <= self._late_threshold_s:
             late_s = 0.0
         else:
             self.late += 1
+        self.released += 1
         self.taken += 1
         self.in_flight += 1
         return Assignment(ticket, late_s)
-
-    def take(self) -> Assignment | None:
-        """The next due ticket for the calling user, waiting for it; ``None`` once all are out."""
-        if self._backlog:
-            ticket, due = self._backlog.popleft()
-            return self._assign(ticket, due)
-        if self._released_all or self._stopped:
-            return None
-        waiter = Waiter()
-        self._idle.append(waiter)
-        try:
-            assignment: Assignment | None = waiter.get()
-        finally:
-            # Killed while idle (the user is being stopped): leave the idle list.
-            if waiter in self._idle:
-                self._idle.remove(waiter)
-        return assignment
 
     def done(self) -> None:
         """The calling user finished the request of its last :meth:`take`."""
         self.in_flight -= 1
         if self.in_flight == 0:
-            self._idle_changed.set()
-
-    def _wake_idle(self) -> None:
-        idle, self._idle = self._idle, []
-        loop = get_hub().loop
-        for waiter in idle:
-            loop.run_callback(waiter.switch, None)
-        self._idle_changed.set()
+            self._changed.set()
 
     def drain(self, timeout: float) -> bool:
         """Wait until every ticket has been sent and answered, at most ``timeout`` s."""
@@ -169,30 +133,35 @@ class Dispatcher:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return False
-            self._idle_changed.clear()
-            self._idle_changed.wait(min(remaining, 0.1))
+            self._changed.clear()
+            self._changed.wait(min(remaining, 0.1))
         return True
+
+    def close_at(self, offset: float) -> None:
+        """Send no ticket due at or after ``offset`` (the run was cut short)."""
+        self._limit = min(self._limit, offset)
+        self._changed.set()
 
     @property
     def unsent(self) -> int:
-        """Tickets released but never taken (the backlog), for the run's summary."""
-        return len(self._backlog)
-
-    def close_at(self, offset: float) -> None:
-        """Release no ticket due at or after ``offset`` (the run was cut short)."""
-        self._limit = min(self._limit, offset)
-        greenlet = self._greenlet
-        if self._released_all or greenlet is None or greenlet.dead:
-            return
-        if self._pending_offset >= self._limit:
-            # Asleep until a ticket that will never be released.
-            greenlet.kill(block=False)
-            self._released_all = True
-            self._wake_idle()
+        """Tickets due before the end that were never sent (counted once stopped)."""
+        if self._unsent is not None:
+            return self._unsent
+        return sum(1 for offset in self._waiting.values() if offset < self._limit)
 
     def stop(self) -> None:
-        """Stop releasing; idle users get ``None`` (idempotent)."""
+        """Deal no more tickets; count those left unsent (idempotent)."""
+        if self._stopped:
+            return
         self._stopped = True
-        if self._greenlet is not None and not self._greenlet.dead:
-            self._greenlet.kill(block=False)
-        self._wake_idle()
+        now = self._clock() - self._origin
+        end = min(self._limit, now)
+        left = sum(1 for offset in self._waiting.values() if offset < end)
+        if not self._exhausted:
+            for ticket in self._tickets:
+                if ticket.offset >= end:
+                    break
+                left += 1
+            self._exhausted = True
+        self._unsent = left
+        self._changed.set()

@@ -194,7 +194,7 @@ def test_replay_sends_the_logs_paths_methods_and_queries(run_locust, target, tmp
         "--results-dir", str(tmp_path / "runs"),
     )  # fmt: skip
     assert finished.code == 0, finished.output[-3000:]
-    expected = collections.Counter()
+    expected: collections.Counter[tuple[str, str]] = collections.Counter()
     for line in lines:
         uri = line.path + (f"?{line.query}" if line.query else "")
         expected[(line.method, uri)] += 2
@@ -323,7 +323,8 @@ def wait_for_page(url: str, running) -> str:
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read().decode()
+                page: str = response.read().decode()
+                return page
         except OSError:
             if running.process.poll() is not None:
                 pytest.fail(running.output()[-3000:])

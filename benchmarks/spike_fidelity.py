@@ -1,0 +1,303 @@
+"""Spike fidelity: target vs achieved rate through the 20x step, and what the generator costs.
+
+In one run, against one local distribution (started here, stopped at the end):
+
+1. fidelity: the spike scenario (``loadtests/spike.py``), a baseline stepping
+   20x, held, and back. Prints target vs achieved requests per second through
+   the step and the hold, and the late starts. Target: achieved within ±5 %
+   of target in every second of the hold.
+2. cost: the generator's CPU time per request against plain Locust on the
+   same target, the same keys and the same 20 users, both saturated: plain
+   ``FastHttpUser`` with no wait, and the spike scenario asked for far more
+   than the target serves (every request starts late, so neither ever
+   sleeps). Alternating rounds; the medians are compared. Target: at most
+   1.20x plain ``FastHttpUser``'s.
+
+Why saturated: below saturation the cost per request on this kind of machine
+is dominated by event-loop wake-ups, which depend on how bursty the arrivals
+are, not on the generator's work. Plain Locust users at a "constant
+throughput" send in clumps (many requests per wake-up); a schedule sends each
+request at its own time (one wake-up each). Both figures at the spike's peak
+rate are printed too, with loop iterations per request, for the record.
+
+Each Locust run carries a probe that samples the process's CPU time, its
+request count and the event loop's iteration count every half second; costs
+are taken over the steady middle of each run, start-up and shutdown excluded.
+
+    python benchmarks/spike_fidelity.py [--baseline-rps 10] [--hold 20] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge.stack import launch
+
+REPO = Path(__file__).resolve().parents[1]
+SPIKE = REPO / "loadtests" / "spike.py"
+COST_USERS = 20
+COST_SECONDS = 12
+# Far above what one local edge serves: every scheduled request starts late.
+OVERLOAD_RPS = 50_000
+
+PROBE = textwrap.dedent(
+    '''
+    """CPU, request and loop-iteration samples of this Locust process (benchmark probe)."""
+    import json, os, time
+    import gevent
+    from locust import events
+
+    _samples = []
+    _count = [0]
+
+    @events.request.add_listener
+    def _counted(**_):
+        _count[0] += 1
+
+    def _sample():
+        loop = gevent.get_hub().loop
+        while True:
+            _samples.append((time.time(), time.process_time(), _count[0], loop.iteration))
+            gevent.sleep(0.5)
+
+    @events.init.add_listener
+    def _start(environment, **_):
+        gevent.spawn(_sample)
+
+    @events.quitting.add_listener
+    def _dump(environment, **_):
+        with open(os.environ["EDGEDRILL_PROBE_OUT"], "w") as f:
+            json.dump(_samples, f)
+    '''
+)
+
+PLAIN = textwrap.dedent(
+    '''
+    """Plain Locust on the same keys: FastHttpUser, no wait or a constant throughput."""
+    import os, random
+    from locust import constant, constant_throughput, task
+    from locust.contrib.fasthttp import FastHttpUser
+
+    KEYS = open(os.environ["EDGEDRILL_KEYS"]).read().split()
+    PER_USER = float(os.environ.get("EDGEDRILL_PER_USER_RPS", "0"))
+
+    class PlainUser(FastHttpUser):
+        wait_time = constant_throughput(PER_USER) if PER_USER else constant(0)
+
+        @task
+        def get(self):
+            self.client.get("/" + random.choice(KEYS), name="plain")
+    '''
+)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """CPU seconds per request and loop iterations per request over a window."""
+
+    cpu: float
+    iterations: float
+    requests: int
+
+
+class Bench:
+    """Locust runs against one local distribution, with the probe."""
+
+    def __init__(self, work: Path, host: str, keys: Path) -> None:
+        self.work = work
+        self.host = host
+        self.keys = keys
+        self.runs = 0
+        (work / "probe.py").write_text(PROBE)
+        (work / "plain.py").write_text(PLAIN)
+
+    def locust(self, files: str, args: list[str], env: dict[str, str], timeout: float) -> Path:
+        self.runs += 1
+        probe_out = self.work / f"probe-{self.runs}.json"
+        environment = dict(os.environ, EDGEDRILL_PROBE_OUT=str(probe_out), PYTHONUNBUFFERED="1")
+        environment.update(env, EDGEDRILL_KEYS=str(self.keys))
+        environment["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(REPO), environment.get("PYTHONPATH")) if p
+        )
+        command = [
+            sys.executable, "-m", "locust", "-f", f"{files},{self.work / 'probe.py'}",
+            "--headless", "--only-summary", "--host", self.host, *args,
+        ]  # fmt: skip
+        done = subprocess.run(
+            command,
+            cwd=REPO,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
+            msg = f"locust exited with {done.returncode}"
+            raise SystemExit(msg)
+        return probe_out
+
+    def spike(self, runs: Path, options: list[str], timeout: float) -> tuple[Path, Path]:
+        """The spike scenario with ``options``; returns its run folder and probe file."""
+        before = set(runs.iterdir()) if runs.exists() else set()
+        probe = self.locust(
+            str(SPIKE),
+            ["--keys", str(self.keys), "--results-dir", str(runs), *options],
+            {},
+            timeout,
+        )
+        (run,) = set(runs.iterdir()) - before
+        return run, probe
+
+    def plain(self, users: int, seconds: float, per_user_rps: float = 0.0) -> Path:
+        """Plain FastHttpUser: ``users`` users, no wait (or a constant throughput each)."""
+        return self.locust(
+            str(self.work / "plain.py"),
+            ["-u", str(users), "-r", str(users), "-t", f"{seconds:.0f}s", "--stop-timeout", "2"],
+            {"EDGEDRILL_PER_USER_RPS": str(per_user_rps)} if per_user_rps else {},
+            seconds + 120,
+        )
+
+
+def cost(probe: Path, start: float, end: float, *, relative: bool = True) -> Cost:
+    """Per-request CPU and loop iterations between two times (seconds from the first sample)."""
+    samples = json.loads(probe.read_text())
+    origin = samples[0][0] if relative else 0.0
+    inside = [s for s in samples if origin + start <= s[0] <= origin + end]
+    if len(inside) < 2:
+        msg = f"too few probe samples in the window of {probe.name}"
+        raise SystemExit(msg)
+    first, last = inside[0], inside[-1]
+    requests = max(int(last[2] - first[2]), 1)
+    return Cost(
+        (last[1] - first[1]) / requests, (last[3] - first[3]) / requests, int(last[2] - first[2])
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--baseline-rps", type=float, default=10.0)
+    parser.add_argument("--factor", type=float, default=20.0)
+    parser.add_argument("--spike-at", type=float, default=5.0)
+    parser.add_argument("--hold", type=float, default=20.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--objects", type=int, default=200)
+    args = parser.parse_args()
+    peak = args.baseline_rps * args.factor
+
+    with tempfile.TemporaryDirectory(prefix="edgedrill-bench-") as tmp:
+        work = Path(tmp)
+        with launch(work / "state.json", objects=args.objects, log_dir=work / "logs") as stack:
+            keys = work / "keys.txt"
+            keys.write_text("\n".join(stack.state.sample_keys) + "\n")
+            bench = Bench(work, stack.state.edge_url, keys)
+
+            # 1. Fidelity through the 20x step.
+            run, probe = bench.spike(
+                work / "runs",
+                [
+                    "--baseline-rps", str(args.baseline_rps), "--spike-factor", str(args.factor),
+                    "--spike-at", str(args.spike_at), "--spike-hold", str(args.hold),
+                    "--cooldown", str(args.spike_at),
+                ],
+                args.hold + 2 * args.spike_at + 120,
+            )  # fmt: skip
+            document = json.loads((run / "run.json").read_text())
+            with (run / "rate.csv").open() as f:
+                rate = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+            t0 = float(document["start"])
+            hold_cost = cost(
+                probe, t0 + args.spike_at + 1, t0 + args.spike_at + args.hold - 1, relative=False
+            )
+            paced_plain = cost(
+                bench.plain(max(int(peak // 5), 1), args.hold + 6, per_user_rps=5.0),
+                3,
+                args.hold + 4,
+            )
+
+            # 2. Cost per request, saturated, alternating rounds.
+            ours: list[Cost] = []
+            plains: list[Cost] = []
+            for _ in range(args.rounds):
+                _, probe = bench.spike(
+                    work / "overload",
+                    [
+                        "--baseline-rps", str(OVERLOAD_RPS), "--spike-factor", "1",
+                        "--spike-at", "0", "--spike-hold", str(COST_SECONDS), "--cooldown", "0",
+                        "-u", str(COST_USERS), "-r", str(COST_USERS), "--drain-timeout", "0",
+                    ],
+                    COST_SECONDS + 120,
+                )  # fmt: skip
+                ours.append(cost(probe, 3, COST_SECONDS - 2))
+                plains.append(cost(bench.plain(COST_USERS, COST_SECONDS), 3, COST_SECONDS - 2))
+
+    report(args, rate, document, hold_cost, paced_plain, ours, plains)
+    return 0
+
+
+def report(
+    args: argparse.Namespace,
+    rate: list[dict[str, float]],
+    document: dict[str, Any],
+    hold_cost: Cost,
+    paced_plain: Cost,
+    ours: list[Cost],
+    plains: list[Cost],
+) -> None:
+    step = int(args.spike_at)
+    hold = range(step, step + int(args.hold))
+    print(f"spike: {args.baseline_rps:g} rps x{args.factor:g} for {args.hold:g} s")
+    print("second  target  achieved  late   achieved/target")
+    for row in rate[max(step - 2, 0) : step + int(args.hold) + 2]:
+        ratio = row["achieved"] / row["target"] if row["target"] else float("nan")
+        marker = "  (hold)" if int(row["second"]) in hold else ""
+        print(
+            f"{int(row['second']):6d}  {row['target']:6.0f}  {row['achieved']:8.0f}  "
+            f"{row['late']:4.0f}   {ratio:6.3f}{marker}"
+        )
+    errors = [
+        abs(row["achieved"] / row["target"] - 1) for row in rate if int(row["second"]) in hold
+    ]
+    worst = max(errors)
+    late_hold = sum(row["late"] for row in rate if int(row["second"]) in hold)
+    print(
+        f"fidelity: worst |achieved/target - 1| in the hold = {worst:.1%} "
+        f"(target <= 5%): {'PASS' if worst <= 0.05 else 'FAIL'}"
+    )
+    print(
+        f"late starts: {document['late_starts']} of {document['requests']} "
+        f"({late_hold:.0f} in the hold); unsent {document.get('unsent', 0)}"
+    )
+    print(
+        f"at the peak rate: spike {hold_cost.cpu * 1e6:.0f} us CPU and "
+        f"{hold_cost.iterations:.2f} loop iterations per request; plain constant_throughput "
+        f"{paced_plain.cpu * 1e6:.0f} us and {paced_plain.iterations:.2f} (clumped arrivals)"
+    )
+    ours_cpu = statistics.median(c.cpu for c in ours)
+    plain_cpu = statistics.median(c.cpu for c in plains)
+    rounds = ", ".join(
+        f"{o.cpu * 1e6:.0f}/{p.cpu * 1e6:.0f}" for o, p in zip(ours, plains, strict=True)
+    )
+    print(f"saturated, {COST_USERS} users, us CPU per request edgedrill/plain by round: {rounds}")
+    ratio = ours_cpu / plain_cpu
+    print(
+        f"generator cost per request: edgedrill {ours_cpu * 1e6:.0f} us, plain FastHttpUser "
+        f"{plain_cpu * 1e6:.0f} us; ratio {ratio:.2f} (target <= 1.20): "
+        f"{'PASS' if ratio <= 1.20 else 'FAIL'}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

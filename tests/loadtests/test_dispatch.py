@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = Path(__file__).with_name("dispatch_check.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def results():
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_with_enough_users_every_request_starts_on_time(results):
+    enough = results["enough"]
+    assert enough["drained"] is True
+    assert enough["released"] == enough["taken"] == 100
+    assert enough["late"] == 0
+    assert enough["max_late"] == 0
+    assert enough["offsets_sorted"] is True
+    assert enough["users_done"] is True
+
+
+def test_when_every_user_is_busy_requests_start_late_and_are_counted(results):
+    too_few = results["too_few"]
+    assert too_few["drained"] is True
+    assert too_few["taken"] == 60  # late, never dropped
+    # Two users at 50 ms each carry 40 requests/s against 200 asked for.
+    assert too_few["late"] >= 50
+    assert too_few["max_late"] > 0.5
+    assert too_few["offsets_sorted"] is True
+
+
+def test_a_run_cut_short_releases_nothing_due_after_the_cut(results):
+    closed = results["closed"]
+    assert closed["drained"] is True
+    assert closed["max_offset"] < 0.5
+    assert 45 <= closed["released"] <= 50
