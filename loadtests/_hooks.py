@@ -38,7 +38,6 @@ from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
 import atexit
-import csv
 import logging
 import math
 import signal
@@ -52,8 +51,10 @@ from typing import TYPE_CHECKING, Any
 from loadtests import _options
 from loadtests._dispatch import Dispatcher
 from loadtests._errors import CliError
+from loadtests._locust_csv import LocustCsv
 from loadtests._plans import pool_size
-from loadtests._records import RecordsWriter, rate_rows, short_error, write_rate_csv
+from loadtests._recorder import RecordCollector
+from loadtests._records import RecordsWriter, rate_rows, write_rate_csv
 from loadtests._run_folder import (
     LOCUST_CSV_PREFIX,
     MALFORMED_TXT,
@@ -73,7 +74,6 @@ if TYPE_CHECKING:
 
     from loadtests._local import LocalDistribution
     from loadtests._plans import Plan
-    from loadtests._records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,6 @@ MSG_DRAIN = "edgedrill_drain"
 MSG_DRAINED = "edgedrill_drained"
 # The first request is due this long after the test starts, so that users exist.
 START_LEAD_S = 1.0
-FLUSH_INTERVAL_S = 1.0
 MAX_SPAWN_RATE_PER_WORKER = 100.0
 MALFORMED_SHOWN = 20
 
@@ -153,85 +152,7 @@ class _Run:
     host: str
     drained: dict[int, dict[str, Any]] = field(default_factory=dict)
     drain_complete: bool = False
-    csv_writer: Any = None
-    csv_greenlet: Any = None
-
-
-class RecordCollector:
-    """Keeps one tuple per request and hands batches to a sink once a second."""
-
-    def __init__(self, origin_header: str = "x-edgedrill-origin-region") -> None:
-        self.origin_header = origin_header.lower()
-        self.sink: Callable[[list[Record]], object] | None = None
-        self._buffer: list[Record] = []
-        self.dropped = 0
-
-    def on_request(
-        self,
-        request_type: str,
-        name: str,
-        response_time: float | None,
-        response_length: int | None,
-        exception: BaseException | None = None,
-        context: dict[str, Any] | None = None,
-        response: Any = None,
-        start_time: float | None = None,
-        **_: Any,
-    ) -> None:
-        """Locust's ``request`` listener."""
-        duration = float(response_time or 0.0)
-        headers = getattr(response, "headers", None)
-        if headers:
-            get = headers.get
-            x_cache = get("x-cache") or ""
-            pop = get("x-amz-cf-pop") or ""
-            cf_id = get("x-amz-cf-id") or ""
-            region = get(self.origin_header) or ""
-        else:
-            x_cache = pop = cf_id = region = ""
-        late = float(context.get("late_ms", 0.0)) if context else 0.0
-        self._buffer.append(
-            (
-                start_time if start_time is not None else time.time() - duration / 1000.0,
-                duration,
-                request_type,
-                name,
-                int(getattr(response, "status_code", 0) or 0),
-                int(response_length or 0),
-                x_cache,
-                pop,
-                cf_id,
-                region,
-                late,
-                short_error(exception) if exception is not None else "",
-            )
-        )
-
-    def flush(self) -> int:
-        """Hand the buffered records to the sink; returns how many."""
-        if not self._buffer:
-            return 0
-        batch, self._buffer = self._buffer, []
-        if self.sink is None:
-            self.dropped += len(batch)
-            return 0
-        try:
-            self.sink(batch)
-        except Exception:
-            logger.exception("edgedrill: could not record %d requests", len(batch))
-            self.dropped += len(batch)
-            return 0
-        return len(batch)
-
-    def discard(self) -> None:
-        """Forget buffered records (they belong to no run)."""
-        self._buffer = []
-
-    def run_forever(self) -> None:
-        """Flush once a second until killed."""
-        while True:
-            gevent.sleep(FLUSH_INTERVAL_S)
-            self.flush()
+    locust_csv: LocustCsv | None = None
 
 
 class Controller:
@@ -254,7 +175,6 @@ class Controller:
         self._run_dir_used = False
         self._next_scenario: str | None = None
         self._flusher: Any = None
-        self._stopped_local = False
 
     # -- init ----------------------------------------------------------------
 
@@ -316,9 +236,22 @@ class Controller:
 
     def _default_scenario(self) -> str | None:
         shape = getattr(self.environment, "shape_class", None)
-        name = getattr(shape, "scenario", None)
-        if isinstance(name, str) and name in _SCENARIOS:
-            return name
+        return self._chosen(getattr(shape, "scenario", None))
+
+    def _chosen(self, shape_scenario: str | None) -> str | None:
+        """The scenario to run: the one whose user class was named, else the shape's.
+
+        ``locust -f loadtests/`` loads every scenario and Locust runs the first
+        shape; naming a user class (``locust -f loadtests/ SpikeUser``) picks
+        that scenario instead.
+        """
+        options = self.environment.parsed_options
+        named = set(getattr(options, "user_classes", None) or ())
+        picked = [s.name for s in _SCENARIOS.values() if s.user_class.__name__ in named]
+        if len(picked) == 1:
+            return picked[0]
+        if shape_scenario in _SCENARIOS:
+            return shape_scenario
         if len(_SCENARIOS) == 1:
             return next(iter(_SCENARIOS))
         return None
@@ -396,15 +329,15 @@ class Controller:
 
     # -- the shape ---------------------------------------------------------------
 
-    def shape_tick(
-        self, scenario: str, user_class: type[Any]
-    ) -> tuple[int, float, list[Any]] | None:
+    def shape_tick(self, shape_scenario: str) -> tuple[int, float, list[Any]] | None:
         """The scenario shape's tick: the pool while the schedule runs, ``None`` after the drain."""
         run = self.run
+        scenario = (run.scenario if run else self._chosen(shape_scenario)) or shape_scenario
+        user_class = _SCENARIOS[scenario].user_class
         if run is None:
             try:
                 plan = self.plan_for(scenario)
-            except _options.ScenarioError as exc:
+            except CliError as exc:
                 logger.error("edgedrill: %s", exc)
                 return None
             self._next_scenario = scenario
@@ -422,7 +355,8 @@ class Controller:
             if self.dispatcher is not None:
                 self.dispatcher.close_at(limit)
                 run.drain_complete = self.dispatcher.drain(timeout)
-                run.drained[0] = self._dispatcher_report()
+                self.dispatcher.stop()
+                run.drained[0] = self._dispatcher_report(drained=run.drain_complete)
             self.collector.flush()
             return
         self.runner.send_message(MSG_DRAIN, {"run": run.id, "timeout": timeout, "limit": limit})
@@ -433,12 +367,12 @@ class Controller:
             report.get("drained") for report in run.drained.values()
         )
 
-    def _dispatcher_report(self) -> dict[str, Any]:
+    def _dispatcher_report(self, *, drained: bool) -> dict[str, Any]:
         dispatcher = self.dispatcher
         if dispatcher is None:
             return {"drained": False}
         return {
-            "drained": dispatcher.finished,
+            "drained": drained,
             "released": dispatcher.released,
             "taken": dispatcher.taken,
             "late": dispatcher.late,
@@ -455,11 +389,13 @@ class Controller:
             return
         try:
             self._begin_run(environment)
-        except (_options.ScenarioError, OSError) as exc:
+        except (CliError, OSError) as exc:
             logger.error("edgedrill: cannot start the run: %s", exc)
             self.run = None
-            if environment.runner is not None:
-                gevent.spawn(environment.runner.quit)
+            runner = environment.runner
+            if runner is not None:
+                headless = bool(getattr(environment.parsed_options, "headless", False))
+                gevent.spawn(runner.quit if headless else runner.stop)
 
     def _begin_run(self, environment: Any) -> None:
         options = environment.parsed_options
@@ -555,7 +491,7 @@ class Controller:
             return
         try:
             plan = spec.build(options, info.get("keys"))
-        except _options.ScenarioError as exc:
+        except CliError as exc:
             logger.error("edgedrill: cannot plan this worker's share: %s", exc)
             return
         self.worker_run = str(info["run"])
@@ -585,9 +521,10 @@ class Controller:
         if msg.data.get("run") != self.worker_run or self.dispatcher is None:
             return
         self.dispatcher.close_at(float(msg.data.get("limit", math.inf)))
-        self.dispatcher.drain(float(msg.data.get("timeout", 10.0)))
+        drained = self.dispatcher.drain(float(msg.data.get("timeout", 10.0)))
+        self.dispatcher.stop()
         self.collector.flush()
-        report = self._dispatcher_report()
+        report = self._dispatcher_report(drained=drained)
         report.update(run=self.worker_run, slot=self.worker_slot)
         self.runner.send_message(MSG_DRAINED, report)
 
@@ -613,12 +550,13 @@ class Controller:
             self.collector.flush()
             self.collector.sink = None
             if not run.drained:
-                run.drained[0] = self._dispatcher_report()
+                run.drained[0] = self._dispatcher_report(drained=False)
         run.writer.close()
         counts = run.writer.counts
         targets = _targets(run)
         write_rate_csv(run.run_dir / RATE_CSV, rate_rows(targets, counts))
-        self._stop_locust_csv(run)
+        if run.locust_csv is not None:
+            run.locust_csv.close()
         if self.local is not None:
             try:
                 self.local.flush_logs()
@@ -680,21 +618,7 @@ class Controller:
         given = getattr(options, "csv_prefix", None)
         if given and Path(given).resolve() == prefix.resolve():
             return  # Locust writes them there itself
-        from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter
-
-        run.csv_writer = StatsCSVFileWriter(
-            self.environment, PERCENTILES_TO_REPORT, str(prefix), full_history=False
-        )
-        run.csv_greenlet = gevent.spawn(run.csv_writer.stats_writer)
-
-    def _stop_locust_csv(self, run: _Run) -> None:
-        writer = run.csv_writer
-        if writer is None:
-            return
-        if run.csv_greenlet is not None:
-            run.csv_greenlet.kill(block=True)
-        _final_locust_csv(writer)
-        writer.close_files()
+        run.locust_csv = LocustCsv(self.environment, prefix)
 
     # -- quitting ------------------------------------------------------------------------
 
@@ -709,28 +633,6 @@ class Controller:
             if self._flusher is not None:
                 self._flusher.kill(block=False)
             self.stop_local()
-
-
-def _final_locust_csv(writer: Any) -> None:
-    """Write Locust's final stats into the run folder's CSVs, as Locust does at exit."""
-    for handle, columns, rows in (
-        (writer.requests_csv_filehandle, writer.requests_csv_columns, writer._requests_data_rows),
-        (writer.failures_csv_filehandle, writer.failures_columns, writer._failures_data_rows),
-        (
-            writer.exceptions_csv_filehandle,
-            writer.exceptions_columns,
-            writer._exceptions_data_rows,
-        ),
-    ):
-        handle.seek(0)
-        handle.truncate()
-        table = csv.writer(handle)
-        table.writerow(columns)
-        rows(table)
-    history = writer.stats_history_csv_filehandle
-    if history.tell() == 0:
-        writer.stats_history_csv_writer.writerow(writer.stats_history_csv_columns)
-    writer._stats_history_data_rows(writer.stats_history_csv_writer, time.time())
 
 
 def _targets(run: _Run) -> list[float]:

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from locust import LoadTestShape, User
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from loadtests import _hooks
-
-if TYPE_CHECKING:
-    from loadtests._users import ScheduledUser
 
 
 class ScheduleShape(LoadTestShape):
@@ -26,8 +23,7 @@ class ScheduleShape(LoadTestShape):
     abstract = True
     use_common_options = True
     scenario: ClassVar[str]
-    user_class: ClassVar[type[ScheduledUser]]
 
     def tick(self) -> tuple[int, float, list[type[User]] | None] | None:
         """Locust asks once a second: the pool to keep, or ``None`` when the run is over."""
-        return _hooks.controller().shape_tick(self.scenario, self.user_class)
+        return _hooks.controller().shape_tick(self.scenario)

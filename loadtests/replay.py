@@ -51,7 +51,6 @@ class ReplayShape(ScheduleShape):
     """Runs the replay from the log's first request to its last, then ends the test."""
 
     scenario = REPLAY_NAME
-    user_class = ReplayUser
 
 
 _hooks.register_scenario(

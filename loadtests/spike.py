@@ -33,7 +33,6 @@ class SpikeShape(ScheduleShape):
     """Runs the spike from baseline to cooldown, then ends the test."""
 
     scenario = SPIKE_NAME
-    user_class = SpikeUser
 
 
 _hooks.register_scenario(

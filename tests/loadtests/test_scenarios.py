@@ -8,6 +8,7 @@ import csv
 import json
 import signal
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING
@@ -297,16 +298,30 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
             assert json.loads(r.read())["success"] is True
         deadline = time.monotonic() + 30
-        while not list((tmp_path / "runs").glob("*/run.json")) and time.monotonic() < deadline:
+        while not list((tmp_path / "runs").glob("*/run.json")):
+            assert time.monotonic() < deadline, running.output()[-3000:]
+            time.sleep(0.2)
+        # A second test from the same web UI, with an option edited again.
+        form["baseline_rps"] = "3"
+        body = urllib.parse.urlencode(form).encode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
+            assert json.loads(r.read())["success"] is True
+        deadline = time.monotonic() + 30
+        while len(list((tmp_path / "runs").glob("*/run.json"))) < 2:
+            assert time.monotonic() < deadline, running.output()[-3000:]
             time.sleep(0.2)
     finally:
         running.signal(signal.SIGTERM)
     finished = running.finish(timeout=30)
-    run = only_run(tmp_path / "runs")
-    document = json.loads((run / "run.json").read_text())
+    first, second = sorted((tmp_path / "runs").iterdir())
+    document = json.loads((first / "run.json").read_text())
     assert document["args"]["baseline_rps"] == 7
     assert document["requests"] == 7 + 14 + 7
-    assert [row["target"] for row in read_rate(run)] == [7, 14, 7]
+    assert [row["target"] for row in read_rate(first)] == [7, 14, 7]
+    again = json.loads((second / "run.json").read_text())
+    assert again["args"]["baseline_rps"] == 3
+    assert [row["target"] for row in read_rate(second)] == [3, 6, 3]
+    assert again["requests"] == 12
     assert finished.leftovers() == []
 
 
@@ -330,3 +345,38 @@ def wait_for_page(url: str, running) -> str:
                 pytest.fail(running.output()[-3000:])
             time.sleep(0.2)
     pytest.fail("the web UI did not come up")
+
+
+def test_up_seeded_from_a_log_serves_the_logs_objects(spawn, tmp_path):
+    lines = [Line(T0 + i, f"/media/from-log-{i}.bin", size=1000 + i) for i in range(5)]
+    lines.append(Line(T0 + 6, "/media/never-served.bin", status=404))
+    log = write_log(tmp_path / "access.log", render(lines))
+    state = tmp_path / "up" / "state.json"
+    running = spawn(
+        "-m", "loadtests._cli", "up", "--state", str(state), "--objects", "3",
+        "--seed-from-log", str(log),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "seeded 5 objects" not in running.output() and time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            break
+        time.sleep(0.2)
+    try:
+        assert "seeded 5 objects" in running.output(), running.output()[-3000:]
+        edge = json.loads(state.read_text())["edge_url"]
+        with urllib.request.urlopen(f"{edge}/media/from-log-3.bin", timeout=10) as response:
+            assert response.status == 200
+            assert len(response.read()) == 1003
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{edge}/media/never-served.bin", timeout=10)
+        missing.value.close()
+        assert missing.value.code in (403, 404)
+        again = spawn("-m", "loadtests._cli", "seed", "--log", str(log), "--state", str(state))
+        seeded = again.finish(timeout=60)
+        assert seeded.code == 0, seeded.output
+        assert "seeded 5 objects (5010 bytes)" in seeded.output
+    finally:
+        down = spawn("-m", "loadtests._cli", "down", "--state", str(state)).finish(timeout=60)
+    assert down.code == 0, down.output
+    finished = running.finish(timeout=60)
+    assert finished.leftovers() == []
