@@ -170,18 +170,24 @@ class FaultProxy:
 
     async def _watch_refused(self) -> None:
         while True:
-            refusing = self._refusing()
-            if refusing and self._server is not None:
-                await self._unlisten()
-                for writer in list(self._writers):
-                    _reset(writer)
-                self.stats.refusing = True
-                logger.info("%s refusing connections", self.target)
-            elif not refusing and self._server is None:
-                await self._listen()
-                self.stats.refusing = False
-                logger.info("%s accepting connections again", self.target)
+            try:
+                await self._apply_refused()
+            except OSError:
+                logger.exception("%s could not rebind its port; retrying", self.target)
             await asyncio.sleep(_REFUSED_POLL_S)
+
+    async def _apply_refused(self) -> None:
+        refusing = self._refusing()
+        if refusing and self._server is not None:
+            await self._unlisten()
+            for writer in list(self._writers):
+                _reset(writer)
+            self.stats.refusing = True
+            logger.info("%s refusing connections", self.target)
+        elif not refusing and self._server is None:
+            await self._listen()
+            self.stats.refusing = False
+            logger.info("%s accepting connections again", self.target)
 
     def _pick_fault(self, request: Request) -> S3Fault | None:
         key = _object_key(request)
