@@ -200,14 +200,14 @@ class _FileParser:
         if text.startswith("#"):
             return self._directive(number, text)
         parts = text.split("\t")
-        if self.fields is None:
+        fields = self.fields
+        if fields is None:
             if len(parts) != len(STANDARD_FIELDS):
                 return self._bad(number, "no #Fields: line before this line")
-            self._set_fields(STANDARD_FIELDS)
-        assert self.fields is not None
+            fields = self._set_fields(STANDARD_FIELDS)
         if len(parts) != self.width:
             return self._bad(number, f"{len(parts)} fields, #Fields names {self.width}")
-        return self._request(number, parts, self.fields)
+        return self._request(number, parts, fields)
 
     def _directive(self, number: int, text: str) -> MalformedLine | None:
         if text.startswith("#Fields:"):
@@ -219,10 +219,12 @@ class _FileParser:
             self._set_fields(names)
         return None
 
-    def _set_fields(self, names: Iterable[str]) -> None:
+    def _set_fields(self, names: Iterable[str]) -> dict[str, int]:
         names = list(names)
-        self.fields = {field: index for index, field in enumerate(names)}
+        fields = {field: index for index, field in enumerate(names)}
+        self.fields = fields
         self.width = len(names)
+        return fields
 
     def _bad(self, number: int, reason: str) -> MalformedLine:
         return MalformedLine(self.name, number, reason)

@@ -447,7 +447,7 @@ class Controller:
             "edgedrill: %s run in %s: %.0f s scheduled, peak %.1f requests/s, %d users",
             scenario,
             run_dir,
-            plan.duration,
+            min(plan.duration, end - t0),
             plan.peak_rps,
             users,
         )

@@ -235,6 +235,23 @@ def test_ctrl_c_mid_run_writes_the_run_folder_and_stops_the_distribution(spawn, 
     assert not list((tmp_path / "tmp0").glob("edgedrill-local-*"))
 
 
+def test_a_killed_locust_leaves_no_process_of_the_distribution(spawn, tmp_path):
+    runs = tmp_path / "runs"
+    running = spawn(
+        "-m", "locust", "-f", SPIKE, "--headless", "--only-summary",
+        "--results-dir", str(runs), "--spike-at", "60",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(runs.glob("*/requests.csv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(runs.glob("*/requests.csv")), running.output()[-3000:]
+    assert any("edge.server" in cmd for cmd in running.descendants.values())
+    running.signal(signal.SIGKILL)
+    finished = running.finish(timeout=30)
+    assert finished.code == -signal.SIGKILL
+    assert finished.leftovers() == []
+
+
 def test_an_init_failure_after_the_distribution_started_stops_it(run_locust, tmp_path):
     huge = [Line(T0, "/media/huge.bin", size=3 * 1024**3)]
     log = write_log(tmp_path / "huge.log", render(huge))
