@@ -7,12 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from edge.stack import StackError, StackState, launch
-from tests.edge.conftest import wait_gone
+from tests.edge.conftest import Client, Control, lambda_log, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -102,3 +103,38 @@ def test_launch_refuses_a_second_stack_on_the_same_state(tmp_path: Path) -> None
 def test_bad_options_fail_fast_naming_the_option(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="--objects"):
         launch(tmp_path / "state.json", objects=0)
+
+
+def test_cold_start_then_warm_reuse_over_http(tmp_path: Path) -> None:
+    with launch(tmp_path / "state.json", objects=10) as stack:
+        edge = Client(stack.state.edge_url)
+        control = Control(stack.state.control_url)
+        try:
+            for n in range(5):
+                assert edge.get(f"/{stack.state.sample_keys[n]}?seq={n}").status == 200
+            reports = [line for line in lambda_log(stack) if "\tREPORT RequestId: " in line]
+            assert len(reports) == 5
+            assert sum("Init Duration: " in line for line in reports) == 1
+            assert "Init Duration: " in reports[0]
+            # Three at once, each slowed down: two more environments start cold.
+            control.inject(target="lambda", kind="delay", delay_ms=300, lease_s=30)
+            paths = [f"/{stack.state.sample_keys[n]}?burst={n}" for n in range(3)]
+
+            def fetch(path: str) -> int:
+                client = Client(stack.state.edge_url)
+                try:
+                    return client.get(path).status
+                finally:
+                    client.close()
+
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                statuses = list(pool.map(fetch, paths))
+            assert statuses == [200, 200, 200]
+            stats = control.stats()["edge"]["lambda"]
+            reports = [line for line in lambda_log(stack) if "\tREPORT RequestId: " in line]
+            assert len(reports) == 8
+            assert stats["cold_starts"] == 3
+            assert stats["environments"] == 3
+            assert sum("Init Duration: " in line for line in reports) == stats["cold_starts"]
+        finally:
+            edge.close()
