@@ -438,6 +438,7 @@ class Controller:
             {
                 "run": run.id,
                 "t0": t0,
+                "limit": end - t0,
                 "slots": slots,
                 "scenario": scenario,
                 "keys": self.local_keys,
@@ -454,7 +455,7 @@ class Controller:
         if self.role == "local":
             self.collector.discard()
             self.collector.sink = run.writer.write
-            self._start_dispatcher(plan, 0, 1, t0, options)
+            self._start_dispatcher(plan, 0, 1, t0, end - t0, options)
 
     def _new_run_dir(self, options: argparse.Namespace, scenario: str) -> Path:
         if options.run_dir and not self._run_dir_used:
@@ -464,7 +465,13 @@ class Controller:
         return create_run_dir(base, scenario)
 
     def _start_dispatcher(
-        self, plan: Plan, slot: int, slots: int, t0: float, options: argparse.Namespace
+        self,
+        plan: Plan,
+        slot: int,
+        slots: int,
+        t0: float,
+        limit: float,
+        options: argparse.Namespace,
     ) -> None:
         if self.dispatcher is not None:
             self.dispatcher.stop()
@@ -473,6 +480,8 @@ class Controller:
             origin=t0,
             late_threshold_s=float(options.late_threshold_ms) / 1000.0,
         )
+        # A run cut short by --run-time sends nothing due after the cut.
+        self.dispatcher.close_at(limit)
         self.dispatcher.start()
 
     def _begin_worker(self, environment: Any) -> None:
@@ -501,7 +510,14 @@ class Controller:
         self.collector.sink = lambda rows: self.runner.send_message(
             MSG_RECORDS, {"run": run_id, "rows": rows}
         )
-        self._start_dispatcher(plan, int(slot), len(info["slots"]), float(info["t0"]), options)
+        self._start_dispatcher(
+            plan,
+            int(slot),
+            len(info["slots"]),
+            float(info["t0"]),
+            float(info.get("limit", math.inf)),
+            options,
+        )
 
     # -- messages --------------------------------------------------------------------
 
@@ -618,7 +634,8 @@ class Controller:
         given = getattr(options, "csv_prefix", None)
         if given and Path(given).resolve() == prefix.resolve():
             return  # Locust writes them there itself
-        run.locust_csv = LocustCsv(self.environment, prefix)
+        full = bool(getattr(options, "stats_history_enabled", False))
+        run.locust_csv = LocustCsv(self.environment, prefix, full_history=full)
 
     # -- quitting ------------------------------------------------------------------------
 

@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 class LocustCsv:
     """Locust's CSV writer for one run, writing under ``prefix``."""
 
-    def __init__(self, environment: Any, prefix: Path) -> None:
+    def __init__(self, environment: Any, prefix: Path, *, full_history: bool = False) -> None:
         self._writer: Any = StatsCSVFileWriter(
-            environment, PERCENTILES_TO_REPORT, str(prefix), full_history=False
+            environment, PERCENTILES_TO_REPORT, str(prefix), full_history=full_history
         )
         self._greenlet: Any = gevent.spawn(self._writer.stats_writer)
 

@@ -397,3 +397,22 @@ def test_up_seeded_from_a_log_serves_the_logs_objects(spawn, tmp_path):
     assert down.code == 0, down.output
     finished = running.finish(timeout=60)
     assert finished.leftovers() == []
+
+
+def test_run_time_cuts_the_schedule(run_locust, target, tmp_path):
+    keys = tmp_path / "keys.txt"
+    keys.write_text("a.jpg\n")
+    finished = run_locust(
+        "-f", SPIKE, "--headless", "--only-summary", "--host", target.url, "--keys", str(keys),
+        "--baseline-rps", "20", "--run-time", "2", "--results-dir", str(tmp_path / "runs"),
+        "--csv", str(tmp_path / "elsewhere" / "stats"),
+    )  # fmt: skip
+    assert finished.code == 0, finished.output[-3000:]
+    run = only_run(tmp_path / "runs")
+    document = json.loads((run / "run.json").read_text())
+    assert document["requests"] == document["scheduled"] == 40
+    assert [row["target"] for row in read_rate(run)] == [20, 20]
+    assert len(target.requests) == 40
+    # --csv elsewhere: Locust writes there, and the run folder still gets its copy.
+    assert (tmp_path / "elsewhere" / "stats_stats.csv").is_file()
+    assert "spike" in (run / "locust_stats.csv").read_text()
