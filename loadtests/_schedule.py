@@ -76,13 +76,13 @@ class Segment:
     def inverse(self, u: float) -> float:
         """The time at which ``u`` requests of this segment have been asked for."""
         slope = (self.rate_end - self.rate_start) / (self.end - self.start)
-        if abs(slope) < 1e-12:
-            return self.start + u / self.rate_start
-        # u = a*dt + slope/2*dt², the root that lies in the segment; this form
-        # stays accurate when slope is small next to a (no cancellation).
+        # u = a*dt + slope/2*dt², solved in the form that stays exact when the
+        # slope is zero or tiny next to a (no cancellation, no division by it).
         a = self.rate_start
-        disc = max(a * a + 2 * slope * u, 0.0)
-        return self.start + 2 * u / (a + math.sqrt(disc))
+        denominator = a + math.sqrt(max(a * a + 2 * slope * u, 0.0))
+        if denominator <= 0:
+            return self.end
+        return self.start + 2 * u / denominator
 
 
 class RateProfile:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from loadtests._schedule import (
@@ -146,6 +146,7 @@ def _profile(parts):
 
 @settings(max_examples=60, deadline=None)
 @given(_segments, st.floats(min_value=0, max_value=1))
+@example([(1.0, 0.0, 3.4e-20)], 0.5)  # a ramp from 0 with a vanishing slope
 def test_inverse_undoes_cumulative(parts, share):
     profile = _profile(parts)
     u = share * profile.total
