@@ -108,7 +108,13 @@ def _client(endpoint: str, region: str) -> Any:
         region_name=region,
         aws_access_key_id=_ACCESS_KEY,
         aws_secret_access_key=_SECRET_KEY,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        # Bounded: a region that stops answering fails the seeding, never hangs it.
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 2},
+            connect_timeout=10,
+            read_timeout=60,
+        ),
     )
 
 
