@@ -45,6 +45,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 # Locust gets this long past the drill's own length to start, drain and write.
 _GRACE_S = 300.0
 _STOP_WAIT_S = 30.0
+_NO_DURATION_LIMIT_S = 24 * 3600.0
 
 
 class DrillError(CliError):
@@ -209,7 +210,9 @@ def run_drill(
         else:
             command += ["--run-time", f"{duration:g}"]
     command += list(extra_args)
-    limit = (duration or 3600.0) + _GRACE_S
+    # Without --duration the schedule's length is the scenario's (a replay may be
+    # hours long): a day bounds a stuck Locust all the same.
+    limit = duration + _GRACE_S if duration is not None else _NO_DURATION_LIMIT_S
     code, tail = _run_locust(command, run_dir / LOCUST_LOG, quiet=quiet, limit=limit)
     if code != 0:
         msg = f"Locust exited with code {code}; see {run_dir / LOCUST_LOG}\n{tail}"
