@@ -81,6 +81,10 @@ CACHED_METHODS = frozenset({"GET", "HEAD"})
 _VIEWER_IDLE_S = 60.0
 # Origin response headers CloudFront does not pass to viewers.
 _STRIPPED = ("content-length", "x-amz-cf-id", "x-amz-cf-pop", "x-cache", "via", "age")
+# Not a CloudFront header: the local edge tells the viewer which region served a
+# miss, so drills can split traffic by origin region. Never stored in the cache:
+# a hit was served by no region.
+ORIGIN_REGION_HEADER = "x-edgedrill-origin-region"
 _NOT_MODIFIED_HEADERS = ("etag", "cache-control", "expires", "last-modified", "vary", "date")
 
 
@@ -201,6 +205,7 @@ class EdgeServer:
             config.log_dir / "cloudfront" / f"LambdaEdge.{config.distribution.id}.log"
         )
         self._ports = {origin.domain: origin.port for origin in config.origins}
+        self._regions = {origin.domain: origin.region for origin in config.origins}
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -478,6 +483,17 @@ class EdgeServer:
         return self._store(request, reply, stale, key)
 
     def _store(self, request: Request, reply: Reply, stale: Entry | None, key: str) -> Reply:
+        region = header(reply.headers, ORIGIN_REGION_HEADER)
+        reply.headers = without(reply.headers, ORIGIN_REGION_HEADER)
+        viewer = self._store_entry(request, reply, stale, key)
+        if region is not None:
+            # A new list: the one in the reply may be the cache entry's own.
+            viewer.headers = [*viewer.headers, (ORIGIN_REGION_HEADER, region)]
+        return viewer
+
+    def _store_entry(
+        self, request: Request, reply: Reply, stale: Entry | None, key: str
+    ) -> Reply:
         if reply.status == 304 and stale is not None:
             ttl = ttl_for(200, [*reply.headers, *stale.headers], self.config.cache) or 0.0
             entry = self.cache.refresh(key, stale, reply.headers, ttl)
@@ -563,7 +579,9 @@ class EdgeServer:
         except OriginFailure as exc:
             logger.info("origin %s failed: %s", domain, exc.detail)
             return self._error(exc.status, exc.result, request_id), True
-        return Reply(response.status, response.headers, response.body, "Miss"), False
+        region = self._regions.get(domain) or value["origin"].get("s3", {}).get("region", "")
+        headers_out = [*response.headers, (ORIGIN_REGION_HEADER, region)]
+        return Reply(response.status, headers_out, response.body, "Miss"), False
 
     async def _invoke(self, event: dict[str, Any]) -> Invocation:
         future = self.pool.submit(event)

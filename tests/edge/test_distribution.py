@@ -47,6 +47,9 @@ def test_miss_then_hit(stack: RunningStack, edge: Client, fresh_key: Callable[[]
     assert first.header("x-amz-cf-id") != second.header("x-amz-cf-id")
     assert first.header("cache-control") == second.header("cache-control")
     assert first.header("server") == "AmazonS3"
+    # The region that served the miss is reported; a hit was served by none.
+    assert first.header("x-edgedrill-origin-region") in {"us-east-1", "eu-west-1"}
+    assert second.header("x-edgedrill-origin-region") is None
 
 
 def test_access_log_has_one_w3c_line_per_request(
