@@ -3,14 +3,17 @@
 With no options it runs the default drill: the local distribution, a 20x
 spike sized to the machine, the run folder written under ``results/runs/``
 and its path printed on stdout (Locust's own output goes to stderr and to the
-run folder's ``locust.log``).
+run folder's ``locust.log``). The run is then analysed into the same folder:
+``plots/*.png``, ``report.html``, ``summary.json`` and ``summary.md``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from loadtests._drill import add_drill_arguments, run_drill_from_args
+from loadtests._errors import CliError
 
 if TYPE_CHECKING:
     import argparse
@@ -25,11 +28,28 @@ def register(subparsers: Any) -> None:
         "(results/runs/<UTC stamp>-<scenario>/); prints the folder's path.",
     )
     add_drill_arguments(parser)
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="write the run folder only; analyse it later with `edgedrill report RUN_DIR`",
+    )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run the drill and print its run folder."""
+    """Run the drill, print its run folder, then write its report and plots there."""
     run_dir = run_drill_from_args(args)
-    print(run_dir)  # noqa: T201 - the command's output
+    print(run_dir, flush=True)  # noqa: T201 - the command's output
+    if args.no_report:
+        return 0
+    from results.errors import ResultsError  # numpy and matplotlib load late
+    from results.report import write_report
+
+    try:
+        report = write_report(run_dir)
+    except ResultsError as exc:
+        # The run folder is complete and kept; only its analysis failed.
+        message = f"the run is recorded in {run_dir}, but its report failed: {exc}"
+        raise CliError(message) from exc
+    print(f"report: {report}", file=sys.stderr)  # noqa: T201
     return 0

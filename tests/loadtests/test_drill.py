@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from loadtests._drill import (
+    DEFAULT_DRILL_OBJECTS,
     DrillError,
     add_drill_arguments,
     drill_args,
@@ -28,7 +29,18 @@ def test_defaults():
     assert args.scenario == "spike"
     assert args.duration is None
     assert args.out is None
-    assert drill_args(args) == []
+    # The default drill sizes the local distribution so the router is exercised.
+    assert drill_args(args) == ["--objects", str(DEFAULT_DRILL_OBJECTS)]
+
+
+def test_objects_are_not_sent_to_a_real_distribution():
+    args = parser().parse_args(["--host", "https://d1.cloudfront.net", "--objects", "5"])
+    assert "--objects" not in drill_args(args)
+
+
+def test_objects_below_one_is_a_usage_error():
+    with pytest.raises(CliError, match="--objects"):
+        drill_args(parser().parse_args(["--objects", "0"]))
 
 
 def test_options_become_locust_arguments():

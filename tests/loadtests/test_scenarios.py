@@ -78,7 +78,10 @@ def test_edgedrill_run_spikes_the_local_distribution_and_writes_the_run_folder(s
     finished = running.finish(timeout=120)
     assert finished.code == 0, finished.output[-3000:]
     run = only_run(out)
-    assert finished.output.strip().splitlines()[-1] == str(run)
+    lines = finished.output.strip().splitlines()
+    assert str(run) in lines
+    assert lines[-1] == f"report: {run / 'report.html'}"
+    assert (run / "summary.json").is_file()
     assert run.name.endswith("-spike")
     assert len(run.name) == len("20261126T173148Z-spike")
 
