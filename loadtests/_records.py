@@ -20,24 +20,14 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from results.records import COLUMNS
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import Path
 
-REQUESTS_HEADER: tuple[str, ...] = (
-    "start",
-    "duration_ms",
-    "method",
-    "name",
-    "status",
-    "bytes",
-    "x_cache",
-    "pop",
-    "cf_id",
-    "origin_region",
-    "late_ms",
-    "error",
-)
+# The writer's columns are the reader's (docs/formats.md, requests.csv).
+REQUESTS_HEADER: tuple[str, ...] = COLUMNS
 RATE_HEADER: tuple[str, ...] = ("second", "target", "achieved", "late")
 
 # Column positions in a record tuple.
