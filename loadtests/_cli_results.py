@@ -12,7 +12,6 @@ way Ctrl-C stops it, and fails the gate.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadtests._drill import positive_float
 from loadtests._errors import CliError, GateFailed
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def register(subparsers: Any) -> None:
     )
     check.add_argument(
         "--abort-after",
-        type=_positive("--abort-after"),
+        type=positive_float("--abort-after"),
         metavar="S",
         help="stop the drill once a latency or error-rate threshold is breached S s in a row",
     )
@@ -99,21 +99,6 @@ def register(subparsers: Any) -> None:
     add_drill_arguments(check)
     _add_analysis_arguments(check, strict_default=True)
     check.set_defaults(func=check_command)
-
-
-def _positive(flag: str) -> Any:
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            msg = f"{flag}: {text!r} is not a number"
-            raise argparse.ArgumentTypeError(msg) from None
-        if not math.isfinite(value) or value <= 0:
-            msg = f"{flag}: must be a number > 0, got {text}"
-            raise argparse.ArgumentTypeError(msg)
-        return value
-
-    return convert
 
 
 def _percentile_list(text: str) -> tuple[float, ...]:
@@ -155,21 +140,21 @@ def _add_analysis_arguments(
     )
     group.add_argument(
         "--threshold-ms",
-        type=_positive("--threshold-ms"),
+        type=positive_float("--threshold-ms"),
         default=None,
         metavar="MS",
         help="billing threshold (default: run.json's billing_threshold_ms, else 50)",
     )
     group.add_argument(
         "--price-requests",
-        type=_positive("--price-requests"),
+        type=positive_float("--price-requests"),
         default=None,
         metavar="USD",
         help="price per million invocations (default: 0.60)",
     )
     group.add_argument(
         "--price-gb-s",
-        type=_positive("--price-gb-s"),
+        type=positive_float("--price-gb-s"),
         default=None,
         metavar="USD",
         help="price per GB-second (default: 0.00005001)",

@@ -76,7 +76,7 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--duration",
-        type=_positive_float("--duration"),
+        type=positive_float("--duration"),
         default=None,
         metavar="S",
         help="seconds of load: the spike's baseline, hold and cooldown in the ratio 1:2:1, "
@@ -97,10 +97,10 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--keys", default=None, help="object keys to request from --host")
     group.add_argument("--log", default=None, help="replay: the CloudFront access log")
     group.add_argument(
-        "--baseline-rps", type=_positive_float("--baseline-rps"), default=None, metavar="RPS"
+        "--baseline-rps", type=positive_float("--baseline-rps"), default=None, metavar="RPS"
     )
     group.add_argument(
-        "--spike-factor", type=_positive_float("--spike-factor"), default=None, metavar="X"
+        "--spike-factor", type=positive_float("--spike-factor"), default=None, metavar="X"
     )
     group.add_argument("--processes", type=int, default=None, metavar="N")
     group.add_argument(
@@ -123,7 +123,9 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_float(flag: str) -> Callable[[str], float]:
+def positive_float(flag: str) -> Callable[[str], float]:
+    """An argparse type for ``flag``: a finite number above zero."""
+
     def convert(text: str) -> float:
         try:
             value = float(text)

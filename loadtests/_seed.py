@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from edge.s3_regions import s3_client
 from loadtests._errors import CliError
 
 if TYPE_CHECKING:
@@ -33,8 +34,6 @@ DEFAULT_SIZE = 1024
 MAX_TOTAL_BYTES = 2 * 1024**3
 _SEED_WORKERS = 8
 # moto accepts any credentials; these never leave loopback.
-_ACCESS_KEY = "AKIAEDGEDRILLSEED0001"
-_SECRET_KEY = "edgedrill-seed-not-a-secret"
 
 
 class SeedError(CliError):
@@ -98,26 +97,6 @@ def _check_loopback(endpoint: str) -> None:
         raise SeedError(msg)
 
 
-def _client(endpoint: str, region: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=_ACCESS_KEY,
-        aws_secret_access_key=_SECRET_KEY,
-        # Bounded: a region that stops answering fails the seeding, never hangs it.
-        config=Config(
-            s3={"addressing_style": "path"},
-            retries={"max_attempts": 2},
-            connect_timeout=10,
-            read_timeout=60,
-        ),
-    )
-
-
 def seed_regions(regions: Mapping[str, str], bucket: str, objects: list[SeedObject]) -> int:
     """Put ``objects`` into ``bucket`` in every region (name -> endpoint); bytes per region."""
     if not regions:
@@ -137,7 +116,7 @@ def seed_regions(regions: Mapping[str, str], bucket: str, objects: list[SeedObje
     for endpoint in regions.values():
         _check_loopback(endpoint)
     for region, endpoint in regions.items():
-        client = _client(endpoint, region)
+        client = s3_client(endpoint, region)
 
         def put(item: SeedObject, client: Any = client) -> None:
             client.put_object(
