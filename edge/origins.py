@@ -201,10 +201,8 @@ class OriginClient:
             reader, writer = pooled if pooled is not None else await self._connect(address)
             try:
                 writer.write(data)
-                response = await asyncio.wait_for(
-                    read_response(reader, method, self.settings.max_body_bytes),
-                    self.settings.response_timeout_s,
-                )
+                async with asyncio.timeout(self.settings.response_timeout_s):
+                    response = await read_response(reader, method, self.settings.max_body_bytes)
             except TimeoutError as exc:
                 writer.transport.abort()
                 raise OriginFailure("OriginReadError", 504, "origin response timed out") from exc

@@ -81,6 +81,12 @@ class DnsCache:
         self._recheck_at = float("-inf")  # no query before this after a failure
         self._last_failure = ""
 
+    def answers_without_query(self, within: float = 0.0) -> bool:
+        """Whether a lookup in the next ``within`` seconds is answered without asking DNS."""
+        until = self._clock() + within
+        entry = self._entry
+        return (entry is not None and until < entry.expires_at) or until < self._recheck_at
+
     def lookup(self, timeout: float) -> CacheResult:
         """Return the routing answer for this invocation, querying only when needed."""
         now = self._clock()

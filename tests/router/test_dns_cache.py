@@ -161,3 +161,17 @@ def test_lookup_passes_the_timeout_to_the_resolver(clock: FakeClock) -> None:
     cache, resolver = make_cache(clock, answer(USE1))
     cache.lookup(0.013)
     assert resolver.calls == [("origins.test", 0.013)]
+
+
+def test_answers_without_query_tells_whether_the_next_lookup_asks_dns(clock: FakeClock) -> None:
+    cache, resolver = make_cache(clock, answer(USE1, ttl=10), failure("SERVFAIL"))
+    assert not cache.answers_without_query()
+    cache.lookup(0.02)
+    assert cache.answers_without_query()
+    assert cache.answers_without_query(within=9.0)
+    assert not cache.answers_without_query(within=10.5)
+    clock.advance(10.5)
+    assert not cache.answers_without_query()
+    cache.lookup(0.02)  # the refresh fails: stale is served, DNS is not asked meanwhile
+    assert cache.answers_without_query(within=5.0)
+    assert len(resolver.calls) == 2
