@@ -491,9 +491,7 @@ class EdgeServer:
             viewer.headers = [*viewer.headers, (ORIGIN_REGION_HEADER, region)]
         return viewer
 
-    def _store_entry(
-        self, request: Request, reply: Reply, stale: Entry | None, key: str
-    ) -> Reply:
+    def _store_entry(self, request: Request, reply: Reply, stale: Entry | None, key: str) -> Reply:
         if reply.status == 304 and stale is not None:
             ttl = ttl_for(200, [*reply.headers, *stale.headers], self.config.cache) or 0.0
             entry = self.cache.refresh(key, stale, reply.headers, ttl)
