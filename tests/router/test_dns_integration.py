@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # A lookup may not outlive its timeout; this slack covers scheduling on a busy
 # machine and is still far below the ~100 ms dnspython's Resolver overshoots by.
-SLACK_S = 0.04
+SLACK_S = 0.06
 TIMEOUT_S = 0.02
 
 
