@@ -82,8 +82,8 @@ _VIEWER_IDLE_S = 60.0
 # Origin response headers CloudFront does not pass to viewers.
 _STRIPPED = ("content-length", "x-amz-cf-id", "x-amz-cf-pop", "x-cache", "via", "age")
 # Not a CloudFront header: the local edge tells the viewer which region served a
-# miss, so drills can split traffic by origin region. Never stored in the cache:
-# a hit was served by no region.
+# miss, so drills can split traffic by origin region. It comes from the reply,
+# never from the cache: a hit was served by no region.
 ORIGIN_REGION_HEADER = "x-edgedrill-origin-region"
 _NOT_MODIFIED_HEADERS = ("etag", "cache-control", "expires", "last-modified", "vary", "date")
 
@@ -133,6 +133,7 @@ class Reply:
     detail: str = ""  # x-edge-detailed-result-type when it differs
     range: tuple[int, int] | None = None
     close: bool = False
+    origin_region: str = ""  # the region that answered, when this request went to one
 
 
 @dataclass(slots=True)
@@ -368,6 +369,8 @@ class EdgeServer:
         age = _age_of(reply)
         reply.headers = [(k, v) for k, v in reply.headers if k != "_age"]
         reply.headers += self._cf_headers(request_id, reply.result, age)
+        if reply.origin_region:
+            reply.headers.append((ORIGIN_REGION_HEADER, reply.origin_region))
         return reply, request_id
 
     def _error(
@@ -483,12 +486,8 @@ class EdgeServer:
         return self._store(request, reply, stale, key)
 
     def _store(self, request: Request, reply: Reply, stale: Entry | None, key: str) -> Reply:
-        region = header(reply.headers, ORIGIN_REGION_HEADER)
-        reply.headers = without(reply.headers, ORIGIN_REGION_HEADER)
         viewer = self._store_entry(request, reply, stale, key)
-        if region is not None:
-            # A new list: the one in the reply may be the cache entry's own.
-            viewer.headers = [*viewer.headers, (ORIGIN_REGION_HEADER, region)]
+        viewer.origin_region = reply.origin_region
         return viewer
 
     def _store_entry(self, request: Request, reply: Reply, stale: Entry | None, key: str) -> Reply:
@@ -578,8 +577,10 @@ class EdgeServer:
             logger.info("origin %s failed: %s", domain, exc.detail)
             return self._error(exc.status, exc.result, request_id), True
         region = self._regions.get(domain) or value["origin"].get("s3", {}).get("region", "")
-        headers_out = [*response.headers, (ORIGIN_REGION_HEADER, region)]
-        return Reply(response.status, headers_out, response.body, "Miss"), False
+        reply = Reply(
+            response.status, response.headers, response.body, "Miss", origin_region=region
+        )
+        return reply, False
 
     async def _invoke(self, event: dict[str, Any]) -> Invocation:
         future = self.pool.submit(event)
