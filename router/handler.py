@@ -18,7 +18,13 @@ from router.dns_cache import CacheResult, CacheState, DnsCache
 from router.events import Request, origin_request
 from router.logs import InvocationLog, Sink, emf_line, stdout_sink
 from router.resolver import DnsResolver, Resolver
-from router.routing import WeightedRoundRobin, candidates, current_domain, rewrite
+from router.routing import (
+    Candidates,
+    WeightedRoundRobin,
+    candidates,
+    current_domain,
+    rewrite,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +57,10 @@ class Environment:
     balancer: WeightedRoundRobin = field(default_factory=WeightedRoundRobin)
     invocations: int = 0
     dns_queries: int = 0
+    # The answer set changes only when the cache refreshes: match it to the
+    # configured origins once per answer, not once per invocation.
+    _answer: tuple[str, ...] | None = None
+    _found: Candidates | None = None
 
     def handle(self, event: object, context: object = None) -> Request:
         """Route one origin request; raises only EventError for a non-origin-request event."""
@@ -84,6 +94,11 @@ class Environment:
         )
         return request
 
+    def _candidates(self, values: tuple[str, ...]) -> Candidates:
+        if self._found is None or values != self._answer:
+            self._answer, self._found = values, candidates(self.config, values)
+        return self._found
+
     def _route(
         self, request: Request, result: CacheResult
     ) -> tuple[str, str, str, str, tuple[str, ...]]:
@@ -91,7 +106,7 @@ class Environment:
         state, reason = result.state.value, result.reason
         unknown: tuple[str, ...] = ()
         try:
-            found = candidates(self.config, result.values)
+            found = self._candidates(result.values)
             unknown = found.unknown
             if unknown and result.state is CacheState.MISS:
                 logger.warning(
