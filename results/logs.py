@@ -113,6 +113,20 @@ _LINE_ROUTE = re.compile(_STAMP + _FAST_ROUTE.pattern + r"\n?")
 _BATCH = 65_536
 _CHUNK = 16 << 20
 _BLANK = ("", " ", "\t", "\r")  # where a request id must begin
+_START = "START RequestId: "
+_END = "END RequestId: "
+
+
+def _is_marker_line(line: str, marker: str, seconds: dict[str, float]) -> bool:
+    r"""``<ISO ts>\t<marker><request id>`` with a timestamp second the run knows."""
+    return (
+        line.startswith(marker, 25)
+        and line[:19] in seconds
+        and line[19:20] == "."
+        and line[23:25] == "Z\t"
+        and line[20:23].isdigit()
+        and line[25 + len(marker) : 26 + len(marker)] not in _BLANK
+    )
 
 
 def parse_message(message: str) -> Message:
@@ -388,24 +402,10 @@ class RuntimeLogReader:
                         self._flush_reports()
                     continue
             elif kind == "S":
-                if (
-                    line.startswith("START RequestId: ", 25)
-                    and line[:19] in seconds
-                    and line[19:20] == "."
-                    and line[23:25] == "Z\t"
-                    and line[20:23].isdigit()
-                    and line[42:43] not in _BLANK
-                ):
+                if _is_marker_line(line, _START, seconds):
                     starts += 1
                     continue
-            elif kind == "E" and (
-                line.startswith("END RequestId: ", 25)
-                and line[:19] in seconds
-                and line[19:20] == "."
-                and line[23:25] == "Z\t"
-                and line[20:23].isdigit()
-                and line[40:41] not in _BLANK
-            ):
+            elif kind == "E" and _is_marker_line(line, _END, seconds):
                 ends += 1
                 continue
             self._general_line(line, number, source, region_code)
