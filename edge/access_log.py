@@ -8,11 +8,12 @@ after ``#Version: 1.0`` and ``#Fields:`` (CloudFront developer guide,
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
+
+from edge.linefile import LineFile
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,12 +96,24 @@ def _text(value: str | None, encode: bool = False) -> str:
     return value.replace("\t", "%09").replace("\n", "%0A").replace(" ", "%20")
 
 
+# The last second formatted as (second, "date\ttime"), shared by every thread.
+_SECOND: tuple[int, str] = (-1, "")
+
+
+def _date_time(timestamp: float) -> str:
+    global _SECOND  # a one-entry cache of the formatted second
+    second = int(timestamp)
+    cached = _SECOND
+    if cached[0] != second:
+        moment = time.gmtime(second)
+        cached = _SECOND = (second, time.strftime("%Y-%m-%d\t%H:%M:%S", moment))
+    return cached[1]
+
+
 def render(record: AccessRecord) -> str:
     """The record as one tab-separated line (no newline)."""
-    moment = time.gmtime(record.timestamp)
     values = [
-        time.strftime("%Y-%m-%d", moment),
-        time.strftime("%H:%M:%S", moment),
+        _date_time(record.timestamp),
         record.edge_location,
         str(record.sc_bytes),
         record.client_ip,
@@ -145,27 +158,12 @@ def parse_line(line: str) -> dict[str, str]:
     return dict(zip(FIELDS, values, strict=True))
 
 
-class AccessLog:
+class AccessLog(LineFile):
     """Appends access-log lines to ``log_dir/cloudfront/access.log``."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists() or path.stat().st_size == 0
-        self.path = path
-        self._lock = threading.Lock()
-        self._file = path.open("a", encoding="utf-8")
-        if new:
-            self._file.write("#Version: 1.0\n#Fields: " + " ".join(FIELDS) + "\n")
-            self._file.flush()
+        super().__init__(path, header="#Version: 1.0\n#Fields: " + " ".join(FIELDS) + "\n")
 
-    def write(self, record: AccessRecord) -> None:
+    def write_record(self, record: AccessRecord) -> None:
         """Append one record."""
-        line = render(record) + "\n"
-        with self._lock:
-            self._file.write(line)
-            self._file.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._file.close()
+        self.write(render(record) + "\n")

@@ -41,6 +41,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from edge.fault_specs import LambdaFault, LambdaFaultKind
+from edge.linefile import LineFile
 from router.config import load_config
 from router.events import READ_ONLY_HEADERS
 from router.handler import create_environment
@@ -133,36 +134,33 @@ class LambdaContext:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
+# The last second formatted, shared by every thread (a tuple swap is atomic).
+_SECOND: tuple[int, str] = (-1, "")
+
+
 def iso_timestamp(epoch: float) -> str:
     """UTC ISO 8601 with milliseconds and ``Z`` (the log files' timestamp)."""
-    m = datetime.fromtimestamp(epoch, UTC)
-    # Formatted field by field: strftime costs more than the rest of a log line.
-    return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
-        f"{m.microsecond // 1000:03d}Z"
-    )
+    global _SECOND  # a one-entry cache of the formatted second
+    # Rounded to the microsecond as datetime.fromtimestamp does, then cut to ms.
+    fraction, whole = math.modf(epoch)
+    second, within = int(whole), round(fraction * 1_000_000)
+    if within >= 1_000_000:
+        second, within = second + 1, within - 1_000_000
+    cached = _SECOND
+    if cached[0] != second:
+        m = datetime.fromtimestamp(second, UTC)
+        # Formatted field by field: strftime costs more than the rest of a log line.
+        text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        cached = _SECOND = (second, text)
+    return f"{cached[1]}.{within // 1000:03d}Z"
 
 
-class LogGroupWriter:
+class LogGroupWriter(LineFile):
     r"""Appends ``<ISO ts>\\t<message>`` lines to one log group's file."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._file = path.open("a", encoding="utf-8")
-
-    def write(self, events: list[tuple[float, str]]) -> None:
+    def write_events(self, events: list[tuple[float, str]]) -> None:
         """Write one invocation's events together (they stay in order in the file)."""
-        text = "".join(f"{iso_timestamp(ts)}\t{message}\n" for ts, message in events)
-        with self._lock:
-            self._file.write(text)
-            self._file.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        with self._lock:
-            self._file.close()
+        self.write("".join(f"{iso_timestamp(ts)}\t{message}\n" for ts, message in events))
 
 
 def report_line(
@@ -343,7 +341,7 @@ class ExecutionEnvironment:
             except Exception as exc:
                 self.dead = True
                 message = f"[ERROR] Runtime.ImportModuleError: {type(exc).__name__}: {exc}"
-                self.pool.log.write([(time.time(), message)])
+                self.pool.log.write_events([(time.time(), message)])
                 return Invocation(Outcome.ERROR, error=message, request_id=request_id)
         self.events.append(
             (time.time(), f"START RequestId: {request_id} Version: {settings.version}")
@@ -400,7 +398,7 @@ class ExecutionEnvironment:
         self.events.append(
             (now, report_line(request_id, duration_ms, settings.memory_mb, used, init_ms))
         )
-        self.pool.log.write(self.events)
+        self.pool.log.write_events(self.events)
         self.events = []
 
 
@@ -537,7 +535,7 @@ class FunctionPool:
                 ),
             ),
         ]
-        self.log.write(events)
+        self.log.write_events(events)
         return Invocation(
             Outcome.TIMEOUT,
             error=f"Task timed out after {timeout_s:.2f} seconds",

@@ -259,14 +259,25 @@ def kill_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
     return not pid_alive(pid)
 
 
+def _fast_loop() -> Any:
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class LoopThread:
     """An asyncio event loop running in a daemon thread of its own."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, fast: bool = False) -> None:
+        """``fast``: run uvloop's event loop where it is installed (asyncio's otherwise)."""
         import asyncio
 
         self._asyncio = asyncio
-        self.loop = asyncio.new_event_loop()
+        self.loop = _fast_loop() if fast else asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 

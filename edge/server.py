@@ -214,6 +214,9 @@ class EdgeServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Bind the viewer listener; returns its port."""
+        # Log lines written on the loop go out in one flush per loop pass.
+        self.access_log.bind_loop()
+        self.pool.log.bind_loop()
         self._server = await asyncio.start_server(
             self._serve, host, port, limit=32_768, backlog=1024
         )
@@ -322,7 +325,7 @@ class EdgeServer:
         sent: int,
     ) -> None:
         path, _, query = _split_target(request.target)
-        self.access_log.write(
+        self.access_log.write_record(
             AccessRecord(
                 timestamp=started,
                 edge_location=self.config.pop.split("-", 1)[0],
@@ -685,7 +688,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     sys.setswitchinterval(0.001)
     edge_config = EdgeConfig.from_json(config)
     agent: FaultAgent[LambdaFault] = FaultAgent({"lambda"})
-    loop = LoopThread("edge")
+    loop = LoopThread("edge", fast=True)
     edge = loop.run(_create(edge_config, agent))
     port = loop.run(edge.start(port=int(config.get("port", 0))))
     api = agent.serve(_routes(edge))

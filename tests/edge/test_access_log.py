@@ -56,10 +56,10 @@ def test_a_line_has_33_fields_in_order() -> None:
 def test_the_file_starts_with_the_w3c_header_once(tmp_path: Path) -> None:
     path = tmp_path / "cloudfront" / "access.log"
     first = AccessLog(path)
-    first.write(record())
+    first.write_record(record())
     first.close()
     second = AccessLog(path)
-    second.write(record(status=404, range_start=0, range_end=9))
+    second.write_record(record(status=404, range_start=0, range_end=9))
     second.close()
     lines = path.read_text().splitlines()
     assert lines[0] == "#Version: 1.0"
