@@ -5,9 +5,10 @@ load generator (asyncio HTTP/1.1 clients in separate processes, keep-alive
 connections, closed loop):
 
 * latency, one request at a time: the regions directly (their endpoints, i.e.
-  fault proxy + moto, and moto alone), then through the edge with every
-  request a miss (router invoked, origin fetched), then through the edge with
-  a realistic hit ratio (Zipf popularity over the corpus);
+  fault proxy + moto, and moto alone), each request to the next region in
+  turn as the router's equal weights send misses, then through the edge with
+  every request a miss (router invoked, origin fetched), then through the
+  edge with a realistic hit ratio (Zipf popularity over the corpus);
 * capacity, many connections at once for a fixed time: the same four.
 
 It prints added latency at p50/p99 (edge all-miss minus the regions'
@@ -70,42 +71,45 @@ async def _one(
 
 
 async def _worker(
-    target: tuple[str, int], requests: list[bytes], deadline: float, limit: int
+    requests: list[tuple[tuple[str, int], bytes]], deadline: float, limit: int
 ) -> tuple[list[tuple[float, int]], int]:
+    """One client: sends ``requests`` in turn, one at a time, each to its own target."""
     latencies: list[tuple[float, int]] = []
     errors = 0
     index = 0
-    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    # One keep-alive connection per target, as the edge keeps one per origin.
+    connections: dict[tuple[str, int], tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
     while time.monotonic() < deadline and index < limit:
-        request = requests[index % len(requests)]
+        target, request = requests[index % len(requests)]
         index += 1
         if _NONCE in request:  # a URL never asked before: a guaranteed miss
             request = request.replace(_NONCE, f"{time.monotonic_ns()}-{index}".encode())
         started = time.perf_counter()
+        connection = connections.get(target)
         if connection is None:  # a server that closes after each response pays the connect
-            connection = await asyncio.open_connection(*target, limit=1 << 22)
+            connection = connections[target] = await asyncio.open_connection(*target, limit=1 << 22)
         status, keep, size = await asyncio.wait_for(_one(*connection, request), 30)
         latencies.append(((time.perf_counter() - started) * 1000.0, size))
         if status >= 500:
             errors += 1
         if not keep:
             connection[1].close()
-            connection = None
-    if connection is not None:
-        connection[1].close()
+            del connections[target]
+    for _, writer in connections.values():
+        writer.close()
     return latencies, errors
 
 
 def _load(
-    job: tuple[list[tuple[str, int]], list[list[bytes]], float, int],
+    job: tuple[list[list[tuple[tuple[str, int], bytes]]], float, int],
 ) -> tuple[list[tuple[float, int]], int, float]:
-    targets, request_lists, seconds, limit = job
+    request_lists, seconds, limit = job
 
     async def run() -> tuple[list[tuple[float, int]], int, float]:
         started = time.monotonic()
         deadline = started + seconds
         results = await asyncio.gather(
-            *(_worker(t, r, deadline, limit) for t, r in zip(targets, request_lists, strict=True))
+            *(_worker(requests, deadline, limit) for requests in request_lists)
         )
         elapsed = time.monotonic() - started
         return [x for lat, _ in results for x in lat], sum(e for _, e in results), elapsed
@@ -132,19 +136,17 @@ def _get(path: str, host: str) -> bytes:
 
 
 class Scenario:
-    """A way of sending requests: where to, and which requests each connection sends."""
+    """A way of sending requests: the (target, request) list each client connection sends."""
 
-    def __init__(self, name: str, connections: list[tuple[tuple[str, int], list[bytes]]]) -> None:
+    def __init__(self, name: str, clients: list[list[tuple[tuple[str, int], bytes]]]) -> None:
         self.name = name
-        self.connections = connections
+        self.clients = clients
 
     def run(self, connections: int, seconds: float, processes: int, limit: int = 10**9) -> Result:
-        picked = [self.connections[i % len(self.connections)] for i in range(connections)]
-        jobs = []
-        for p in range(processes):
-            mine = picked[p::processes]
-            if mine:
-                jobs.append(([t for t, _ in mine], [r for _, r in mine], seconds, limit))
+        picked = [self.clients[i % len(self.clients)] for i in range(connections)]
+        jobs = [
+            (picked[p::processes], seconds, limit) for p in range(processes) if picked[p::processes]
+        ]
         with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
             results = pool.map(_load, jobs)
         latencies = [x for lat, _, _ in results for x in lat]
@@ -153,28 +155,54 @@ class Scenario:
         return Result(latencies, sum(err for _, err, _ in results), elapsed)
 
 
+def _alternating(
+    per_region: list[tuple[tuple[str, int], list[bytes]]], shift: int
+) -> list[tuple[tuple[str, int], bytes]]:
+    """One request from each region in turn, as the router's equal weights send misses."""
+    count = min(len(requests) for _, requests in per_region)
+    regions = len(per_region)
+    return [
+        (per_region[(i + shift) % regions][0], per_region[(i + shift) % regions][1][i])
+        for i in range(count)
+    ]
+
+
 def scenarios(state: StackState, seed: int = 11) -> dict[str, Scenario]:
-    """Direct moto, the region endpoints, the edge with all misses, the edge with Zipf hits."""
+    """The origins directly (moto alone, the region endpoints) and through the edge.
+
+    The router's configuration weighs the two regions equally, so its smooth
+    weighted round-robin sends misses to each region in turn. The direct
+    scenarios send their requests the same way: one region alone is faster
+    than two taking turns (each region's process stays warm), and the edge is
+    not to be charged for that difference. ``one region endpoint`` is that
+    faster case, shown for reference.
+    """
     rng = random.Random(seed)
     keys = state.sample_keys
     regions = list(state.regions)
     direct, endpoints = [], []
     for region in regions:
         domain = state.origins[region]
-        requests = [_get(f"/{key}", domain) for key in rng.sample(keys, len(keys))]
+        requests = [_get(f"/{key}?b=__NONCE__", domain) for key in rng.sample(keys, len(keys))]
         direct.append((_address(state.s3_direct[region]), requests))
         endpoints.append((_address(state.regions[region]), requests))
     edge = _address(state.edge_url)
     host = state.edge_url.split("//", 1)[1]
-    misses = [(edge, [_get(f"/{key}?b=__NONCE__", host) for key in keys])]
+    misses = [[(edge, _get(f"/{key}?b=__NONCE__", host)) for key in keys]]
     weights = [1.0 / (rank + 1) for rank in range(len(keys))]
     zipf = [
-        (edge, [_get(f"/{k}", host) for k in rng.choices(keys, weights, k=20_000)])
+        [(edge, _get(f"/{k}", host)) for k in rng.choices(keys, weights, k=20_000)]
         for _ in range(64)
     ]
+    shifts = range(len(regions))
     return {
-        "moto direct": Scenario("moto direct", direct),
-        "region endpoints": Scenario("region endpoints", endpoints),
+        "moto direct": Scenario("moto direct", [_alternating(direct, s) for s in shifts]),
+        "region endpoints": Scenario(
+            "region endpoints", [_alternating(endpoints, s) for s in shifts]
+        ),
+        "one region endpoint": Scenario(
+            "one region endpoint", [[(endpoints[0][0], r) for r in endpoints[0][1]]]
+        ),
         "edge, all misses": Scenario("edge, all misses", misses),
         "edge, zipf hits": Scenario("edge, zipf hits", zipf),
     }
@@ -226,19 +254,25 @@ def main() -> int:
         # Interleave the scenarios in rounds: other work on a shared machine
         # then weighs on each of them alike.
         latency = interleaved(runs, args.rounds, lambda s: s.run(1, 60.0, 1, limit=per_round))
-        capacity = interleaved(runs, 2, lambda s: s.run(args.connections, args.seconds / 2, 2))
+        # "one region endpoint" is a latency reference only: its capacity is half the origins'.
+        loaded = {name: run for name, run in runs.items() if name != "one region endpoint"}
+        capacity = interleaved(loaded, 2, lambda s: s.run(args.connections, args.seconds / 2, 2))
     cores = multiprocessing.cpu_count()
     print(f"edge overhead, {args.objects} objects, {cores} cores, {os.getloadavg()[0]:.1f} load")
     print(
-        f"{'scenario':<20}{'seq p50 ms':>12}{'seq p99 ms':>12}"
+        f"{'scenario':<21}{'seq p50 ms':>12}{'seq p99 ms':>12}"
         f"{'cap req/s':>12}{'cap p50':>10}{'cap p99':>10}{'5xx':>6}"
     )
     for name in runs:
-        lat, cap = latency[name], capacity[name]
-        print(
-            f"{name:<20}{lat['p50']:>12.2f}{lat['p99']:>12.2f}{cap['rps']:>12.0f}"
-            f"{cap['p50']:>10.2f}{cap['p99']:>10.2f}{cap['errors'] + lat['errors']:>6.0f}"
+        lat = latency[name]
+        cap = capacity.get(name)
+        loaded_columns = (
+            f"{cap['rps']:>12.0f}{cap['p50']:>10.2f}{cap['p99']:>10.2f}"
+            if cap
+            else f"{'-':>12}{'-':>10}{'-':>10}"
         )
+        errors = lat["errors"] + (cap["errors"] if cap else 0)
+        print(f"{name:<21}{lat['p50']:>12.2f}{lat['p99']:>12.2f}{loaded_columns}{errors:>6.0f}")
     base = latency["region endpoints"]
     for name in ("edge, all misses", "edge, zipf hits"):
         added = latency[name]

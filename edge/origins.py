@@ -196,23 +196,30 @@ class OriginClient:
     ) -> Response:
         """Send one request and read the whole response; raises :class:`OriginFailure`."""
         data = encode_request(method, target, headers, body)
+        loop = asyncio.get_running_loop()
         for attempt in range(2):
             pooled = self._checkout(address)
             reader, writer = pooled if pooled is not None else await self._connect(address)
+            # One timer per fetch; when it fires it cuts the connection, and the
+            # read that fails because of it is reported as the timeout it is.
+            timer = _ResponseTimer(writer)
+            handle = loop.call_later(self.settings.response_timeout_s, timer.expire)
             try:
                 writer.write(data)
-                async with asyncio.timeout(self.settings.response_timeout_s):
-                    response = await read_response(reader, method, self.settings.max_body_bytes)
-            except TimeoutError as exc:
-                writer.transport.abort()
-                raise OriginFailure("OriginReadError", 504, "origin response timed out") from exc
+                response = await read_response(reader, method, self.settings.max_body_bytes)
             except (OSError, asyncio.IncompleteReadError, ProtocolError) as exc:
                 writer.transport.abort()
+                if timer.expired:
+                    raise OriginFailure(
+                        "OriginReadError", 504, "origin response timed out"
+                    ) from exc
                 if pooled is not None and attempt == 0 and _nothing_read(exc):
                     continue  # the origin had closed the idle connection: retry on a new one
                 raise OriginFailure(
                     "OriginCommError", 502, f"origin connection failed: {exc}"
                 ) from exc
+            finally:
+                handle.cancel()
             if response.reusable:
                 self._idle.setdefault(address, deque()).append((reader, writer, time.monotonic()))
             else:
@@ -227,6 +234,20 @@ class OriginClient:
                 _, writer, _ = idle.pop()
                 with contextlib.suppress(RuntimeError):
                     writer.close()
+
+
+class _ResponseTimer:
+    """Cuts an origin connection whose response is late, and remembers that it did."""
+
+    __slots__ = ("expired", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        self.writer.transport.abort()
 
 
 def _nothing_read(exc: BaseException) -> bool:

@@ -78,7 +78,8 @@ logger = logging.getLogger(__name__)
 
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CACHED_METHODS = frozenset({"GET", "HEAD"})
-_VIEWER_IDLE_S = 60.0
+_VIEWER_IDLE_S = 60.0  # a viewer connection waiting this long for its next request is closed
+_IDLE_SWEEP_S = 5.0
 # Origin response headers CloudFront does not pass to viewers.
 _STRIPPED = ("content-length", "x-amz-cf-id", "x-amz-cf-pop", "x-cache", "via", "age")
 # Not a CloudFront header: the local edge tells the viewer which region served a
@@ -210,6 +211,10 @@ class EdgeServer:
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Viewer connections waiting for a request, and since when: one sweep
+        # closes the idle ones, instead of a timer armed for every request.
+        self._waiting: dict[asyncio.StreamWriter, float] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self.stats = EdgeStats()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -220,12 +225,15 @@ class EdgeServer:
         self._server = await asyncio.start_server(
             self._serve, host, port, limit=32_768, backlog=1024
         )
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_idle())
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         """Stop accepting, close viewer connections, pools and logs."""
         if self._server is not None:
             self._server.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for writer in list(self._writers):
             writer.transport.abort()
         self.client.close()
@@ -234,21 +242,31 @@ class EdgeServer:
 
     # -- viewer connections ---------------------------------------------------
 
+    async def _sweep_idle(self) -> None:
+        while True:
+            await asyncio.sleep(_IDLE_SWEEP_S)
+            cutoff = time.monotonic() - _VIEWER_IDLE_S
+            for writer, since in list(self._waiting.items()):
+                if since <= cutoff:
+                    writer.transport.abort()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         try:
             while True:
                 started = time.time()
+                self._waiting[writer] = time.monotonic()
                 try:
-                    # asyncio.timeout, unlike wait_for on 3.11, spares a task per request.
-                    async with asyncio.timeout(_VIEWER_IDLE_S):
-                        request = await read_request(reader, writer=writer)
+                    request = await read_request(reader, writer=writer)
                 except MalformedRequest as exc:
-                    await self._malformed(writer, exc, peer, started)
+                    if not writer.is_closing():  # not closed by the idle sweep
+                        await self._malformed(writer, exc, peer, started)
                     return
-                except (TimeoutError, ConnectionError, OSError):
+                except (ConnectionError, OSError):
                     return
+                finally:
+                    self._waiting.pop(writer, None)
                 if request is None:
                     return
                 started = time.time()

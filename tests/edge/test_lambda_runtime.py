@@ -7,9 +7,12 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge.dns_zone import DnsZoneServer, Zone
 from edge.fault_specs import LambdaFault, LambdaFaultKind
@@ -19,6 +22,7 @@ from edge.lambda_runtime import (
     Invocation,
     Outcome,
     RuntimeProfile,
+    iso_timestamp,
     report_line,
 )
 from edge.origins import Origin
@@ -196,3 +200,17 @@ def test_report_line_is_lambdas_format() -> None:
     assert report_line("abc", 3.0, 128, 73, None).endswith(
         "Billed Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 73 MB"
     )
+
+
+@given(
+    st.one_of(
+        st.floats(min_value=0, max_value=4e9, allow_nan=False),
+        # the last microsecond of a second, where rounding carries into the next
+        st.integers(min_value=0, max_value=4_000_000_000).map(lambda s: s + 0.9999996),
+    )
+)
+def test_iso_timestamp_matches_datetime(epoch: float) -> None:
+    m = datetime.fromtimestamp(epoch, UTC)
+    expected = m.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond // 1000:03d}Z"
+    assert iso_timestamp(epoch) == expected
+    assert iso_timestamp(epoch + 1.0) != expected  # the per-second cache moves on
