@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -165,5 +166,9 @@ class AccessLog(LineFile):
         super().__init__(path, header="#Version: 1.0\n#Fields: " + " ".join(FIELDS) + "\n")
 
     def write_record(self, record: AccessRecord) -> None:
-        """Append one record."""
-        self.write(render(record) + "\n")
+        """Append one record (formatted later when written from the bound loop)."""
+        self.write_later(partial(_line, record))
+
+
+def _line(record: AccessRecord) -> str:
+    return render(record) + "\n"

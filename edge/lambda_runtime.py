@@ -38,6 +38,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from edge.fault_specs import LambdaFault, LambdaFaultKind
@@ -159,8 +160,15 @@ class LogGroupWriter(LineFile):
     r"""Appends ``<ISO ts>\\t<message>`` lines to one log group's file."""
 
     def write_events(self, events: list[tuple[float, str]]) -> None:
-        """Write one invocation's events together (they stay in order in the file)."""
-        self.write("".join(f"{iso_timestamp(ts)}\t{message}\n" for ts, message in events))
+        """Write one invocation's events together (they stay in order in the file).
+
+        The caller hands ``events`` over: it is formatted later, on the loop.
+        """
+        self.write_later(partial(_event_lines, events))
+
+
+def _event_lines(events: list[tuple[float, str]]) -> str:
+    return "".join(f"{iso_timestamp(ts)}\t{message}\n" for ts, message in events)
 
 
 def report_line(

@@ -2,12 +2,14 @@
 
 The edge writes two kinds of log lines on every miss: the function's runtime
 lines (``START``, the router's own, ``END``, ``REPORT``) and the access-log
-line. Flushing each one is a system call on the event loop's hot path. A
-:class:`LineFile` bound to the loop instead gathers what the loop's own thread
-writes during one pass of the loop and flushes it once, from a callback run
-on the next pass: a line reaches the file within one loop pass, and under load
-one flush carries the lines of many requests. Lines written from any other
-thread are flushed at once, as before.
+line. Formatting them and flushing each one would sit on the event loop's
+path from a viewer's request to the origin request it causes. A
+:class:`LineFile` bound to the loop instead keeps what the loop's own thread
+writes during one pass of the loop, unformatted, and formats, writes and
+flushes it all from a callback on the next pass, which runs while the
+request it came from waits for its origin. A line reaches the file within one
+loop pass, and under load one flush carries the lines of many requests.
+Lines written from any other thread are written and flushed at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 
@@ -34,7 +37,7 @@ class LineFile:
             self._file.flush()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
-        self._flush_scheduled = False
+        self._pending: list[Callable[[], str]] = []
 
     def bind_loop(self) -> None:
         """From a coroutine: gather this loop thread's writes into one flush per loop pass."""
@@ -43,31 +46,46 @@ class LineFile:
 
     def write(self, text: str) -> None:
         """Append ``text`` (one or more whole lines, newlines included)."""
+        self.write_later(text.__str__)
+
+    def write_later(self, render: Callable[[], str]) -> None:
+        """Append what ``render()`` returns: at once, or on the bound loop's next pass.
+
+        ``render`` must only read data nobody changes afterwards.
+        """
+        loop = self._loop
+        if loop is None or threading.get_ident() != self._loop_thread:
+            text = render()
+            with self._lock:
+                if not self._file.closed:
+                    self._file.write(text)
+                    self._file.flush()
+            return
         with self._lock:
-            if self._file.closed:
-                return
-            self._file.write(text)
-            loop = self._loop
-            if loop is None or threading.get_ident() != self._loop_thread:
-                self._file.flush()
-            elif not self._flush_scheduled:
-                self._flush_scheduled = True
+            if not self._pending:
                 loop.call_soon(self._flush_pass)
+            self._pending.append(render)
 
     def _flush_pass(self) -> None:
         with self._lock:
-            self._flush_scheduled = False
-            if not self._file.closed:
-                self._file.flush()
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        if self._file.closed:
+            return
+        if pending:
+            self._file.write("".join(render() for render in pending))
+        self._file.flush()
 
     def flush(self) -> None:
         """Write out whatever is gathered."""
         with self._lock:
-            if not self._file.closed:
-                self._file.flush()
+            self._write_pending()
 
     def close(self) -> None:
-        """Flush and close; later writes are dropped."""
+        """Write out what is gathered and close; later writes are dropped."""
         with self._lock:
+            self._write_pending()
             if not self._file.closed:
                 self._file.close()
