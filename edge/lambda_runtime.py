@@ -252,10 +252,50 @@ _CAPTURE = _LogCapture()
 logging.getLogger("router").addHandler(_CAPTURE)
 
 
+class _NotPlain(Exception):
+    """A value that is not made of exactly JSON's own types."""
+
+
+_MAX_PLAIN_DEPTH = 64
+
+
+def _plain_copy(value: Any, depth: int = 0) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if depth > _MAX_PLAIN_DEPTH:  # deep, or a cycle: json tells which
+        raise _NotPlain
+    if kind is dict:
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            copy[key] = _plain_copy(item, depth + 1)
+        return copy
+    if kind is list:
+        return [_plain_copy(item, depth + 1) for item in value]
+    raise _NotPlain
+
+
+def over_the_wire(value: Any) -> Any:
+    """``value`` as CloudFront receives it: ``json.loads(json.dumps(value))``.
+
+    Raises TypeError or ValueError as ``json.dumps`` does (the runtime's
+    ``Runtime.MarshalError``). A value made only of dicts with string keys,
+    lists, strings, numbers, booleans and None (what a router returns) is
+    copied directly, at about half the cost; anything else (tuples, other
+    keys, subclasses, cycles) takes the real round trip.
+    """
+    try:
+        return _plain_copy(value)
+    except _NotPlain:
+        return json.loads(json.dumps(value))
+
+
 @dataclass(slots=True)
 class _Job:
     event: Any
-    future: Future[Invocation]
+    future: Future[Invocation] | None  # None: run inline, the caller takes the result
     deadline: float
     fault: LambdaFault | None
 
@@ -301,21 +341,21 @@ class ExecutionEnvironment:
             wait_s = reap_s
             if job is None:
                 return
-            if self.run(job):
+            if self.run(job)[1]:
                 return
 
-    def run(self, job: _Job) -> bool:
+    def run(self, job: _Job) -> tuple[Invocation, bool]:
         """Run one invocation and hand the environment back; True if it died."""
         result = self._invoke(job)
         if result.outcome is Outcome.ERROR:
             self.pool.stats.errors += 1
-        if not job.future.done():
+        if job.future is not None and not job.future.done():
             job.future.set_result(result)
         if self.dead:
             self.pool.discard(self)
-            return True
+            return result, True
         self.pool.release(self)
-        return False
+        return result, False
 
     def runs_inline(self) -> bool:
         """Whether a warm invocation here can run without blocking its caller on I/O."""
@@ -372,7 +412,7 @@ class ExecutionEnvironment:
             return Invocation(Outcome.TIMEOUT, request_id=request_id, environment=self.number)
         if outcome is Outcome.OK:
             try:
-                value = json.loads(json.dumps(value))  # what crosses the wire back to CloudFront
+                value = over_the_wire(value)
             except (TypeError, ValueError) as exc:
                 outcome, error = Outcome.ERROR, f"Runtime.MarshalError: {exc}"
                 self.events.append((time.time(), f"[ERROR] {error}"))
@@ -466,14 +506,26 @@ class FunctionPool:
         A throttled invocation resolves at once. The caller enforces the
         trigger timeout with :meth:`timed_out`.
         """
+        started = self.invoke(event)
+        if isinstance(started, Future):
+            return started
         future: Future[Invocation] = Future()
+        future.set_result(started)
+        return future
+
+    def invoke(self, event: Any) -> Invocation | Future[Invocation]:
+        """Like :meth:`submit`, but an invocation finished on this thread is returned as is.
+
+        That is a throttled one, or a warm one in which nothing can sleep or
+        wait on the network: it runs on the caller's thread, sparing the
+        hand-off to the environment's own and the future.
+        """
         with self._lock:
             if self._idle:
                 env = self._idle.pop()
             elif len(self._busy) >= self.concurrency_limit:
                 self.stats.throttles += 1
-                future.set_result(Invocation(Outcome.THROTTLED, error="Rate Exceeded."))
-                return future
+                return Invocation(Outcome.THROTTLED, error="Rate Exceeded.")
             else:
                 self._numbers += 1
                 env = ExecutionEnvironment(self, self._numbers)
@@ -483,15 +535,14 @@ class FunctionPool:
             self.stats.peak_concurrency = max(self.stats.peak_concurrency, len(self._busy))
         deadline = time.monotonic() + self.settings.timeout_s
         fault = self._fault()
-        job = _Job(event, future, deadline, fault)
-        future.environment = env  # type: ignore[attr-defined]
         if fault is None and env.runs_inline():
-            # Nothing here can sleep or wait on the network: run it on this
-            # thread and spare the hand-off to the environment's own.
-            if env.run(job):
+            result, died = env.run(_Job(event, None, deadline, None))
+            if died:
                 env.jobs.put(None)
-        else:
-            env.jobs.put(job)
+            return result
+        future: Future[Invocation] = Future()
+        future.environment = env  # type: ignore[attr-defined]
+        env.jobs.put(_Job(event, future, deadline, fault))
         return future
 
     def discard(self, env: ExecutionEnvironment) -> None:

@@ -604,14 +604,16 @@ class EdgeServer:
         return reply, False
 
     async def _invoke(self, event: dict[str, Any]) -> Invocation:
-        future = self.pool.submit(event)
-        if future.done():
-            return future.result()
-        waiting = asyncio.wrap_future(future)
+        started = self.pool.invoke(event)
+        if isinstance(started, Invocation):
+            return started
+        if started.done():
+            return started.result()
+        waiting = asyncio.wrap_future(started)
         try:
             return await asyncio.wait_for(asyncio.shield(waiting), self.config.function.timeout_s)
         except TimeoutError:
-            return self.pool.timed_out(future)
+            return self.pool.timed_out(started)
 
     def _validation_failed(self, request_id: str, problems: list[str]) -> None:
         function = self.config.function

@@ -23,6 +23,7 @@ from edge.lambda_runtime import (
     Outcome,
     RuntimeProfile,
     iso_timestamp,
+    over_the_wire,
     report_line,
 )
 from edge.origins import Origin
@@ -214,3 +215,52 @@ def test_iso_timestamp_matches_datetime(epoch: float) -> None:
     expected = m.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond // 1000:03d}Z"
     assert iso_timestamp(epoch) == expected
     assert iso_timestamp(epoch + 1.0) != expected  # the per-second cache moves on
+
+
+_json_keys = st.one_of(st.text(max_size=5), st.integers(), st.booleans(), st.none(), st.floats())
+_json_like = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=8),
+        st.binary(max_size=2),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(_json_keys, children, max_size=4),
+        st.frozensets(st.integers(), max_size=2),
+    ),
+    max_leaves=20,
+)
+
+
+def _round_trip(value: object) -> tuple[str, object]:
+    try:
+        return "ok", json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        return "error", type(exc)
+
+
+@given(_json_like)
+def test_over_the_wire_is_the_json_round_trip(value: object) -> None:
+    try:
+        result: tuple[str, object] = ("ok", over_the_wire(value))
+    except (TypeError, ValueError) as exc:
+        result = ("error", type(exc))
+    expected = _round_trip(value)
+    # repr: NaN compares unequal to itself, its repr does not
+    assert repr(result) == repr(expected)
+
+
+def test_over_the_wire_copies_and_catches_cycles() -> None:
+    request = {"uri": "/a", "headers": {"host": [{"key": "Host", "value": "x"}]}}
+    copied = over_the_wire(request)
+    assert copied == request
+    assert copied["headers"]["host"][0] is not request["headers"]["host"][0]
+    looped: dict[str, object] = {}
+    looped["self"] = looped
+    with pytest.raises(ValueError, match="Circular"):
+        over_the_wire(looped)
