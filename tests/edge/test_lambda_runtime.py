@@ -256,10 +256,11 @@ def test_over_the_wire_is_the_json_round_trip(value: object) -> None:
 
 
 def test_over_the_wire_copies_and_catches_cycles() -> None:
-    request = {"uri": "/a", "headers": {"host": [{"key": "Host", "value": "x"}]}}
+    entry = {"key": "Host", "value": "x"}
+    request = {"uri": "/a", "headers": {"host": [entry]}}
     copied = over_the_wire(request)
     assert copied == request
-    assert copied["headers"]["host"][0] is not request["headers"]["host"][0]
+    assert copied["headers"]["host"][0] is not entry
     looped: dict[str, object] = {}
     looped["self"] = looped
     with pytest.raises(ValueError, match="Circular"):
