@@ -34,6 +34,8 @@ _HOP_BY_HOP = frozenset(
     }
 )
 
+_FRAMING = frozenset({"connection", "transfer-encoding", "content-length"})
+
 REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus}
 REASONS[494] = "Request Header Too Large"
 
@@ -70,15 +72,20 @@ def without(headers: Headers, *names: str) -> Headers:
     return [(k, v) for k, v in headers if k.lower() not in drop]
 
 
-def end_to_end(headers: Headers) -> Headers:
-    """``headers`` minus hop-by-hop headers and those ``Connection`` names (RFC 9110 §7.6.1)."""
+def end_to_end(headers: Headers, also: frozenset[str] = frozenset()) -> Headers:
+    """``headers`` minus hop-by-hop headers and those ``Connection`` names (RFC 9110 §7.6.1).
+
+    ``also``: lower-case names to drop as well.
+    """
+    lowered = [(key.lower(), key, value) for key, value in headers]
     listed = {
         token.strip().lower()
-        for key, value in headers
-        if key.lower() == "connection"
+        for name, _, value in lowered
+        if name == "connection"
         for token in value.split(",")
     }
-    return [(k, v) for k, v in headers if k.lower() not in _HOP_BY_HOP and k.lower() not in listed]
+    drop = _HOP_BY_HOP | listed | also
+    return [(key, value) for name, key, value in lowered if name not in drop]
 
 
 @dataclass(slots=True)
@@ -91,10 +98,16 @@ class Request:
     headers: Headers
     body: bytes = b""
     head_bytes: int = 0
+    _first: dict[str, str] | None = None  # lower-cased name -> first value, built on first use
 
     def header(self, name: str) -> str | None:
         """The first value of ``name``."""
-        return header(self.headers, name)
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for key, value in self.headers:
+                first.setdefault(key.lower(), value)
+        return first.get(name.lower())
 
     @property
     def keep_alive(self) -> bool:
@@ -247,14 +260,8 @@ async def read_chunked(reader: asyncio.StreamReader, max_body: int) -> bytes:
         raise ProtocolError(f"stream ended inside a chunked body: {exc}") from exc
 
 
-async def read_response(
-    reader: asyncio.StreamReader, method: str, max_body: int = 1 << 30
-) -> Response:
-    """Read one response to a ``method`` request from an origin."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError as exc:
-        raise ProtocolError("response head too large") from exc
+def _response_head(head: bytes) -> tuple[int, str, Headers, dict[str, str], bytes]:
+    """Status, reason, headers, the framing headers' first values and the version."""
     lines = head[:-4].split(b"\r\n")
     status_parts = lines[0].split(b" ", 2)
     if (
@@ -263,22 +270,38 @@ async def read_response(
         or not status_parts[1].isdigit()
     ):
         raise ProtocolError(f"bad status line {lines[0][:80]!r}")
-    status = int(status_parts[1])
     reason = status_parts[2].decode("latin-1") if len(status_parts) > 2 else ""
     headers: Headers = []
+    framing: dict[str, str] = {}  # the first connection, transfer-encoding, content-length
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if not sep:
             raise ProtocolError(f"bad header line {line[:80]!r}")
-        headers.append((name.strip().decode("latin-1"), value.strip().decode("latin-1")))
-    tokens = {t.strip().lower() for t in (header(headers, "connection") or "").split(",")}
-    reusable = status_parts[0] == b"HTTP/1.1" and "close" not in tokens
+        key, text = name.strip().decode("latin-1"), value.strip().decode("latin-1")
+        headers.append((key, text))
+        lower = key.lower()
+        if lower in _FRAMING and lower not in framing:
+            framing[lower] = text
+    return int(status_parts[1]), reason, headers, framing, status_parts[0]
+
+
+async def read_response(
+    reader: asyncio.StreamReader, method: str, max_body: int = 1 << 30
+) -> Response:
+    """Read one response to a ``method`` request from an origin."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError as exc:
+        raise ProtocolError("response head too large") from exc
+    status, reason, headers, framing, version = _response_head(head)
+    tokens = {t.strip().lower() for t in framing.get("connection", "").split(",")}
+    reusable = version == b"HTTP/1.1" and "close" not in tokens
     if method == "HEAD" or status < 200 or status in (204, 304):
         return Response(status, headers, b"", reason, reusable)
-    encoding = (header(headers, "transfer-encoding") or "").lower()
+    encoding = framing.get("transfer-encoding", "").lower()
     if "chunked" in encoding:
         return Response(status, headers, await read_chunked(reader, max_body), reason, reusable)
-    length_text = header(headers, "content-length")
+    length_text = framing.get("content-length")
     if length_text is not None:
         if not length_text.strip().isdigit():
             raise ProtocolError(f"bad Content-Length {length_text!r}")

@@ -44,7 +44,6 @@ from edge.http_wire import (
     end_to_end,
     header,
     read_request,
-    without,
 )
 from edge.jsonapi import ApiError, Json, route
 from edge.lambda_runtime import FunctionPool, FunctionSettings, Invocation, Outcome
@@ -81,7 +80,7 @@ CACHED_METHODS = frozenset({"GET", "HEAD"})
 _VIEWER_IDLE_S = 60.0  # a viewer connection waiting this long for its next request is closed
 _IDLE_SWEEP_S = 5.0
 # Origin response headers CloudFront does not pass to viewers.
-_STRIPPED = ("content-length", "x-amz-cf-id", "x-amz-cf-pop", "x-cache", "via", "age")
+_STRIPPED = frozenset({"content-length", "x-amz-cf-id", "x-amz-cf-pop", "x-cache", "via", "age"})
 # Not a CloudFront header: the local edge tells the viewer which region served a
 # miss, so drills can split traffic by origin region. It comes from the reply,
 # never from the cache: a hit was served by no region.
@@ -452,16 +451,19 @@ class EdgeServer:
         result: str,
     ) -> Reply:
         """Apply the viewer's conditional and range headers to a 200 response."""
+        if_none_match = request.header("if-none-match")
+        if_modified_since = request.header("if-modified-since")
+        wanted_range = request.header("range")
+        if if_none_match is None and if_modified_since is None and wanted_range is None:
+            return Reply(status, headers, body, result)
         if status == 200 and request.method in CACHED_METHODS:
             probe = Entry(status, headers, body, 0.0, 0.0)
-            if not_modified(
-                probe, request.header("if-none-match"), request.header("if-modified-since")
-            ):
+            if not_modified(probe, if_none_match, if_modified_since):
                 kept = [
                     (k, v) for k, v in headers if k.lower() in _NOT_MODIFIED_HEADERS or k == "_age"
                 ]
                 return Reply(304, kept, b"", result)
-            wanted = byte_range(request.header("range"), len(body))
+            wanted = byte_range(wanted_range, len(body))
             if wanted is False:
                 extra = [("Content-Range", f"bytes */{len(body)}"), ("Content-Type", "text/html")]
                 return Reply(416, [*_keep_age(headers), *extra], b"", "Error", result)
@@ -516,7 +518,7 @@ class EdgeServer:
             ttl = ttl_for(200, [*reply.headers, *stale.headers], self.config.cache) or 0.0
             entry = self.cache.refresh(key, stale, reply.headers, ttl)
             return self._from_entry(request, entry, "RefreshHit")
-        headers = without(end_to_end(reply.headers), *_STRIPPED)
+        headers = end_to_end(reply.headers, also=_STRIPPED)
         # A failed revalidation keeps the stale object for the next attempt.
         keep_stale = stale is not None and reply.status >= 500
         if request.method == "GET" and not keep_stale:

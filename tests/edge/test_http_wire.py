@@ -119,3 +119,27 @@ def test_hop_by_hop_headers_are_dropped() -> None:
         ("ETag", "e"),
     ]
     assert end_to_end(headers) == [("ETag", "e")]
+    assert end_to_end([*headers, ("Via", "1.1 x"), ("Age", "3")], also=frozenset({"via"})) == [
+        ("ETag", "e"),
+        ("Age", "3"),
+    ]
+
+
+def test_framing_headers_count_once_whatever_their_case() -> None:
+    reused = response(
+        b"HTTP/1.1 200 OK\r\ncontent-LENGTH: 2\r\nCONNECTION: keep-alive\r\n"
+        b"Connection: close\r\n\r\nhi"
+    )
+    # the first Connection header decides, as header() reads it
+    assert (reused.body, reused.reusable) == (b"hi", True)
+    closing = response(b"HTTP/1.1 200 OK\r\nConnection: Close\r\nContent-Length: 1\r\n\r\nx")
+    assert (closing.body, closing.reusable) == (b"x", False)
+    with pytest.raises(ProtocolError, match="bad Content-Length"):
+        response(b"HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\nhi")
+
+
+def test_request_headers_are_found_by_any_case_first_value_first() -> None:
+    request = Request("GET", "/", "HTTP/1.1", [("Host", "a"), ("X-Twice", "1"), ("x-twice", "2")])
+    assert request.header("HOST") == "a"
+    assert request.header("x-twice") == "1"
+    assert request.header("missing") is None
