@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from loadtests._replay_schedule import ReplayRequest, Window, replay_schedule
 from loadtests._schedule import Arrivals, RateProfile, arrivals, count_per_second
@@ -29,8 +29,7 @@ REPLAY_NAME = "replay"
 MIN_POOL = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Ticket:
+class Ticket(NamedTuple):
     """One scheduled request: due ``offset`` s after the run's start, what, and its stats name."""
 
     offset: float
