@@ -65,16 +65,19 @@ PROBE = textwrap.dedent(
     from locust import events
 
     _samples = []
-    _count = [0]
+    _count = [0, 0]
 
     @events.request.add_listener
-    def _counted(**_):
+    def _counted(response_length=0, **_):
         _count[0] += 1
+        _count[1] += response_length or 0
 
     def _sample():
         loop = gevent.get_hub().loop
         while True:
-            _samples.append((time.time(), time.process_time(), _count[0], loop.iteration))
+            _samples.append(
+                (time.time(), time.process_time(), _count[0], loop.iteration, _count[1])
+            )
             gevent.sleep(0.5)
 
     @events.init.add_listener
@@ -113,11 +116,12 @@ PLAIN = textwrap.dedent(
 
 @dataclass(frozen=True)
 class Cost:
-    """CPU seconds per request and loop iterations per request over a window."""
+    """CPU seconds, loop iterations and body bytes per request over a window."""
 
     cpu: float
     iterations: float
     requests: int
+    bytes: float
 
 
 class Bench:
@@ -191,7 +195,10 @@ def cost(probe: Path, start: float, end: float, *, relative: bool = True) -> Cos
     first, last = inside[0], inside[-1]
     requests = max(int(last[2] - first[2]), 1)
     return Cost(
-        (last[1] - first[1]) / requests, (last[3] - first[3]) / requests, int(last[2] - first[2])
+        (last[1] - first[1]) / requests,
+        (last[3] - first[3]) / requests,
+        int(last[2] - first[2]),
+        (last[4] - first[4]) / requests,
     )
 
 
@@ -345,6 +352,10 @@ def report(
         f"{o.cpu * 1e6:.0f}/{p.cpu * 1e6:.0f}" for o, p in zip(ours, plains, strict=True)
     )
     print(f"saturated, {COST_USERS} users, us CPU per request edgedrill/plain by round: {rounds}")
+    sizes = ", ".join(
+        f"{o.bytes / 1024:.1f}/{p.bytes / 1024:.1f}" for o, p in zip(ours, plains, strict=True)
+    )
+    print(f"  KiB per response edgedrill/plain by round (same keys, same popularity): {sizes}")
     median = statistics.median(c.cpu for c in ours) / statistics.median(c.cpu for c in plains)
     ours_cpu = min(c.cpu for c in ours)
     plain_cpu = min(c.cpu for c in plains)

@@ -76,7 +76,7 @@ class RecordCollector:
         now = time.time()
         for start, response_time, method, name, status, length, headers, context, error in kept:
             duration = float(response_time or 0.0)
-            if headers:
+            if headers is not None:
                 get = headers.get
                 x_cache = get("x-cache") or ""
                 pop = get("x-amz-cf-pop") or ""
