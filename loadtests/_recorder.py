@@ -1,11 +1,11 @@
 """Per-request records in a Locust process: one tuple per request, shipped once a second.
 
-The ``request`` listener only keeps a tuple of references; a greenlet turns
-the batch into records (the columns of ``requests.csv``, see
-:mod:`loadtests._records`) and hands them to a sink once a second: the run's
-writer in a local run, a message to the master on a worker. Picking headers,
-formatting and writing happen once per batch, off the request path, so
-recording costs a request about a microsecond there.
+The ``request`` listener only keeps a tuple of the raw values (strings and
+numbers); a greenlet turns the batch into records (the columns of
+``requests.csv``, see :mod:`loadtests._records`) and hands them to a sink
+once a second: the run's writer in a local run, a message to the master on a
+worker. Converting, formatting and writing happen once per batch, off the
+request path.
 """
 
 from __future__ import annotations
@@ -31,10 +31,9 @@ FLUSH_INTERVAL_S = 1.0
 class RecordCollector:
     """Keeps what each request left and hands batches of records to a sink once a second.
 
-    The listener only keeps references (the response's headers, the request
-    context): picking the headers out and building the records happens once
-    per batch, in one tight loop, instead of once per request on Locust's
-    request path.
+    The listener keeps the raw values; converting them into records happens
+    once per batch, in one tight loop, instead of once per request on
+    Locust's request path.
     """
 
     def __init__(self, origin_header: str = "x-edgedrill-origin-region") -> None:
@@ -56,6 +55,17 @@ class RecordCollector:
         **_: Any,
     ) -> None:
         """Locust's ``request`` listener."""
+        headers = getattr(response, "headers", None)
+        if headers is not None:  # not its truth value: geventhttpclient counts every header for it
+            get = headers.get
+            x_cache = get("x-cache")
+            pop = get("x-amz-cf-pop")
+            cf_id = get("x-amz-cf-id")
+            region = get(self.origin_header)
+        else:
+            x_cache = pop = cf_id = region = None
+        # Only strings and numbers are kept (the exception aside, rare): a tuple of
+        # them leaves the garbage collector's lists at its first pass.
         self._buffer.append(
             (
                 start_time,
@@ -64,43 +74,47 @@ class RecordCollector:
                 name,
                 getattr(response, "status_code", 0),
                 response_length,
-                getattr(response, "headers", None),
-                context,
+                x_cache,
+                pop,
+                cf_id,
+                region,
+                context.get("late_ms", 0.0) if context else 0.0,
                 exception,
             )
         )
 
     def _records(self, kept: list[tuple[Any, ...]]) -> list[Record]:
-        origin_header = self.origin_header
-        records: list[Record] = []
         now = time.time()
-        for start, response_time, method, name, status, length, headers, context, error in kept:
-            duration = float(response_time or 0.0)
-            if headers is not None:
-                get = headers.get
-                x_cache = get("x-cache") or ""
-                pop = get("x-amz-cf-pop") or ""
-                cf_id = get("x-amz-cf-id") or ""
-                region = get(origin_header) or ""
-            else:
-                x_cache = pop = cf_id = region = ""
-            records.append(
-                (
-                    start if start is not None else now - duration / 1000.0,
-                    duration,
-                    method,
-                    name,
-                    int(status or 0),
-                    int(length or 0),
-                    x_cache,
-                    pop,
-                    cf_id,
-                    region,
-                    float(context.get("late_ms", 0.0)) if context else 0.0,
-                    short_error(error) if error is not None else "",
-                )
+        return [
+            (
+                start if start is not None else now - float(response_time or 0.0) / 1000.0,
+                float(response_time or 0.0),
+                method,
+                name,
+                int(status or 0),
+                int(length or 0),
+                x_cache or "",
+                pop or "",
+                cf_id or "",
+                region or "",
+                float(late_ms),
+                short_error(error) if error is not None else "",
             )
-        return records
+            for (
+                start,
+                response_time,
+                method,
+                name,
+                status,
+                length,
+                x_cache,
+                pop,
+                cf_id,
+                region,
+                late_ms,
+                error,
+            ) in kept
+        ]
 
     def flush(self) -> int:
         """Hand the buffered records to the sink; returns how many."""
