@@ -175,6 +175,11 @@ def drill_args(args: argparse.Namespace) -> list[str]:
             raise CliError(msg)
         extra += ["--objects", str(objects)]
     rest = list(args.locust_args or [])
+    if rest and rest[0] != "--" and not rest[0].startswith("-"):
+        # Locust would take it for a user class and fail with "Unknown User(s)".
+        hint = "; a finished run folder is judged with --run DIR" if Path(rest[0]).is_dir() else ""
+        msg = f"unexpected argument {rest[0]!r}: Locust options go after --{hint}"
+        raise CliError(msg)
     if rest[:1] == ["--"]:
         rest = rest[1:]
     return extra + rest

@@ -124,3 +124,15 @@ def test_a_failing_locust_is_reported_with_its_output(tmp_path):
 def test_bad_duration_is_refused():
     with pytest.raises(CliError, match="--duration"):
         run_drill(duration=float("nan"), out=Path("/nonexistent"))
+
+
+def test_a_stray_argument_is_a_usage_error_naming_it(tmp_path: Path):
+    with pytest.raises(
+        CliError, match=r"unexpected argument 'SpikeUser': Locust options go after --$"
+    ):
+        drill_args(parser().parse_args(["SpikeUser"]))
+    # A run folder given where --run was meant says so.
+    with pytest.raises(CliError, match=r"is judged with --run DIR"):
+        drill_args(parser().parse_args([str(tmp_path)]))
+    # After --, anything goes to Locust (a user class name, say).
+    assert drill_args(parser().parse_args(["--", "SpikeUser"]))[-1] == "SpikeUser"
