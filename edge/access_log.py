@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from edge.linefile import LineFile
+from edge.linefile import LineFile, PerSecond
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,24 +97,14 @@ def _text(value: str | None, encode: bool = False) -> str:
     return value.replace("\t", "%09").replace("\n", "%0A").replace(" ", "%20")
 
 
-# The last second formatted as (second, "date\ttime"), shared by every thread.
-_SECOND: tuple[int, str] = (-1, "")
-
-
-def _date_time(timestamp: float) -> str:
-    global _SECOND  # a one-entry cache of the formatted second
-    second = int(timestamp)
-    cached = _SECOND
-    if cached[0] != second:
-        moment = time.gmtime(second)
-        cached = _SECOND = (second, time.strftime("%Y-%m-%d\t%H:%M:%S", moment))
-    return cached[1]
+# "date\ttime" of a whole second, the first two fields of a line.
+_date_time = PerSecond(lambda second: time.strftime("%Y-%m-%d\t%H:%M:%S", time.gmtime(second)))
 
 
 def render(record: AccessRecord) -> str:
     """The record as one tab-separated line (no newline)."""
     values = [
-        _date_time(record.timestamp),
+        _date_time(int(record.timestamp)),
         record.edge_location,
         str(record.sc_bytes),
         record.client_ip,

@@ -261,7 +261,7 @@ class FaultProxy:
         writer.transport.abort()
 
     async def _forward(self, request: Request) -> bytes:
-        headers = without(end_to_end(request.headers), "expect")
+        headers = end_to_end(request.headers, also=frozenset({"expect"}))
         headers.append(("Connection", "keep-alive"))
         data = encode_request(
             request.method, request.target, without(headers, "content-length"), request.body
@@ -289,7 +289,7 @@ class FaultProxy:
             else:
                 writer.close()
             break
-        out = without(end_to_end(response.headers), "server", "content-length", "date")
+        out = end_to_end(response.headers, also=frozenset({"server", "content-length", "date"}))
         amz_id = response.header("x-amzn-requestid")
         if response.header("x-amz-request-id") is None:
             out.append(("x-amz-request-id", (amz_id or request_id())[:16].upper()))

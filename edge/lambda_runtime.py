@@ -42,7 +42,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from edge.fault_specs import LambdaFault, LambdaFaultKind
-from edge.linefile import LineFile
+from edge.linefile import LineFile, PerSecond
 from router.config import load_config
 from router.events import READ_ONLY_HEADERS
 from router.handler import create_environment
@@ -135,25 +135,23 @@ class LambdaContext:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
-# The last second formatted, shared by every thread (a tuple swap is atomic).
-_SECOND: tuple[int, str] = (-1, "")
+def _iso_second(second: int) -> str:
+    m = datetime.fromtimestamp(second, UTC)
+    # Formatted field by field: strftime costs more than the rest of a log line.
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+
+
+_iso_seconds = PerSecond(_iso_second)
 
 
 def iso_timestamp(epoch: float) -> str:
     """UTC ISO 8601 with milliseconds and ``Z`` (the log files' timestamp)."""
-    global _SECOND  # a one-entry cache of the formatted second
     # Rounded to the microsecond as datetime.fromtimestamp does, then cut to ms.
     fraction, whole = math.modf(epoch)
     second, within = int(whole), round(fraction * 1_000_000)
     if within >= 1_000_000:
         second, within = second + 1, within - 1_000_000
-    cached = _SECOND
-    if cached[0] != second:
-        m = datetime.fromtimestamp(second, UTC)
-        # Formatted field by field: strftime costs more than the rest of a log line.
-        text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        cached = _SECOND = (second, text)
-    return f"{cached[1]}.{within // 1000:03d}Z"
+    return f"{_iso_seconds(second)}.{within // 1000:03d}Z"
 
 
 class LogGroupWriter(LineFile):
@@ -345,7 +343,7 @@ class ExecutionEnvironment:
                 return
 
     def run(self, job: _Job) -> tuple[Invocation, bool]:
-        """Run one invocation and hand the environment back; True if it died."""
+        """Run one invocation and hand the environment back: its result, and whether it died."""
         result = self._invoke(job)
         if result.outcome is Outcome.ERROR:
             self.pool.stats.errors += 1

@@ -89,3 +89,23 @@ class LineFile:
             self._write_pending()
             if not self._file.closed:
                 self._file.close()
+
+
+class PerSecond:
+    """``render(second)`` for whole epoch seconds, kept for the last second asked.
+
+    Log lines arrive many to a second; their date and time of day are
+    formatted once per second. Safe between threads: the kept pair is
+    swapped whole.
+    """
+
+    def __init__(self, render: Callable[[int], str]) -> None:
+        self._render = render
+        self._last: tuple[int, str] = (-1, "")
+
+    def __call__(self, second: int) -> str:
+        """The text for ``second``."""
+        last = self._last
+        if last[0] != second:
+            last = self._last = (second, self._render(second))
+        return last[1]

@@ -609,8 +609,6 @@ class EdgeServer:
         started = self.pool.invoke(event)
         if isinstance(started, Invocation):
             return started
-        if started.done():
-            return started.result()
         waiting = asyncio.wrap_future(started)
         try:
             return await asyncio.wait_for(asyncio.shield(waiting), self.config.function.timeout_s)

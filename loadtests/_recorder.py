@@ -1,11 +1,10 @@
 """Per-request records in a Locust process: one tuple per request, shipped once a second.
 
-The ``request`` listener only keeps a tuple of the raw values (strings and
-numbers); a greenlet turns the batch into records (the columns of
-``requests.csv``, see :mod:`loadtests._records`) and hands them to a sink
-once a second: the run's writer in a local run, a message to the master on a
-worker. Converting, formatting and writing happen once per batch, off the
-request path.
+The ``request`` listener only builds a tuple (the columns of
+``requests.csv``, see :mod:`loadtests._records`); a greenlet hands the batch
+to a sink once a second: the run's writer in a local run, a message to the
+master on a worker. Formatting and writing happen once per batch, off the
+request path, so recording costs a request a few microseconds.
 """
 
 from __future__ import annotations
@@ -29,17 +28,12 @@ FLUSH_INTERVAL_S = 1.0
 
 
 class RecordCollector:
-    """Keeps what each request left and hands batches of records to a sink once a second.
-
-    The listener keeps the raw values; converting them into records happens
-    once per batch, in one tight loop, instead of once per request on
-    Locust's request path.
-    """
+    """Keeps one tuple per request and hands batches to a sink once a second."""
 
     def __init__(self, origin_header: str = "x-edgedrill-origin-region") -> None:
         self.origin_header = origin_header.lower()
         self.sink: Callable[[list[Record]], object] | None = None
-        self._buffer: list[tuple[Any, ...]] = []
+        self._buffer: list[Record] = []
         self.dropped = 0
 
     def on_request(
@@ -55,81 +49,47 @@ class RecordCollector:
         **_: Any,
     ) -> None:
         """Locust's ``request`` listener."""
+        duration = float(response_time or 0.0)
         headers = getattr(response, "headers", None)
         if headers is not None:  # not its truth value: geventhttpclient counts every header for it
             get = headers.get
-            x_cache = get("x-cache")
-            pop = get("x-amz-cf-pop")
-            cf_id = get("x-amz-cf-id")
-            region = get(self.origin_header)
+            x_cache = get("x-cache") or ""
+            pop = get("x-amz-cf-pop") or ""
+            cf_id = get("x-amz-cf-id") or ""
+            region = get(self.origin_header) or ""
         else:
-            x_cache = pop = cf_id = region = None
-        # Only strings and numbers are kept (the exception aside, rare): a tuple of
-        # them leaves the garbage collector's lists at its first pass.
+            x_cache = pop = cf_id = region = ""
+        late = float(context.get("late_ms", 0.0)) if context else 0.0
         self._buffer.append(
             (
-                start_time,
-                response_time,
+                start_time if start_time is not None else time.time() - duration / 1000.0,
+                duration,
                 request_type,
                 name,
-                getattr(response, "status_code", 0),
-                response_length,
+                int(getattr(response, "status_code", 0) or 0),
+                int(response_length or 0),
                 x_cache,
                 pop,
                 cf_id,
                 region,
-                context.get("late_ms", 0.0) if context else 0.0,
-                exception,
+                late,
+                short_error(exception) if exception is not None else "",
             )
         )
-
-    def _records(self, kept: list[tuple[Any, ...]]) -> list[Record]:
-        now = time.time()
-        return [
-            (
-                start if start is not None else now - float(response_time or 0.0) / 1000.0,
-                float(response_time or 0.0),
-                method,
-                name,
-                int(status or 0),
-                int(length or 0),
-                x_cache or "",
-                pop or "",
-                cf_id or "",
-                region or "",
-                float(late_ms),
-                short_error(error) if error is not None else "",
-            )
-            for (
-                start,
-                response_time,
-                method,
-                name,
-                status,
-                length,
-                x_cache,
-                pop,
-                cf_id,
-                region,
-                late_ms,
-                error,
-            ) in kept
-        ]
 
     def flush(self) -> int:
         """Hand the buffered records to the sink; returns how many."""
         if not self._buffer:
             return 0
-        kept, self._buffer = self._buffer, []
+        batch, self._buffer = self._buffer, []
         if self.sink is None:
-            self.dropped += len(kept)
+            self.dropped += len(batch)
             return 0
         try:
-            batch = self._records(kept)
             self.sink(batch)
         except Exception:
-            logger.exception("edgedrill: could not record %d requests", len(kept))
-            self.dropped += len(kept)
+            logger.exception("edgedrill: could not record %d requests", len(batch))
+            self.dropped += len(batch)
             return 0
         return len(batch)
 
