@@ -82,9 +82,12 @@ class Running:
             root = psutil.Process(self.process.pid)
             while not self._stop.is_set() and self.process.poll() is None:
                 for child in root.children(recursive=True):
-                    if child.pid not in self.descendants:
-                        with contextlib.suppress(psutil.Error):
-                            self.descendants[child.pid] = " ".join(child.cmdline())
+                    # Read again every time: a child seen between its fork and its
+                    # exec still shows its parent's command line.
+                    with contextlib.suppress(psutil.Error):
+                        cmdline = " ".join(child.cmdline())
+                        if cmdline or child.pid not in self.descendants:
+                            self.descendants[child.pid] = cmdline
                 time.sleep(0.1)
 
     def output(self) -> str:
