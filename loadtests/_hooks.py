@@ -733,6 +733,7 @@ def _add_arguments(parser: Any, **_: Any) -> None:
     _options.add_common_arguments(parser)
     for add in _ARGUMENT_ADDERS:
         add(parser)
+    _options.local_workers_on_loopback(parser, sys.argv[1:])
 
 
 def _on_init(environment: Any, runner: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ stepping 20x to 100 requests/s.
 from __future__ import annotations
 
 import math
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,30 @@ def add_common_arguments(parser: Any) -> None:
         help="response header that names the origin region, when the edge reports it",
         include_in_web_ui=False,
     )
+
+
+def _given(argv: Sequence[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in argv)
+
+
+def local_workers_on_loopback(parser: Any, argv: Sequence[str]) -> None:
+    """With ``--processes``, the master listens on 127.0.0.1, on a free port.
+
+    Locust's ``--processes`` forks its workers on this machine and points them
+    at 127.0.0.1, yet its master listens on every interface at port 5557: open
+    to the network, and a second drill on the same machine fails to bind.
+    Explicit ``--master-bind-host``/``--master-bind-port`` (or their
+    ``LOCUST_*`` variables, or ``locust.conf``) still win: these are defaults.
+    """
+    if not _given(argv, "--processes"):
+        return
+    defaults: dict[str, Any] = {"master_bind_host": "127.0.0.1"}
+    if not (_given(argv, "--master-bind-port") or _given(argv, "--master-port")):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        defaults.update(master_bind_port=port, master_port=port)
+    parser.set_defaults(**defaults)
 
 
 def add_spike_arguments(parser: Any) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 LOADTESTS = REPO / "loadtests"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (at the time of asking)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -89,6 +97,19 @@ class Running:
                         if cmdline or child.pid not in self.descendants:
                             self.descendants[child.pid] = cmdline
                 time.sleep(0.1)
+
+    def listening(self) -> list[tuple[str, str, int]]:
+        """(command, address, port) of every TCP listener and UDP socket of the run, now."""
+        found = []
+        for pid in [self.process.pid, *self.descendants]:
+            with contextlib.suppress(psutil.Error):
+                process = psutil.Process(pid)
+                command = " ".join(process.cmdline())
+                for connection in process.net_connections(kind="inet"):
+                    listens = connection.status == psutil.CONN_LISTEN
+                    if (listens or connection.type == socket.SOCK_DGRAM) and connection.laddr:
+                        found.append((command, connection.laddr.ip, connection.laddr.port))
+        return found
 
     def output(self) -> str:
         if not self._log_file.closed:

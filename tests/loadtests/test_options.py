@@ -11,6 +11,7 @@ from loadtests._options import (
     add_common_arguments,
     add_replay_arguments,
     add_spike_arguments,
+    local_workers_on_loopback,
     read_keys,
     replay_plan,
     spike_plan,
@@ -148,3 +149,39 @@ def test_bad_replay_input_is_rejected_before_anything_starts(tmp_path, args, mes
 def test_pool_size_follows_littles_law():
     assert pool_size(100, 0.5) == 50
     assert pool_size(1, 0.5, slots=2) == 8
+
+
+def locust_like_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """Locust's master flags with Locust's defaults (Locust itself is not imported here)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--processes", type=int)
+    parser.add_argument("--master-bind-host", default="*")
+    parser.add_argument("--master-bind-port", type=int, default=5557)
+    parser.add_argument("--master-port", type=int, default=5557)
+    local_workers_on_loopback(parser, argv)
+    return parser
+
+
+def test_processes_put_the_master_on_a_free_loopback_port():
+    argv = ["--processes", "2"]
+    options = locust_like_parser(argv).parse_args(argv)
+    assert options.master_bind_host == "127.0.0.1"
+    assert options.master_bind_port == options.master_port != 5557
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--processes=2", "--master-bind-host", "0.0.0.0", "--master-bind-port", "6000"],
+        ["--processes", "2", "--master-bind-host=0.0.0.0", "--master-port=6000"],
+    ],
+)
+def test_explicit_master_flags_win(argv):
+    options = locust_like_parser(argv).parse_args(argv)
+    assert options.master_bind_host == "0.0.0.0"
+    assert 6000 in (options.master_bind_port, options.master_port)
+
+
+def test_without_processes_locusts_defaults_stand():
+    options = locust_like_parser(["--headless"]).parse_args([])
+    assert (options.master_bind_host, options.master_bind_port) == ("*", 5557)

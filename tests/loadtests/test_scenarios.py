@@ -17,7 +17,7 @@ import pytest
 
 from loadtests._records import REQUESTS_HEADER
 
-from .conftest import LOADTESTS
+from .conftest import LOADTESTS, free_port
 from .logs import Line, render, write_log
 
 if TYPE_CHECKING:
@@ -125,15 +125,25 @@ def test_edgedrill_run_spikes_the_local_distribution_and_writes_the_run_folder(s
     assert finished.leftovers() == []
 
 
-def test_processes_2_split_the_rate_between_workers(run_locust, tmp_path):
-    finished = run_locust(
-        "-f", SPIKE, "--headless", "--processes", "2", "--only-summary",
+def test_processes_2_split_the_rate_between_workers(spawn, tmp_path):
+    running = spawn(
+        "-m", "locust", "-f", SPIKE, "--headless", "--processes", "2", "--only-summary",
         "--results-dir", str(tmp_path / "runs"),
         "--baseline-rps", "10", "--spike-factor", "10",
         "--spike-at", "2", "--spike-hold", "3", "--cooldown", "1",
-        timeout=120,
     )  # fmt: skip
+    # Mid-run, every socket the run listens on (the master's, the local
+    # distribution's) is on loopback, and the master is not on Locust's 5557.
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "runs").glob("*/requests.csv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    listening = running.listening()
+    finished = running.finish(timeout=120)
     assert finished.code == 0, finished.output[-3000:]
+    assert any("edge.server" in command for command, _, _ in listening), listening
+    assert {address for _, address, _ in listening} == {"127.0.0.1"}, listening
+    assert 5557 not in {port for _, _, port in listening}
+
     run = only_run(tmp_path / "runs")
     document = json.loads((run / "run.json").read_text())
     assert document["workers"] == 2
@@ -141,6 +151,36 @@ def test_processes_2_split_the_rate_between_workers(run_locust, tmp_path):
     assert document["complete"] is True
     released = [slot["released"] for slot in document["dispatch"]]
     assert released == [165, 165]
+    assert len(read_requests(run)) == 330
+    assert_hold_follows_target(read_rate(run), 2, 4)
+    assert finished.leftovers() == []
+
+
+def test_a_master_and_two_workers_started_apart_split_the_rate(spawn, tmp_path):
+    port = str(free_port())
+    master = spawn(
+        "-m", "locust", "-f", SPIKE, "--master", "--expect-workers", "2", "--headless",
+        "--master-bind-host", "127.0.0.1", "--master-bind-port", port, "--only-summary",
+        "--results-dir", str(tmp_path / "runs"),
+        "--baseline-rps", "10", "--spike-factor", "10",
+        "--spike-at", "2", "--spike-hold", "3", "--cooldown", "1",
+    )  # fmt: skip
+    worker = ["-m", "locust", "-f", SPIKE, "--worker", "--master-host", "127.0.0.1"]
+    workers = [spawn(*worker, "--master-port", port) for _ in range(2)]
+    finished = master.finish(timeout=120)
+    assert finished.code == 0, finished.output[-3000:]
+    for worker in workers:
+        done = worker.finish(timeout=30)
+        assert done.code == 0, done.output[-3000:]
+        # Workers take the master's distribution; they never start one.
+        assert "starting the local distribution" not in done.output
+        assert done.leftovers() == []
+
+    run = only_run(tmp_path / "runs")
+    document = json.loads((run / "run.json").read_text())
+    assert document["workers"] == 2
+    assert document["requests"] == document["scheduled"] == 330
+    assert [slot["released"] for slot in document["dispatch"]] == [165, 165]
     assert len(read_requests(run)) == 330
     assert_hold_follows_target(read_rate(run), 2, 4)
     assert finished.leftovers() == []
@@ -343,14 +383,6 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
     assert [row["target"] for row in read_rate(second)] == [3, 6, 3]
     assert again["requests"] == 12
     assert finished.leftovers() == []
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_page(url: str, running) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import socket
 
 import boto3
 import pytest
@@ -12,6 +11,8 @@ from moto.server import ThreadedMotoServer
 
 from loadtests._cloudfront_log import LogRequest
 from loadtests._seed import DEFAULT_SIZE, SeedError, objects_from_log, seed_regions
+
+from .conftest import free_port
 
 T0 = float(calendar.timegm((2026, 11, 26, 17, 31, 48, 0, 0, 0)))
 BUCKET = "edgedrill-media"
@@ -51,12 +52,6 @@ def test_too_much_for_memory_is_refused_before_any_upload():
     huge = objects_from_log([request("/big", size=3 * 1024**3)])
     with pytest.raises(SeedError, match="GiB"):
         seed_regions({"us-east-1": "http://127.0.0.1:9"}, BUCKET, huge)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
