@@ -165,8 +165,8 @@ def test_a_master_and_two_workers_started_apart_split_the_rate(spawn, tmp_path):
         "--baseline-rps", "10", "--spike-factor", "10",
         "--spike-at", "2", "--spike-hold", "3", "--cooldown", "1",
     )  # fmt: skip
-    worker = ["-m", "locust", "-f", SPIKE, "--worker", "--master-host", "127.0.0.1"]
-    workers = [spawn(*worker, "--master-port", port) for _ in range(2)]
+    worker_args = ["-m", "locust", "-f", SPIKE, "--worker", "--master-host", "127.0.0.1"]
+    workers = [spawn(*worker_args, "--master-port", port) for _ in range(2)]
     finished = master.finish(timeout=120)
     assert finished.code == 0, finished.output[-3000:]
     for worker in workers:
