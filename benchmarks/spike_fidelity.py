@@ -42,6 +42,7 @@ request count and the event loop's iteration count every half second; costs
 are taken over the steady middle of each run, start-up and shutdown excluded.
 
     python benchmarks/spike_fidelity.py [--baseline-rps 10] [--hold 20] [--rounds 5]
+        [--paced-rounds 5]
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPIKE = REPO / "loadtests" / "spike.py"
 COST_USERS = 20
 COST_SECONDS = 12
-# The comparison at the spike's peak rate: users at 5 requests/s each, 3 rounds of 16 s.
+# The comparison at the spike's peak rate: users at 5 requests/s each, 5 rounds of 16 s.
 PACED_USER_RPS = 5.0
 PACED_ROUNDS = 5
 PACED_SECONDS = 16
@@ -170,6 +171,7 @@ class Bench:
         # The CPUs the load generators run on (None: wherever the kernel puts them).
         self.cpus = cpus
         self.runs = 0
+        self.started: list[Running] = []
         (work / "probe.py").write_text(PROBE)
         (work / "plain.py").write_text(PLAIN)
 
@@ -192,9 +194,18 @@ class Bench:
                 command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True
             )
         if self.cpus:
-            # Before the interpreter has started any thread: all of them inherit it.
+            # At once: long before Locust starts a thread, so every thread inherits it.
             os.sched_setaffinity(process.pid, self.cpus)
-        return Running(process, probe_out, output, timeout)
+        running = Running(process, probe_out, output, timeout)
+        self.started.append(running)
+        return running
+
+    def stop_all(self) -> None:
+        """Kill, by PID, any run still going (the benchmark was interrupted or failed)."""
+        for run in self.started:
+            if run.process.poll() is None:
+                run.process.kill()
+                run.process.wait()
 
     @staticmethod
     def wait(*runs: Running) -> None:
@@ -286,7 +297,8 @@ def main() -> int:
     parser.add_argument("--factor", type=float, default=20.0)
     parser.add_argument("--spike-at", type=float, default=5.0)
     parser.add_argument("--hold", type=float, default=20.0)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="saturated rounds")
+    parser.add_argument("--paced-rounds", type=int, default=PACED_ROUNDS, help="peak-rate rounds")
     parser.add_argument("--objects", type=int, default=200)
     args = parser.parse_args()
     peak = args.baseline_rps * args.factor
@@ -301,29 +313,38 @@ def main() -> int:
             keys = work / "keys.txt"
             keys.write_text("\n".join(stack.state.sample_keys) + "\n")
             bench = Bench(work, stack.state.edge_url, keys, load_cpus)
-
-            # 1. Fidelity through the 20x step.
-            run, _ = bench.spike(
-                work / "runs",
-                [
-                    "--baseline-rps", str(args.baseline_rps), "--spike-factor", str(args.factor),
-                    "--spike-at", str(args.spike_at), "--spike-hold", str(args.hold),
-                    "--cooldown", str(args.spike_at),
-                ],
-                args.hold + 2 * args.spike_at + 120,
-            )  # fmt: skip
-            document = json.loads((run / "run.json").read_text())
-            with (run / "rate.csv").open() as f:
-                rate = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-            # 2. Cost per request at the peak rate, and saturated; generators at once on one CPU.
-            paced = [paced_round(bench, work / "paced", peak) for _ in range(PACED_ROUNDS)]
-            rounds = [saturated_round(bench, work / "overload") for _ in range(args.rounds)]
+            try:
+                rate, document = fidelity_run(bench, work / "runs", args)
+                # Generators at once on one CPU: at the peak rate, then saturated.
+                paced = [paced_round(bench, work / "paced", peak) for _ in range(args.paced_rounds)]
+                rounds = [saturated_round(bench, work / "overload") for _ in range(args.rounds)]
+            finally:
+                bench.stop_all()
 
     report(args, rate, document, load_cpus)
     report_paced(peak, paced, wake_up_us(load_cpus))
     report_saturated(rounds)
     print(f"edgedrill's own work per request, timed directly: {own_work_us():.1f} us")
     return 0
+
+
+def fidelity_run(
+    bench: Bench, runs: Path, args: argparse.Namespace
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """The 20x step: the run's ``rate.csv`` rows and its ``run.json``."""
+    run, _ = bench.spike(
+        runs,
+        [
+            "--baseline-rps", str(args.baseline_rps), "--spike-factor", str(args.factor),
+            "--spike-at", str(args.spike_at), "--spike-hold", str(args.hold),
+            "--cooldown", str(args.spike_at),
+        ],
+        args.hold + 2 * args.spike_at + 120,
+    )  # fmt: skip
+    document = json.loads((run / "run.json").read_text())
+    with (run / "rate.csv").open() as f:
+        rate = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    return rate, document
 
 
 def common_window(*runs: Running, settle: float = 3.0, margin: float = 2.0) -> list[Cost]:
