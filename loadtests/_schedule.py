@@ -214,7 +214,9 @@ def uniform_arrivals(profile: RateProfile, *, slot: int = 0, slots: int = 1) -> 
     _check_slot(slot, slots)
     total = profile.total
     k = slot
-    while k + 0.5 <= total:
+    # Strictly below: an arrival at Λ = total would fall on ``duration`` itself,
+    # outside the run (a total of n + ½ has n arrivals, the last at n - ½).
+    while k + 0.5 < total:
         yield profile.inverse(k + 0.5)
         k += slots
 
@@ -227,7 +229,7 @@ def poisson_arrivals(
     rng = random.Random(f"edgedrill-poisson:{seed}:{slot}")
     total = profile.total
     u = rng.expovariate(1.0 / slots)
-    while u <= total:
+    while u < total:
         yield profile.inverse(u)
         u += rng.expovariate(1.0 / slots)
 

@@ -83,6 +83,18 @@ def test_uniform_arrivals_split_between_slots_add_up_to_the_whole():
     assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
 
 
+def test_no_arrival_falls_on_the_end_of_the_profile():
+    # The default spike with a 15.5 s cooldown asks for 2,652.5 requests in 55.5 s:
+    # an arrival at the 2,653rd half-step would land on 55.5 itself, after the run.
+    profile = spike_profile(baseline=5, factor=20, spike_at=15, hold=25, after=15.5)
+    assert (profile.total, profile.duration) == (2652.5, 55.5)
+    times = list(uniform_arrivals(profile))
+    assert len(times) == 2652
+    assert max(times) < profile.duration
+    assert sum(count_per_second(times)) == 2652
+    assert len(count_per_second(times)) == 56
+
+
 def test_arrivals_skip_zero_rate_segments():
     profile = RateProfile([Segment(0, 2, 0, 0), Segment(2, 3, 10, 10)])
     times = list(uniform_arrivals(profile))
@@ -161,5 +173,5 @@ def test_uniform_arrivals_are_ordered_and_as_many_as_asked(parts):
     profile = _profile(parts)
     times = list(uniform_arrivals(profile))
     assert times == sorted(times)
-    assert len(times) == math.floor(profile.total + 0.5)
-    assert all(0 <= t <= profile.duration for t in times)
+    assert len(times) == max(math.ceil(profile.total - 0.5), 0)
+    assert all(0 <= t < profile.duration for t in times)
