@@ -24,6 +24,7 @@ import calendar
 import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -148,7 +149,8 @@ def _parse_file(file: Path) -> Iterator[LogRequest | MalformedLine]:
                 item = parser.line(number, raw.rstrip("\r\n"))
                 if item is not None:
                     yield item
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            # Truncated or corrupted: the lines before it stand, the rest is one malformed line.
             yield MalformedLine(name, parser.last_line + 1, f"unreadable: {exc}")
 
 
@@ -160,6 +162,9 @@ class _FileParser:
         self.fields: dict[str, int] | None = None
         self.width = 0
         self.last_line = 0
+        # Set by a #Fields: line that could not be used: until a usable one
+        # comes, data lines are rejected, never read in the standard order.
+        self.rejected_fields: int | None = None
         self._seconds: dict[tuple[str, str], float] = {}
 
     def line(self, number: int, text: str) -> LogRequest | MalformedLine | None:
@@ -171,6 +176,8 @@ class _FileParser:
         parts = text.split("\t")
         fields = self.fields
         if fields is None:
+            if self.rejected_fields is not None:
+                return self._bad(number, f"the #Fields: line {self.rejected_fields} is unusable")
             if len(parts) != len(STANDARD_FIELDS):
                 return self._bad(number, "no #Fields: line before this line")
             fields = self._set_fields(STANDARD_FIELDS)
@@ -184,7 +191,9 @@ class _FileParser:
             missing = [field for field in REQUIRED_FIELDS if field not in names]
             if missing:
                 self.fields = None
+                self.rejected_fields = number
                 return self._bad(number, f"#Fields: lacks {', '.join(missing)}")
+            self.rejected_fields = None
             self._set_fields(names)
         return None
 

@@ -97,7 +97,22 @@ def test_a_fields_line_without_required_fields_is_reported(tmp_path):
     parsed = read_log(log)
     assert parsed.requests == []
     assert str(parsed.malformed[0]) == f"{log}:1: #Fields: lacks cs-method, cs-uri-stem"
-    assert str(parsed.malformed[1]) == f"{log}:2: no #Fields: line before this line"
+    assert str(parsed.malformed[1]) == f"{log}:2: the #Fields: line 1 is unusable"
+
+
+def test_after_an_unusable_fields_line_nothing_is_read_in_the_standard_order(tmp_path):
+    # 33 names, but misspelt: the data lines fit the standard width and must still not be guessed.
+    names = [name.replace("cs-method", "cs_method") for name in STANDARD_FIELDS]
+    lines = [Line(T0, "/a"), Line(T0 + 1, "/b")]
+    header = "#Version: 1.0\n#Fields: " + " ".join(names) + "\n"
+    text = header + render(lines[:1], header=False) + render(lines[1:])
+    log = write_log(tmp_path / "h.log", text)
+    parsed = read_log(log)
+    assert [r.uri for r in parsed.requests] == ["/b"]
+    assert [str(m) for m in parsed.malformed] == [
+        f"{log}:2: #Fields: lacks cs-method",
+        f"{log}:3: the #Fields: line 2 is unusable",
+    ]
 
 
 def test_a_truncated_gzip_is_reported_not_raised(tmp_path):
@@ -107,6 +122,19 @@ def test_a_truncated_gzip_is_reported_not_raised(tmp_path):
     assert parsed.malformed
     assert "unreadable" in parsed.malformed[-1].reason
     assert str(parsed.malformed[-1]).startswith(f"{log}:")
+
+
+def test_a_corrupted_gzip_in_a_folder_is_reported_and_the_others_are_read(tmp_path):
+    folder = tmp_path / "logs"
+    write_log(folder / "good.gz", render([Line(T0, "/good")]), gz=True)
+    bad = write_log(folder / "bad.gz", render([Line(T0, f"/{i}") for i in range(50)]), gz=True)
+    data = bytearray(bad.read_bytes())
+    data[20:36] = b"\xff" * 16  # the first deflate block: zlib's error, not gzip's
+    bad.write_bytes(bytes(data))
+    parsed = read_log(folder)
+    assert [r.uri for r in parsed.requests] == ["/good"]
+    (malformed,) = parsed.malformed
+    assert str(malformed).startswith(f"{bad}:1: unreadable: Error -3 while decompressing")
 
 
 def test_missing_log_or_empty_folder_is_an_error(tmp_path):
