@@ -24,7 +24,8 @@ A run, from start to stop:
 4. When the schedule is over, the shape waits (``--drain-timeout``) for late
    and in-flight requests, on every worker, then ends the test.
 5. ``test_stop``: ``rate.csv``, ``run.json``, Locust's CSVs and the local
-   distribution's logs join ``requests.csv`` in the run folder.
+   distribution's logs join ``requests.csv`` in the run folder. A master
+   stopped early (Ctrl-C) first has its workers stop and ship what they hold.
 
 Without ``--host`` the local distribution is started in ``init`` and stopped
 on every way out (end of test, Ctrl-C, SIGTERM, an error in a later ``init``
@@ -85,6 +86,10 @@ MSG_DRAINED = "edgedrill_drained"
 START_LEAD_S = 1.0
 MAX_SPAWN_RATE_PER_WORKER = 100.0
 MALFORMED_SHOWN = 20
+# How long a master whose run was cut short waits for its workers' final reports.
+GATHER_TIMEOUT_S = 5.0
+# Keys of a worker's report that are not its dispatch counts.
+_NOT_DISPATCH = frozenset({"run", "slot", "records_dropped"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,7 +536,8 @@ class Controller:
         run = self.run
         if run is None or msg.data.get("run") != run.id:
             return
-        run.drained[int(msg.data["slot"])] = dict(msg.data)
+        # The first report of a slot stands (a worker's test_stop may send a second).
+        run.drained.setdefault(int(msg.data["slot"]), dict(msg.data))
 
     def _on_drain(self, environment: Any, msg: Any, **_: Any) -> None:
         if msg.data.get("run") != self.worker_run or self.dispatcher is None:
@@ -539,9 +545,20 @@ class Controller:
         self.dispatcher.close_at(float(msg.data.get("limit", math.inf)))
         drained = self.dispatcher.drain(float(msg.data.get("timeout", 10.0)))
         self.dispatcher.stop()
-        self.collector.flush()
+        self._report_to_master(drained=drained)
+
+    def _report_to_master(self, *, drained: bool) -> None:
+        """Ship the buffered records, then this worker's counts (in that order, one channel).
+
+        The counts are taken before the records are handed over, with no switch
+        in between: a request that ends while they are sent is still in flight
+        in the report, so ``released - in_flight`` are exactly the records shipped.
+        """
         report = self._dispatcher_report(drained=drained)
-        report.update(run=self.worker_run, slot=self.worker_slot)
+        self.collector.flush()
+        report.update(
+            run=self.worker_run, slot=self.worker_slot, records_dropped=self.collector.dropped
+        )
         self.runner.send_message(MSG_DRAINED, report)
 
     # -- test stop -------------------------------------------------------------------
@@ -551,11 +568,37 @@ class Controller:
         if self.dispatcher is not None:
             self.dispatcher.stop()
         if self.role == "worker":
+            if self.worker_run is not None and self.dispatcher is not None:
+                self._report_to_master(drained=False)
             self.collector.flush()
             self.collector.sink = None
             self.worker_run = None
             return
+        if self.role == "master":
+            self._gather_workers()
         self.finish_run()
+
+    def _gather_workers(self) -> None:
+        """On a run cut short, have every worker stop now and ship what it holds (bounded).
+
+        When Locust quits (Ctrl-C, ``--run-time``) the master's ``test_stop``
+        comes before the workers hear of it: without this, their last second of
+        records and their counts would reach a master whose run is over.
+        """
+        run = self.run
+        if run is None or len(run.drained) >= len(run.slots):
+            return
+        limit = max(time.time() - run.t0, 0.0)
+        self.runner.send_message(MSG_DRAIN, {"run": run.id, "timeout": 0.0, "limit": limit})
+        deadline = time.monotonic() + GATHER_TIMEOUT_S
+        while len(run.drained) < len(run.slots) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        if len(run.drained) < len(run.slots):
+            missing = sorted(set(run.slots.values()) - set(run.drained))
+            logger.warning(
+                "edgedrill: no final report from worker slot(s) %s; their last records may be lost",
+                ", ".join(map(str, missing)),
+            )
 
     def finish_run(self) -> None:
         """Write what the run folder still lacks (idempotent)."""
@@ -615,9 +658,14 @@ class Controller:
             "users": run.users,
             "duration_s": run.plan.duration,
             "plan": run.plan.summary(),
-            "records_dropped": self.collector.dropped,
+            "records_dropped": self.collector.dropped
+            + sum(int(r.get("records_dropped", 0)) for r in reports.values()),
             "dispatch": [
-                {k: v for k, v in reports[slot].items() if k not in ("run", "slot")}
+                {
+                    k: v
+                    for k, v in reports[slot].items()
+                    if k not in ("run", "slot", "records_dropped")
+                }
                 for slot in sorted(reports)
             ],
         }

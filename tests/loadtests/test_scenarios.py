@@ -451,3 +451,37 @@ def test_run_time_cuts_the_schedule(run_locust, target, tmp_path):
     # --csv elsewhere: Locust writes there, and the run folder still gets its copy.
     assert (tmp_path / "elsewhere" / "stats_stats.csv").is_file()
     assert "spike" in (run / "locust_stats.csv").read_text()
+
+
+def test_ctrl_c_on_a_distributed_run_keeps_the_workers_last_records(spawn, target, tmp_path):
+    # Ctrl-C makes Locust's master quit: its test_stop comes before its
+    # workers hear of it, so the master must fetch their last records itself.
+    keys = tmp_path / "keys.txt"
+    keys.write_text("a.jpg\n")
+    runs = tmp_path / "runs"
+    running = spawn(
+        "-m", "locust", "-f", SPIKE, "--headless", "--only-summary", "--host", target.url,
+        "--keys", str(keys), "--processes", "2", "--baseline-rps", "40", "--spike-at", "60",
+        "--results-dir", str(runs),
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        requests = list(runs.glob("*/requests.csv"))
+        if requests and len(requests[0].read_text().splitlines()) > 80:
+            break
+        time.sleep(0.2)
+    else:
+        running.kill()
+        pytest.fail(f"the run never started:\n{running.output()[-3000:]}")
+    running.signal(signal.SIGINT)  # the master only, as from a supervisor
+    finished = running.finish(timeout=60)
+    assert finished.code in (0, 1), finished.output[-3000:]
+    run = only_run(runs)
+    document = json.loads((run / "run.json").read_text())
+    assert document["complete"] is False
+    assert len(document["dispatch"]) == 2, document["dispatch"]
+    shipped = sum(slot["released"] - slot["in_flight"] for slot in document["dispatch"])
+    assert document["requests"] == len(read_requests(run)) == shipped > 80
+    assert len(target.requests) >= shipped
+    assert document["records_dropped"] == 0
+    assert finished.leftovers() == []
