@@ -200,6 +200,11 @@ class Controller:
             self._explicit_spawn_rate = options.spawn_rate
         if self.role == "worker":
             runner.register_message(MSG_DRAIN, self._on_drain, concurrent=True)
+            # A worker that is itself interrupted (Ctrl-C reaches the whole process
+            # group) says "quit" to its master in a quitting listener, before its
+            # test_stop. Added after that listener, this one runs before it
+            # (quitting fires in reverse) and ships the worker's last records first.
+            environment.events.quitting.add_listener(self._finish_worker)
         else:
             if self.role == "master":
                 runner.register_message(MSG_RECORDS, self._on_records)
@@ -568,15 +573,21 @@ class Controller:
         if self.dispatcher is not None:
             self.dispatcher.stop()
         if self.role == "worker":
-            if self.worker_run is not None and self.dispatcher is not None:
-                self._report_to_master(drained=False)
-            self.collector.flush()
-            self.collector.sink = None
-            self.worker_run = None
+            self._finish_worker()
             return
         if self.role == "master":
             self._gather_workers()
         self.finish_run()
+
+    def _finish_worker(self, *_: Any, **__: Any) -> None:
+        """This worker's share is over: ship its last records and counts (once)."""
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        if self.worker_run is not None and self.dispatcher is not None:
+            self._report_to_master(drained=False)
+        self.collector.flush()
+        self.collector.sink = None
+        self.worker_run = None
 
     def _gather_workers(self) -> None:
         """On a run cut short, have every worker stop now and ship what it holds (bounded).
@@ -693,6 +704,8 @@ class Controller:
             if self.run is not None:
                 if self.dispatcher is not None:
                     self.dispatcher.stop()
+                if self.role == "master":
+                    self._gather_workers()
                 self.finish_run()
         finally:
             if self._flusher is not None:

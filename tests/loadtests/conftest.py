@@ -116,9 +116,14 @@ class Running:
             self._log_file.flush()
         return self.log.read_text(errors="replace")
 
-    def signal(self, sig: int) -> None:
+    def signal(self, sig: int, *, group: bool = False) -> None:
+        """Signal the run's first process, or (``group``) its whole process group, as a terminal's
+        Ctrl-C does (each run is a session of its own: nothing else is in that group)."""
         with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, sig)
+            if group:
+                os.killpg(self.process.pid, sig)
+            else:
+                os.kill(self.process.pid, sig)
 
     def finish(self, timeout: float) -> Finished:
         try:

@@ -453,9 +453,12 @@ def test_run_time_cuts_the_schedule(run_locust, target, tmp_path):
     assert "spike" in (run / "locust_stats.csv").read_text()
 
 
-def test_ctrl_c_on_a_distributed_run_keeps_the_workers_last_records(spawn, target, tmp_path):
-    # Ctrl-C makes Locust's master quit: its test_stop comes before its
-    # workers hear of it, so the master must fetch their last records itself.
+@pytest.mark.parametrize("group", [False, True], ids=["master-only", "process-group"])
+def test_ctrl_c_on_a_distributed_run_keeps_the_workers_last_records(spawn, target, tmp_path, group):
+    # SIGINT to the master alone (a supervisor): its test_stop comes before its
+    # workers hear of it, so it must fetch their last records itself. To the
+    # whole group (a terminal's Ctrl-C): each worker quits on its own and must
+    # ship its records before it tells the master it is leaving.
     keys = tmp_path / "keys.txt"
     keys.write_text("a.jpg\n")
     runs = tmp_path / "runs"
@@ -473,7 +476,7 @@ def test_ctrl_c_on_a_distributed_run_keeps_the_workers_last_records(spawn, targe
     else:
         running.kill()
         pytest.fail(f"the run never started:\n{running.output()[-3000:]}")
-    running.signal(signal.SIGINT)  # the master only, as from a supervisor
+    running.signal(signal.SIGINT, group=group)
     finished = running.finish(timeout=60)
     assert finished.code in (0, 1), finished.output[-3000:]
     run = only_run(runs)
