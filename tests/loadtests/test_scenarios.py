@@ -23,6 +23,8 @@ from .logs import Line, render, write_log
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .conftest import Running
+
 pytestmark = pytest.mark.slow
 
 SPIKE = str(LOADTESTS / "spike.py")
@@ -61,6 +63,18 @@ def read_requests(run: Path) -> list[dict[str, str]]:
         reader = csv.DictReader(f)
         assert tuple(reader.fieldnames or ()) == REQUESTS_HEADER
         return list(reader)
+
+
+def wait_for_requests(running: Running, runs: Path, more_than: int) -> None:
+    """Wait (bounded) until the run under ``runs`` has recorded over ``more_than`` lines."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        requests = list(runs.glob("*/requests.csv"))
+        if requests and len(requests[0].read_text().splitlines()) > more_than:
+            return
+        time.sleep(0.2)
+    running.kill()
+    pytest.fail(f"the run never started:\n{running.output()[-3000:]}")
 
 
 def assert_hold_follows_target(rate, first: int, last: int, tolerance: float = 0.10) -> None:
@@ -134,9 +148,7 @@ def test_processes_2_split_the_rate_between_workers(spawn, tmp_path):
     )  # fmt: skip
     # Mid-run, every socket the run listens on (the master's, the local
     # distribution's) is on loopback, and the master is not on Locust's 5557.
-    deadline = time.monotonic() + 60
-    while not list((tmp_path / "runs").glob("*/requests.csv")) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for_requests(running, tmp_path / "runs", more_than=0)
     listening = running.listening()
     finished = running.finish(timeout=120)
     assert finished.code == 0, finished.output[-3000:]
@@ -257,15 +269,7 @@ def test_ctrl_c_mid_run_writes_the_run_folder_and_stops_the_distribution(spawn, 
         "-m", "locust", "-f", SPIKE, "--headless", "--only-summary",
         "--results-dir", str(runs), "--baseline-rps", "20", "--spike-at", "60",
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        requests = list(runs.glob("*/requests.csv"))
-        if requests and len(requests[0].read_text().splitlines()) > 40:
-            break
-        time.sleep(0.2)
-    else:
-        running.kill()
-        pytest.fail(f"the run never started:\n{running.output()[-3000:]}")
+    wait_for_requests(running, runs, more_than=40)
     running.signal(signal.SIGINT)
     finished = running.finish(timeout=60)
     assert finished.code in (0, 1), finished.output[-3000:]
@@ -284,10 +288,7 @@ def test_a_killed_locust_leaves_no_process_of_the_distribution(spawn, tmp_path):
         "-m", "locust", "-f", SPIKE, "--headless", "--only-summary",
         "--results-dir", str(runs), "--spike-at", "60",
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not list(runs.glob("*/requests.csv")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert list(runs.glob("*/requests.csv")), running.output()[-3000:]
+    wait_for_requests(running, runs, more_than=0)
     assert any("edge.server" in cmd for cmd in running.descendants.values())
     running.signal(signal.SIGKILL)
     finished = running.finish(timeout=30)
@@ -467,15 +468,7 @@ def test_ctrl_c_on_a_distributed_run_keeps_the_workers_last_records(spawn, targe
         "--keys", str(keys), "--processes", "2", "--baseline-rps", "40", "--spike-at", "60",
         "--results-dir", str(runs),
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        requests = list(runs.glob("*/requests.csv"))
-        if requests and len(requests[0].read_text().splitlines()) > 80:
-            break
-        time.sleep(0.2)
-    else:
-        running.kill()
-        pytest.fail(f"the run never started:\n{running.output()[-3000:]}")
+    wait_for_requests(running, runs, more_than=80)
     running.signal(signal.SIGINT, group=group)
     finished = running.finish(timeout=60)
     assert finished.code in (0, 1), finished.output[-3000:]
