@@ -13,9 +13,11 @@ import argparse
 import importlib
 import logging
 import pkgutil
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loadtests._errors import CliError
 
@@ -56,15 +58,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    previous = _stop_on_sigterm()
     try:
         code: int = args.func(args)
     except CliError as exc:
         print(f"edgedrill {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_code
+    except Terminated:
+        print(f"edgedrill {args.command}: terminated", file=sys.stderr)  # noqa: T201
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print(f"edgedrill {args.command}: interrupted", file=sys.stderr)  # noqa: T201
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job's timeout, a supervisor): unwind as Ctrl-C does, stopping children."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _stop_on_sigterm() -> Any:
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":

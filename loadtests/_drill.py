@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import math
 import os
 import signal
@@ -45,6 +46,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 # Locust gets this long past the drill's own length to start, drain and write.
 _GRACE_S = 300.0
 _STOP_WAIT_S = 30.0
+# prctl(2): the signal a child gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 _NO_DURATION_LIMIT_S = 24 * 3600.0
 # With the default spike's Zipf popularity, 1,000 objects leave about 20 % of
 # requests to miss the edge cache: several hundred router invocations per drill,
@@ -185,9 +188,22 @@ def drill_args(args: argparse.Namespace) -> list[str]:
     return extra + rest
 
 
+def duration_args(scenario: str, duration: float) -> list[str]:
+    """Locust arguments that make ``scenario`` last ``duration`` seconds."""
+    if scenario == "spike":
+        return spike_timeline(duration)
+    # Locust takes whole seconds (or 1h30m forms): a fraction rounds up.
+    return ["--run-time", f"{math.ceil(duration)}s"]
+
+
+def log_passed_on(locust_args: Sequence[str] | None) -> bool:
+    """Whether the arguments after ``--`` give ``--log`` (as ``--log FILE`` or ``--log=FILE``)."""
+    return any(a == "--log" or a.startswith("--log=") for a in locust_args or ())
+
+
 def run_drill_from_args(args: argparse.Namespace) -> Path:
     """Run the drill the parsed options describe; returns its run folder."""
-    if args.scenario == "replay" and not args.log and "--log" not in (args.locust_args or []):
+    if args.scenario == "replay" and not args.log and not log_passed_on(args.locust_args):
         msg = "--log is required with --scenario replay"
         raise CliError(msg)
     return run_drill(
@@ -232,15 +248,18 @@ def run_drill(
         "0",
     ]
     if duration is not None:
-        if scenario == "spike":
-            command += spike_timeline(duration)
-        else:
-            command += ["--run-time", f"{duration:g}"]
+        command += duration_args(scenario, duration)
     command += list(extra_args)
     # Without --duration the schedule's length is the scenario's (a replay may be
     # hours long): a day bounds a stuck Locust all the same.
     limit = duration + _GRACE_S if duration is not None else _NO_DURATION_LIMIT_S
-    code, tail = _run_locust(command, run_dir / LOCUST_LOG, quiet=quiet, limit=limit)
+    try:
+        code, tail = _run_locust(command, run_dir / LOCUST_LOG, quiet=quiet, limit=limit)
+    except KeyboardInterrupt:
+        # Locust has stopped and written what it had: say where.
+        if (run_dir / RUN_JSON).exists():
+            print(f"the run so far (stopped early): {run_dir}", file=sys.stderr)  # noqa: T201
+        raise
     if code != 0:
         msg = f"Locust exited with code {code}; see {run_dir / LOCUST_LOG}\n{tail}"
         raise DrillError(msg)
@@ -273,6 +292,11 @@ def _run_locust(
             env=_child_env(),
             text=True,
             errors="replace",
+            # Its own session: a terminal's Ctrl-C reaches edgedrill only, which
+            # passes on exactly one SIGINT (a second one would cut Locust's own
+            # shutdown short, before the run folder is written).
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         ) as process,
     ):
         output = process.stdout
@@ -291,7 +315,7 @@ def _run_locust(
             msg = f"Locust ran past {limit:.0f} s and was stopped; see {log_path}"
             raise DrillError(msg) from None
         except BaseException:
-            # Ctrl-C (the child got SIGINT too, from the terminal) or an error here.
+            # Ctrl-C, SIGTERM (see _cli) or an error here: Locust stops as on its own Ctrl-C.
             _stop(process, first=signal.SIGINT)
             reader.join(timeout=_STOP_WAIT_S)
             raise
@@ -299,12 +323,31 @@ def _run_locust(
     return code, "".join(tail[-15:])
 
 
-def _tee(source: IO[str], log: IO[str], echo: IO[str] | None, tail: list[str]) -> None:
+def _die_with_parent() -> None:
+    """In the child, before Locust starts: SIGTERM it if edgedrill dies unannounced (SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _tee(source: IO[str], log: IO[str] | None, echo: IO[str] | None, tail: list[str]) -> None:
+    """Copy Locust's output to the log and the echo until it ends.
+
+    The pipe is drained to the end whatever happens to the copies: a closed
+    echo (``edgedrill run | head``) or a full disk stops that copy only, never
+    Locust, which would block on a full pipe.
+    """
     for line in source:
-        log.write(line)
+        if log is not None:
+            try:
+                log.write(line)
+            except (OSError, ValueError):
+                log = None
         if echo is not None:
-            echo.write(line)
-            echo.flush()
+            try:
+                echo.write(line)
+                echo.flush()
+            except (OSError, ValueError):
+                echo = None
         tail.append(line)
         if len(tail) > 200:
             del tail[:100]

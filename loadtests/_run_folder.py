@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from loadtests._errors import CliError
+
 DEFAULT_RESULTS_DIR = Path("results") / "runs"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 RUN_JSON = "run.json"
@@ -45,14 +47,18 @@ def create_run_dir(base: Path, scenario: str, moment: datetime | None = None) ->
     takes the next free second, so names keep their pattern and stay unique.
     """
     moment = (moment or datetime.now(UTC)).replace(microsecond=0)
-    base.mkdir(parents=True, exist_ok=True)
-    for bump in range(3600):
-        path = base / run_dir_name(scenario, moment + timedelta(seconds=bump))
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        for bump in range(3600):
+            path = base / run_dir_name(scenario, moment + timedelta(seconds=bump))
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
+    except OSError as exc:
+        msg = f"--out {base}: cannot make a run folder there: {exc.strerror or exc}"
+        raise CliError(msg) from exc
     msg = f"no free run folder name under {base} for {scenario}"
     raise FileExistsError(msg)
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from edge.s3_regions import s3_client
 from loadtests._errors import CliError
 
@@ -128,7 +130,12 @@ def seed_regions(regions: Mapping[str, str], bucket: str, objects: list[SeedObje
             )
 
         with ThreadPoolExecutor(max_workers=_SEED_WORKERS) as pool:
-            for _ in pool.map(put, objects):
-                pass
+            try:
+                for _ in pool.map(put, objects):
+                    pass
+            except (BotoCoreError, ClientError) as exc:
+                # What is already in the region stays; the run must not start half-seeded.
+                msg = f"cannot put the log's objects into {region} at {endpoint}: {exc}"
+                raise SeedError(msg) from exc
         logger.info("seeded %d objects (%d bytes) into %s %s", len(objects), total, region, bucket)
     return total

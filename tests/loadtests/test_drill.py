@@ -1,16 +1,21 @@
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import pytest
 
+from loadtests._cli import main
 from loadtests._drill import (
     DEFAULT_DRILL_OBJECTS,
     DrillError,
+    _tee,
     add_drill_arguments,
     drill_args,
+    duration_args,
     locustfile,
+    log_passed_on,
     run_drill,
     run_drill_from_args,
     spike_timeline,
@@ -136,3 +141,44 @@ def test_a_stray_argument_is_a_usage_error_naming_it(tmp_path: Path):
         drill_args(parser().parse_args([str(tmp_path)]))
     # After --, anything goes to Locust (a user class name, say).
     assert drill_args(parser().parse_args(["--", "SpikeUser"]))[-1] == "SpikeUser"
+
+
+def test_a_replay_duration_is_whole_seconds_for_locust():
+    assert duration_args("replay", 30) == ["--run-time", "30s"]
+    assert duration_args("replay", 30.2) == ["--run-time", "31s"]
+    assert duration_args("replay", 1e6) == ["--run-time", "1000000s"]
+    assert duration_args("spike", 8) == spike_timeline(8)
+
+
+def test_a_log_after_the_double_dash_counts_in_either_form():
+    assert log_passed_on(["--log", "a.log"])
+    assert log_passed_on(["--speedup", "2", "--log=a.log"])
+    assert not log_passed_on(["--logfile", "x"])
+    assert not log_passed_on(None)
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file"])
+def test_an_unusable_out_is_a_usage_error_naming_it(tmp_path, capsys, kind):
+    taken = tmp_path / "afile"
+    taken.write_text("")
+    out = taken if kind == "a file" else taken / "sub"
+    assert main(["run", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {out}: cannot make a run folder there" in err
+    assert "Traceback" not in err
+
+
+class _Closed(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_output_is_drained_to_the_end_when_a_copy_fails():
+    lines = [f"line {i}\n" for i in range(1000)]
+    log, tail = io.StringIO(), list[str]()
+    _tee(io.StringIO("".join(lines)), log, _Closed(), tail)  # e.g. `edgedrill run | head`
+    assert log.getvalue() == "".join(lines)
+    echo, tail = io.StringIO(), list[str]()
+    _tee(io.StringIO("".join(lines)), _Closed(), echo, tail)  # e.g. a full disk
+    assert echo.getvalue() == "".join(lines)
+    assert tail[-1] == "line 999\n"

@@ -282,6 +282,27 @@ def test_ctrl_c_mid_run_writes_the_run_folder_and_stops_the_distribution(spawn, 
     assert not list((tmp_path / "tmp0").glob("edgedrill-local-*"))
 
 
+def test_sigterm_to_edgedrill_run_stops_locust_and_names_the_run(spawn, tmp_path):
+    # A CI job's timeout: SIGTERM to edgedrill alone. Locust and the local
+    # distribution stop with it, and the partial run is written and named.
+    runs = tmp_path / "runs"
+    running = spawn(
+        "-m", "loadtests._cli", "run", "--duration", "60", "--out", str(runs), "--quiet"
+    )
+    wait_for_requests(running, runs, more_than=20)
+    assert any("locust" in cmd for cmd in running.descendants.values())
+    running.signal(signal.SIGTERM)
+    finished = running.finish(timeout=90)
+    assert finished.code == 128 + signal.SIGTERM, finished.output[-3000:]
+    run = only_run(runs)
+    assert "edgedrill run: terminated" in finished.output
+    assert f"the run so far (stopped early): {run}" in finished.output
+    document = json.loads((run / "run.json").read_text())
+    assert document["complete"] is False
+    assert document["requests"] == len(read_requests(run)) > 20
+    assert finished.leftovers() == []
+
+
 def test_a_killed_locust_leaves_no_process_of_the_distribution(spawn, tmp_path):
     runs = tmp_path / "runs"
     running = spawn(

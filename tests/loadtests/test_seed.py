@@ -88,3 +88,13 @@ def test_objects_land_in_every_region_at_their_size(moto_s3):
     listed = client.list_objects_v2(Bucket=BUCKET)["KeyCount"]
     assert listed == 30
     client.close()
+
+
+def test_an_unreachable_region_is_a_seed_error_naming_it():
+    # A stale state file (its distribution was killed): nothing listens there.
+    objects = objects_from_log([request("/a.jpg")])
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(
+        SeedError, match=f"cannot put the log's objects into eu-west-1 at {endpoint}"
+    ):
+        seed_regions({"eu-west-1": endpoint}, BUCKET, objects)
