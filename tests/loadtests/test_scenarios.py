@@ -66,11 +66,12 @@ def read_requests(run: Path) -> list[dict[str, str]]:
 
 
 def wait_for_requests(running: Running, runs: Path, more_than: int) -> None:
-    """Wait (bounded) until the run under ``runs`` has recorded over ``more_than`` lines."""
+    """Wait (bounded) until the run under ``runs`` has recorded over ``more_than`` requests."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         requests = list(runs.glob("*/requests.csv"))
-        if requests and len(requests[0].read_text().splitlines()) > more_than:
+        # Its header line is not a request.
+        if requests and len(requests[0].read_text().splitlines()) - 1 > more_than:
             return
         time.sleep(0.2)
     running.kill()
