@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from loadtests._errors import CliError
+from loadtests._options import flag_given
 from loadtests._run_folder import (
     DEFAULT_RESULTS_DIR,
     LOCUST_CSV_PREFIX,
@@ -198,7 +199,7 @@ def duration_args(scenario: str, duration: float) -> list[str]:
 
 def log_passed_on(locust_args: Sequence[str] | None) -> bool:
     """Whether the arguments after ``--`` give ``--log`` (as ``--log FILE`` or ``--log=FILE``)."""
-    return any(a == "--log" or a.startswith("--log=") for a in locust_args or ())
+    return flag_given(locust_args or (), "--log")
 
 
 def run_drill_from_args(args: argparse.Namespace) -> Path:

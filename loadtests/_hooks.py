@@ -369,13 +369,16 @@ class Controller:
                 run.drained[0] = self._dispatcher_report(drained=run.drain_complete)
             self.collector.flush()
             return
+        reported = self._ask_workers(run, timeout=timeout, limit=limit, wait=timeout + 5.0)
+        run.drain_complete = reported and all(r.get("drained") for r in run.drained.values())
+
+    def _ask_workers(self, run: _Run, *, timeout: float, limit: float, wait: float) -> bool:
+        """Have every worker drain (up to ``timeout``) and report; wait ``wait`` s for all."""
         self.runner.send_message(MSG_DRAIN, {"run": run.id, "timeout": timeout, "limit": limit})
-        deadline = time.monotonic() + timeout + 5.0
+        deadline = time.monotonic() + wait
         while len(run.drained) < len(run.slots) and time.monotonic() < deadline:
-            gevent.sleep(0.1)
-        run.drain_complete = len(run.drained) == len(run.slots) and all(
-            report.get("drained") for report in run.drained.values()
-        )
+            gevent.sleep(0.05)
+        return len(run.drained) >= len(run.slots)
 
     def _dispatcher_report(self, *, drained: bool) -> dict[str, Any]:
         dispatcher = self.dispatcher
@@ -570,11 +573,11 @@ class Controller:
 
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         """Finish the run: stop dispatching, flush records, write the run folder."""
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
         if self.role == "worker":
             self._finish_worker()
             return
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         if self.role == "master":
             self._gather_workers()
         self.finish_run()
@@ -600,11 +603,7 @@ class Controller:
         if run is None or len(run.drained) >= len(run.slots):
             return
         limit = max(time.time() - run.t0, 0.0)
-        self.runner.send_message(MSG_DRAIN, {"run": run.id, "timeout": 0.0, "limit": limit})
-        deadline = time.monotonic() + GATHER_TIMEOUT_S
-        while len(run.drained) < len(run.slots) and time.monotonic() < deadline:
-            gevent.sleep(0.05)
-        if len(run.drained) < len(run.slots):
+        if not self._ask_workers(run, timeout=0.0, limit=limit, wait=GATHER_TIMEOUT_S):
             missing = sorted(set(run.slots.values()) - set(run.drained))
             logger.warning(
                 "edgedrill: no final report from worker slot(s) %s; their last records may be lost",
@@ -672,11 +671,7 @@ class Controller:
             "records_dropped": self.collector.dropped
             + sum(int(r.get("records_dropped", 0)) for r in reports.values()),
             "dispatch": [
-                {
-                    k: v
-                    for k, v in reports[slot].items()
-                    if k not in ("run", "slot", "records_dropped")
-                }
+                {k: v for k, v in reports[slot].items() if k not in _NOT_DISPATCH}
                 for slot in sorted(reports)
             ],
         }

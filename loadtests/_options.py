@@ -137,7 +137,8 @@ def add_common_arguments(parser: Any) -> None:
     )
 
 
-def _given(argv: Sequence[str], flag: str) -> bool:
+def flag_given(argv: Sequence[str], flag: str) -> bool:
+    """Whether ``argv`` gives ``flag``, as ``--flag VALUE`` or ``--flag=VALUE``."""
     return any(arg == flag or arg.startswith(flag + "=") for arg in argv)
 
 
@@ -150,10 +151,10 @@ def local_workers_on_loopback(parser: Any, argv: Sequence[str]) -> None:
     Explicit ``--master-bind-host``/``--master-bind-port`` (or their
     ``LOCUST_*`` variables, or ``locust.conf``) still win: these are defaults.
     """
-    if not _given(argv, "--processes"):
+    if not flag_given(argv, "--processes"):
         return
     defaults: dict[str, Any] = {"master_bind_host": "127.0.0.1"}
-    if not (_given(argv, "--master-bind-port") or _given(argv, "--master-port")):
+    if not (flag_given(argv, "--master-bind-port") or flag_given(argv, "--master-port")):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
