@@ -36,7 +36,8 @@ from typing import Any
 
 import dns.resolver
 
-from edge.dns_zone import DnsFault, DnsFaultKind, DnsZoneServer
+from edge.dns_zone import DnsZoneServer
+from edge.fault_specs import DnsFault, DnsFaultKind
 from router.config import RouterConfig, parse_config
 from router.handler import create_environment
 

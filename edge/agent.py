@@ -9,9 +9,9 @@ expires in the process that applies it. Each process adds routes of its own
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from edge.fault_specs import Fault, SpecError, parse_spec
+from edge.fault_specs import Fault, SpecError, fault_fields, parse_spec
 from edge.jsonapi import ApiError, Json, JsonServer, Route, route
 from edge.leases import LeaseTable
 
@@ -106,13 +106,10 @@ class FaultAgent(Generic[F]):
 
 
 def _fault_json(lease_id: str, target: str, fault: Fault, lease_s: float, remaining: float) -> Json:
-    from dataclasses import asdict
-
-    body: dict[str, Any] = {k: v for k, v in asdict(fault).items() if v not in (None, "")}
     return {
         "id": lease_id,
         "target": target,
-        **body,
+        **fault_fields(fault),
         "lease_s": lease_s,
         "expires_in_s": round(remaining, 3),
     }

@@ -1,9 +1,10 @@
 """The local distribution's control API (``control_url``): plain fault specs in, leases out.
 
 JSON over HTTP on 127.0.0.1, served by the ``up`` process. It checks each
-spec (:mod:`edge.fault_specs`) and forwards it to the agent of the process
-that applies it (the DNS zone, an S3 region's fault proxy, the edge's
-function runtime), where its lease runs out on its own.
+spec against the edge's fault vocabulary (:mod:`edge.fault_specs`) and
+forwards it to the agent of the process that applies it (the DNS zone, an S3
+region's fault proxy, the edge's function runtime), where its lease runs out
+on its own.
 
 =======  ==============================  ==============================================
 method   path                            what
@@ -29,7 +30,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from edge.fault_specs import SpecError, parse_spec
+from edge.fault_specs import DNS_TARGET, LAMBDA_TARGET, SpecError, parse_spec
 from edge.jsonapi import ApiError, Json, JsonServer, call, route
 
 if TYPE_CHECKING:
@@ -45,9 +46,10 @@ class ControlApi:
         self._server: JsonServer | None = None
 
     def _agent_for(self, target: str) -> str:
-        agent = self._agents.get("edge" if target == "lambda" else target)
+        # The edge's agent serves the function runtime's faults.
+        agent = self._agents.get("edge" if target == LAMBDA_TARGET else target)
         if agent is None:
-            known = ", ".join(sorted(["lambda", *(k for k in self._agents if k != "edge")]))
+            known = ", ".join(sorted([LAMBDA_TARGET, *(k for k in self._agents if k != "edge")]))
             raise ApiError(
                 404, f"fault spec field 'target': no target {target!r} here (known: {known})"
             )
@@ -119,19 +121,20 @@ class ControlApi:
         if kind not in ("TXT", "A"):
             raise ApiError(400, "field 'type': must be 'TXT' or 'A'")
         forwarded = {k: v for k, v in body.items() if k != "type"}
-        return self._forward(self._agent_for("dns"), "PUT", f"/records/{kind.lower()}", forwarded)
+        agent = self._agent_for(DNS_TARGET)
+        return self._forward(agent, "PUT", f"/records/{kind.lower()}", forwarded)
 
     def delete_record(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
         """DELETE /dns/records/{name}."""
-        return self._forward(self._agent_for("dns"), "DELETE", f"/records/{params['name']}")
+        return self._forward(self._agent_for(DNS_TARGET), "DELETE", f"/records/{params['name']}")
 
     def invalidate(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         """POST /cache/invalidations."""
-        return self._forward(self._agent_for("lambda"), "POST", "/cache/invalidations", body)
+        return self._forward(self._agent_for(LAMBDA_TARGET), "POST", "/cache/invalidations", body)
 
     def settings(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         """PUT /edge/settings."""
-        return self._forward(self._agent_for("lambda"), "PUT", "/settings", body)
+        return self._forward(self._agent_for(LAMBDA_TARGET), "PUT", "/settings", body)
 
     def stats(self, _body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         """GET /stats."""

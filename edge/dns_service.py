@@ -13,7 +13,8 @@ import threading
 from typing import Any
 
 from edge.agent import FaultAgent
-from edge.dns_zone import DnsFault, DnsZoneServer, Zone
+from edge.dns_zone import DnsZoneServer, Zone
+from edge.fault_specs import DNS_TARGET, DnsFault
 from edge.jsonapi import ApiError, Json, Route, route
 from edge.process import run_child
 
@@ -80,7 +81,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         zone.set_a(record["name"], record.get("address", "127.0.0.1"), int(record.get("ttl", 60)))
     server = DnsZoneServer(zone).start()
     agent: FaultAgent[DnsFault] = FaultAgent(
-        {"dns"}, on_change=lambda: zone.set_faults(agent.faults("dns"))
+        {DNS_TARGET}, on_change=lambda: zone.set_faults(agent.faults(DNS_TARGET))
     )
     api = agent.serve(_Records(zone).routes())
     stopping = threading.Event()
@@ -89,7 +90,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
         # Leases end in this process: re-derive the zone's faults as they expire.
         seen = -1
         while not stopping.wait(_FAULT_POLL_S):
-            faults = agent.faults("dns")
+            faults = agent.faults(DNS_TARGET)
             if agent.table.version != seen:
                 seen = agent.table.version
                 zone.set_faults(faults)

@@ -5,9 +5,10 @@ Route 53 multivalue-answer record set would: one TXT string per healthy origin,
 with a TTL. It also resolves A queries for any name it is told about (the
 origin domains CloudFront itself resolves before calling the router).
 
-Fault modes are plain values (:class:`DnsFault`) set through :meth:`set_fault`;
-``chaos/`` turns ``dns:servfail`` and friends into them. The server never
-decides on its own to fail.
+Fault modes are plain values (:class:`~edge.fault_specs.DnsFault`, from the
+edge's fault vocabulary) set through :meth:`Zone.set_fault`; ``chaos/`` turns
+``dns:servfail`` and friends into them. The server never decides on its own
+to fail.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import dns.exception
@@ -32,51 +32,13 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from edge.fault_specs import NO_FAULT, DnsFault, DnsFaultKind
+
 if TYPE_CHECKING:
     import socket
     from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
-
-
-class DnsFaultKind(StrEnum):
-    """What the zone server does instead of answering normally."""
-
-    NONE = "none"
-    SERVFAIL = "servfail"
-    NXDOMAIN = "nxdomain"
-    REFUSED = "refused"
-    NOANSWER = "noanswer"
-    DROP = "drop"  # never answer: the client times out
-    DELAY = "delay"  # answer correctly, late
-    TRUNCATE = "truncate"  # set TC over UDP so the client must retry over TCP
-    GARBAGE = "garbage"  # reply with bytes that are not a DNS message
-
-
-@dataclass(frozen=True, slots=True)
-class DnsFault:
-    """A fault the zone applies to matching queries.
-
-    ``probability`` is the share of matching queries affected; ``delay_ms`` is
-    used by ``delay``. ``name`` limits the fault to one owner name (``None``:
-    every name).
-    """
-
-    kind: DnsFaultKind = DnsFaultKind.NONE
-    probability: float = 1.0
-    delay_ms: float = 0.0
-    name: str | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.probability <= 1.0:
-            msg = f"probability must be within [0, 1], got {self.probability}"
-            raise ValueError(msg)
-        if self.delay_ms < 0:
-            msg = f"delay_ms must not be negative, got {self.delay_ms}"
-            raise ValueError(msg)
-
-
-NO_FAULT = DnsFault()
 
 
 @dataclass(slots=True)

@@ -1,26 +1,30 @@
-"""Plain fault specs, as the control API takes them, checked into typed values.
+"""The edge's fault vocabulary: every target, kind and typed fault, and the spec parser.
 
-A spec is a JSON object::
+The fault engines (the DNS zone, each S3 region's fault proxy, the edge's
+function runtime) take these values; the control API and the agents turn
+plain specs into them. A spec is a JSON object::
 
     {"target": "s3:us-east-1", "kind": "slowdown", "probability": 0.5, "lease_s": 30}
 
 Targets and kinds:
 
-* ``dns``: the zone's :class:`~edge.dns_zone.DnsFault` kinds (``servfail``,
-  ``nxdomain``, ``refused``, ``noanswer``, ``drop``, ``delay``, ``truncate``,
-  ``garbage``), with ``delay_ms`` and ``name`` (one owner name only).
-* ``s3:<region>``: the region's fault proxy. ``slowdown`` (503 SlowDown),
-  ``internal_error`` (500 InternalError), ``access_denied`` (403
-  AccessDenied), ``no_such_key`` (404 NoSuchKey), each with S3's XML error
-  body; ``refused`` (the listener closes: connections are refused),
+* ``dns``: the zone server (:class:`DnsFault`). ``servfail``, ``nxdomain``,
+  ``refused``, ``noanswer``, ``drop`` (never answer), ``delay`` (answer
+  ``delay_ms`` late), ``truncate`` (TC over UDP), ``garbage`` (bytes that
+  are not DNS), with ``delay_ms`` and ``name`` (one owner name only).
+* ``s3:<region>``: the region's fault proxy (:class:`S3Fault`). ``slowdown``
+  (503 SlowDown), ``internal_error`` (500 InternalError), ``access_denied``
+  (403 AccessDenied), ``no_such_key`` (404 NoSuchKey), each with S3's XML
+  error body; ``refused`` (the listener closes: connections are refused),
   ``reset`` (the connection is reset after the request is read), ``delay``
   (``delay_ms`` before the origin answers), ``drop`` or ``timeout`` (the
   request is read and never answered). ``path_prefix`` limits it to keys
   under a prefix.
-* ``lambda``: the origin-request function's runtime. ``delay`` (the
-  invocation takes ``delay_ms`` longer), ``error`` (it raises), ``invalid``
-  (it returns an invalid request), ``readonly`` (it changes a read-only
-  header), ``timeout`` (it runs past the trigger timeout).
+* ``lambda``: the origin-request function's runtime (:class:`LambdaFault`).
+  ``delay`` (the invocation takes ``delay_ms`` longer), ``error`` (it
+  raises), ``invalid`` (it returns an invalid request), ``readonly`` (it
+  changes a read-only header), ``timeout`` (it runs past the trigger
+  timeout).
 
 Every spec has ``probability`` (share of matching requests, default 1) and
 ``lease_s`` (default 30): the fault ends on its own unless renewed.
@@ -33,13 +37,20 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from edge.dns_zone import DnsFault, DnsFaultKind
-
 DEFAULT_LEASE_S = 30.0
 MAX_DELAY_MS = 600_000.0
 
+DNS_TARGET = "dns"
+LAMBDA_TARGET = "lambda"
+_S3_PREFIX = "s3:"
+
 _REGION_TARGET = re.compile(r"^s3:([a-z]{2}(?:-[a-z]+)+-\d+)$")
 _COMMON = frozenset({"target", "kind", "probability", "lease_s", "id"})
+
+
+def s3_target(region: str) -> str:
+    """The target naming the fault proxy of S3 ``region``."""
+    return f"{_S3_PREFIX}{region}"
 
 
 class SpecError(ValueError):
@@ -49,6 +60,51 @@ class SpecError(ValueError):
         super().__init__(f"fault spec field {field!r}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def _check_ranges(probability: float, delay_ms: float) -> None:
+    # A value built in code (tests, chaos) must hold what a parsed spec holds.
+    if not 0.0 <= probability <= 1.0:
+        msg = f"probability must be within [0, 1], got {probability}"
+        raise ValueError(msg)
+    if delay_ms < 0:
+        msg = f"delay_ms must not be negative, got {delay_ms}"
+        raise ValueError(msg)
+
+
+class DnsFaultKind(StrEnum):
+    """What the zone server does instead of answering normally."""
+
+    NONE = "none"
+    SERVFAIL = "servfail"
+    NXDOMAIN = "nxdomain"
+    REFUSED = "refused"
+    NOANSWER = "noanswer"
+    DROP = "drop"  # never answer: the client times out
+    DELAY = "delay"  # answer correctly, late
+    TRUNCATE = "truncate"  # set TC over UDP so the client must retry over TCP
+    GARBAGE = "garbage"  # reply with bytes that are not a DNS message
+
+
+@dataclass(frozen=True, slots=True)
+class DnsFault:
+    """A fault the zone applies to matching queries.
+
+    ``probability`` is the share of matching queries affected; ``delay_ms`` is
+    used by ``delay``. ``name`` limits the fault to one owner name (``None``:
+    every name).
+    """
+
+    kind: DnsFaultKind = DnsFaultKind.NONE
+    probability: float = 1.0
+    delay_ms: float = 0.0
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_ranges(self.probability, self.delay_ms)
+
+
+NO_FAULT = DnsFault()
 
 
 class S3FaultKind(StrEnum):
@@ -86,6 +142,9 @@ class S3Fault:
     delay_ms: float = 0.0
     path_prefix: str = ""
 
+    def __post_init__(self) -> None:
+        _check_ranges(self.probability, self.delay_ms)
+
 
 class LambdaFaultKind(StrEnum):
     """What the runtime does to an invocation."""
@@ -105,8 +164,16 @@ class LambdaFault:
     probability: float = 1.0
     delay_ms: float = 0.0
 
+    def __post_init__(self) -> None:
+        _check_ranges(self.probability, self.delay_ms)
+
 
 Fault = DnsFault | S3Fault | LambdaFault
+
+
+def fault_fields(fault: Fault) -> dict[str, Any]:
+    """A fault's fields as the control API shows them (empty ones left out)."""
+    return {k: v for k, v in asdict(fault).items() if v not in (None, "")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +187,7 @@ class FaultSpec:
 
     def to_json(self) -> dict[str, Any]:
         """The spec as the control API shows it."""
-        body = {k: v for k, v in asdict(self.fault).items() if v not in (None, "")}
-        return {"target": self.target, **body, "lease_s": self.lease_s}
+        return {"target": self.target, **fault_fields(self.fault), "lease_s": self.lease_s}
 
 
 def target_of(spec: dict[str, Any]) -> str:
@@ -129,7 +195,7 @@ def target_of(spec: dict[str, Any]) -> str:
     target = spec.get("target")
     if not isinstance(target, str):
         raise SpecError("target", 'must be "dns", "lambda" or "s3:<region>"')
-    if target in ("dns", "lambda") or _REGION_TARGET.match(target):
+    if target in (DNS_TARGET, LAMBDA_TARGET) or _REGION_TARGET.match(target):
         return target
     raise SpecError("target", f'must be "dns", "lambda" or "s3:<region>", got {target!r}')
 
@@ -148,9 +214,9 @@ def parse_spec(spec: object) -> FaultSpec:
     ):
         raise SpecError("id", "must be 1-80 characters of letters, digits, '_', '.', ':' or '-'")
     fault: Fault
-    if target == "dns":
+    if target == DNS_TARGET:
         fault = _dns(spec)
-    elif target == "lambda":
+    elif target == LAMBDA_TARGET:
         fault = _lambda(spec)
     else:
         fault = _s3(spec)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from edge.dns_zone import DnsFault, DnsFaultKind
 from edge.fault_specs import (
+    DnsFault,
+    DnsFaultKind,
     LambdaFault,
     LambdaFaultKind,
     S3Fault,
@@ -71,3 +74,19 @@ def test_leases_expire_renew_and_remove() -> None:
     assert table.active() == []
     with pytest.raises(ValueError, match="lease_s"):
         table.put("c", "x", 0)
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: DnsFault(DnsFaultKind.SERVFAIL, probability=1.5), "probability"),
+        (lambda: S3Fault(S3FaultKind.SLOWDOWN, probability=-0.1), "probability"),
+        (lambda: S3Fault(S3FaultKind.DELAY, delay_ms=-1), "delay_ms"),
+        (lambda: LambdaFault(LambdaFaultKind.DELAY, delay_ms=-5), "delay_ms"),
+    ],
+)
+def test_faults_built_in_code_hold_the_spec_ranges(
+    build: Callable[[], object], field: str
+) -> None:
+    with pytest.raises(ValueError, match=field):
+        build()

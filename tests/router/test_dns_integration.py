@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from edge.dns_zone import DnsFault, DnsFaultKind, DnsZoneServer
+from edge.dns_zone import DnsZoneServer
+from edge.fault_specs import DnsFault, DnsFaultKind
 from router.config import Nameserver
 from router.handler import create_environment
 from router.resolver import DnsResolver, LookupStatus
