@@ -1,51 +1,43 @@
-"""The ``edgedrill`` command: one entry point for every command.
+"""The ``edgedrill`` command: one entry point, an explicit list of command groups.
 
-Subcommands live in ``loadtests/_cli_<topic>.py`` modules, each with a
-``register(subparsers)`` function; they are found by name so that adding a
-command never means editing this file. No module imported here may import
-locust at the top: locust monkey-patches the process on import, so only the
-commands that run Locust import it, inside their own function.
+Each group is a module of :mod:`edgedrill.commands` with a
+``register(subparsers)`` function. No module imported here may import locust:
+it monkey-patches the process on import, so a drill runs Locust in a
+subprocess (:mod:`edgedrill.drill`).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import pkgutil
 import signal
 import sys
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtests._errors import CliError
+from edgedrill.commands import distribution, gate, results, router, run, seed
+from edgedrill.errors import CliError
+from loadtests._errors import LoadtestError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from types import ModuleType
 
-_PACKAGE_DIR = Path(__file__).parent
-
-
-def _command_modules() -> list[str]:
-    names = [
-        info.name
-        for info in pkgutil.iter_modules([str(_PACKAGE_DIR)])
-        if info.name.startswith("_cli_")
-    ]
-    return [f"loadtests.{name}" for name in sorted(names)]
+# In the order of ``edgedrill --help``; ``seed`` adds ``--seed-from-log`` to ``up``,
+# so it comes after ``distribution``.
+COMMAND_GROUPS: tuple[ModuleType, ...] = (router, distribution, seed, run, gate, results)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every registered subcommand."""
+    """The full argument parser with every command."""
     parser = argparse.ArgumentParser(
         prog="edgedrill",
         description="Load and chaos drills for a multi-region CloudFront + Lambda@Edge path.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in _command_modules():
-        importlib.import_module(name).register(subparsers)
+    for group in COMMAND_GROUPS:
+        group.register(subparsers)
     return parser
 
 
@@ -61,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = _stop_on_sigterm()
     try:
         code: int = args.func(args)
-    except CliError as exc:
+    except (CliError, LoadtestError) as exc:
         print(f"edgedrill {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_code
     except Terminated:

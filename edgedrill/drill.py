@@ -28,8 +28,10 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from loadtests._errors import CliError
-from loadtests._options import flag_given
+import loadtests
+from edge.settings import OBJECTS
+from edgedrill.errors import CliError, DrillError
+from loadtests._options import BASELINE_RPS, SPIKE_FACTOR, flag_given
 from loadtests._run_folder import (
     DEFAULT_RESULTS_DIR,
     LOCUST_CSV_PREFIX,
@@ -43,22 +45,14 @@ if TYPE_CHECKING:
 SCENARIOS = ("spike", "replay")
 LOCUST_LOG = "locust.log"
 LOCUST_HTML = "locust_report.html"
-_PACKAGE_DIR = Path(__file__).resolve().parent
+# The locustfiles: ``python -m locust -f`` loads them by path, as a user does.
+_LOCUSTFILES = Path(loadtests.__file__).resolve().parent
 # Locust gets this long past the drill's own length to start, drain and write.
 _GRACE_S = 300.0
 _STOP_WAIT_S = 30.0
 # prctl(2): the signal a child gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 _NO_DURATION_LIMIT_S = 24 * 3600.0
-# With the default spike's Zipf popularity, 1,000 objects leave about 20 % of
-# requests to miss the edge cache: several hundred router invocations per drill,
-# enough for its DNS cache and billing figures to mean something, well within
-# what two moto regions serve here.
-DEFAULT_DRILL_OBJECTS = 1000
-
-
-class DrillError(CliError):
-    """The drill did not run to completion."""
 
 
 def locustfile(scenario: str) -> Path:
@@ -66,7 +60,7 @@ def locustfile(scenario: str) -> Path:
     if scenario not in SCENARIOS:
         msg = f"--scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}"
         raise CliError(msg)
-    return _PACKAGE_DIR / f"{scenario}.py"
+    return _LOCUSTFILES / f"{scenario}.py"
 
 
 def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,22 +94,11 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--keys", default=None, help="object keys to request from --host")
     group.add_argument("--log", default=None, help="replay: the CloudFront access log")
-    group.add_argument(
-        "--baseline-rps", type=positive_float("--baseline-rps"), default=None, metavar="RPS"
-    )
-    group.add_argument(
-        "--spike-factor", type=positive_float("--spike-factor"), default=None, metavar="X"
-    )
+    BASELINE_RPS.add_to(group, default=None, metavar="RPS")
+    SPIKE_FACTOR.add_to(group, default=None, metavar="X")
     group.add_argument("--processes", type=int, default=None, metavar="N")
-    group.add_argument(
-        "--objects",
-        type=int,
-        default=None,
-        metavar="N",
-        help="objects in the local distribution (default: "
-        f"{DEFAULT_DRILL_OBJECTS}, so about a fifth of the requests miss the edge cache "
-        "and reach the router)",
-    )
+    # Passed on to the local distribution only: a --host run has its own objects.
+    OBJECTS.add_to(group, metavar="N")
     group.add_argument(
         "--quiet", action="store_true", help="keep Locust's output in the run folder only"
     )
@@ -173,11 +156,7 @@ def drill_args(args: argparse.Namespace) -> list[str]:
         if value is not None:
             extra += [flag, str(value)]
     if args.host is None:
-        objects = args.objects if args.objects is not None else DEFAULT_DRILL_OBJECTS
-        if objects < 1:
-            msg = f"--objects must be at least 1, got {objects}"
-            raise CliError(msg)
-        extra += ["--objects", str(objects)]
+        extra += ["--objects", str(OBJECTS.check(args.objects))]
     rest = list(args.locust_args or [])
     if rest and rest[0] != "--" and not rest[0].startswith("-"):
         # Locust would take it for a user class and fail with "Unknown User(s)".
@@ -202,7 +181,9 @@ def log_passed_on(locust_args: Sequence[str] | None) -> bool:
     return flag_given(locust_args or (), "--log")
 
 
-def run_drill_from_args(args: argparse.Namespace) -> Path:
+def run_drill_from_args(
+    args: argparse.Namespace, *, started: Callable[[Path], None] | None = None
+) -> Path:
     """Run the drill the parsed options describe; returns its run folder."""
     if args.scenario == "replay" and not args.log and not log_passed_on(args.locust_args):
         msg = "--log is required with --scenario replay"
@@ -213,6 +194,7 @@ def run_drill_from_args(args: argparse.Namespace) -> Path:
         out=args.out,
         extra_args=drill_args(args),
         quiet=bool(args.quiet),
+        started=started,
     )
 
 
@@ -223,8 +205,12 @@ def run_drill(
     out: Path | None = None,
     extra_args: Sequence[str] = (),
     quiet: bool = False,
+    started: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Run a drill on the embedded local distribution (or ``--host``); returns the run folder."""
+    """Run a drill on the embedded local distribution (or ``--host``); returns the run folder.
+
+    ``started`` is called with the run folder once it exists, before Locust starts.
+    """
     script = locustfile(scenario)
     if duration is not None and (not math.isfinite(duration) or duration <= 0):
         msg = f"--duration must be a finite number > 0, got {duration}"
@@ -254,6 +240,8 @@ def run_drill(
     # Without --duration the schedule's length is the scenario's (a replay may be
     # hours long): a day bounds a stuck Locust all the same.
     limit = duration + _GRACE_S if duration is not None else _NO_DURATION_LIMIT_S
+    if started is not None:
+        started(run_dir)
     try:
         code, tail = _run_locust(command, run_dir / LOCUST_LOG, quiet=quiet, limit=limit)
     except KeyboardInterrupt:
@@ -273,7 +261,7 @@ def run_drill(
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
-    root = str(_PACKAGE_DIR.parent)
+    root = str(_LOCUSTFILES.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 

@@ -1,26 +1,23 @@
-"""Errors the ``edgedrill`` CLI reports, each with its exit code.
+"""The root of the errors a scenario raises inside Locust, with the exit code they end it with.
 
 ```
-CliError        exit 2: usage or input error (bad flag, bad file, malformed JSON)
-└── GateFailed  exit 1: a drill ran but breached a threshold
+LoadtestError     exit 2: an option, input file or run folder is not usable
+├── ScenarioError (loadtests._options)
+└── SeedError     (loadtests._seed)
 ```
+
+A run folder that cannot be created raises the root itself.
+
+The ``edgedrill`` command reports these the way it reports its own errors.
 """
 
 from __future__ import annotations
 
 
-class CliError(Exception):
-    """The command could not run as asked."""
+class LoadtestError(Exception):
+    """The scenario could not run as asked."""
 
     exit_code = 2
 
-    def __init__(self, message: str | None = None, *, exit_code: int | None = None) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
-        if exit_code is not None:
-            self.exit_code = exit_code
-
-
-class GateFailed(CliError):
-    """A capacity gate threshold was breached."""
-
-    exit_code = 1

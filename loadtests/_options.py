@@ -13,13 +13,13 @@ stepping 20x to 100 requests/s.
 
 from __future__ import annotations
 
-import math
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.settings import MEMORY_MB, OBJECTS, Setting, SettingError, setting
 from loadtests._cloudfront_log import LogError, log_files, read_log
-from loadtests._errors import CliError
+from loadtests._errors import LoadtestError
 from loadtests._plans import ReplayPlan, SpikePlan
 from loadtests._popularity import ZipfKeys
 from loadtests._replay_schedule import WindowError, parse_window
@@ -32,17 +32,79 @@ if TYPE_CHECKING:
 
     from loadtests._cloudfront_log import ParsedLog
 
-SPIKE_DEFAULTS: dict[str, float] = {
-    "baseline_rps": 5.0,
-    "spike_factor": 20.0,
-    "spike_at": 15.0,
-    "spike_hold": 25.0,
-    "ramp": 0.0,
-    "cooldown": 15.0,
-}
+_WEEK_S = 7 * 86_400.0
+
+# Scenario settings, each declared once (``edgedrill run`` passes some of them on).
+POOL_LATENCY = setting(
+    "--pool-latency",
+    float,
+    0.5,
+    (0, 3600),
+    "response time in seconds the user pool absorbs at the peak rate before requests start "
+    "late; users = peak rps x this (-u overrides)",
+    open_bounds="<",
+)
+LATE_THRESHOLD_MS = setting(
+    "--late-threshold-ms",
+    float,
+    10.0,
+    (0, 3_600_000),
+    "a request that starts more than this after its due time counts as late",
+)
+DRAIN_TIMEOUT = setting(
+    "--drain-timeout",
+    float,
+    15.0,
+    (0, 3600),
+    "seconds to wait at the end for late and in-flight requests",
+)
+BASELINE_RPS = setting(
+    "--baseline-rps",
+    float,
+    5.0,
+    (0, 1_000_000),
+    "baseline request rate, requests/s",
+    open_bounds="<",
+)
+SPIKE_FACTOR = setting(
+    "--spike-factor",
+    float,
+    20.0,
+    (0, 10_000),
+    "the spike is this many times the baseline",
+    open_bounds="<",
+)
+SPIKE_AT = setting("--spike-at", float, 15.0, (0, _WEEK_S), "seconds of baseline before the spike")
+SPIKE_HOLD = setting(
+    "--spike-hold", float, 25.0, (0, _WEEK_S), "seconds the spike holds at its peak"
+)
+RAMP = setting(
+    "--ramp", float, 0.0, (0, _WEEK_S), "seconds to ramp up to the peak and back down; 0 is a step"
+)
+COOLDOWN = setting("--cooldown", float, 15.0, (0, _WEEK_S), "seconds of baseline after the spike")
+ZIPF_S = setting(
+    "--zipf-s", float, 1.0, (0, 100), "Zipf exponent of object popularity; 0 is uniform"
+)
+SPEEDUP = setting(
+    "--speedup",
+    float,
+    1.0,
+    (0, 1_000_000),
+    "compress time by this factor (2: twice as fast)",
+    open_bounds="<",
+)
+MULTIPLY = setting(
+    "--multiply",
+    float,
+    1.0,
+    (0, 1_000_000),
+    "scale the request rate by this factor",
+    open_bounds="<",
+)
+SPIKE_SETTINGS = (BASELINE_RPS, SPIKE_FACTOR, SPIKE_AT, SPIKE_HOLD, RAMP, COOLDOWN)
 
 
-class ScenarioError(CliError):
+class ScenarioError(LoadtestError):
     """A scenario option or input file is not usable."""
 
 
@@ -93,42 +155,13 @@ def add_common_arguments(parser: Any) -> None:
         help="file of object keys, one per line, to request from a distribution given "
         "with --host (the local distribution brings its own)",
     )
-    group.add_argument(
-        "--pool-latency",
-        type=float,
-        default=0.5,
-        help="response time in seconds the user pool absorbs at the peak rate before "
-        "requests start late; users = peak rps x this (default: %(default)s; -u overrides)",
-    )
-    group.add_argument(
-        "--late-threshold-ms",
-        type=float,
-        default=10.0,
-        help="a request that starts more than this after its due time counts as late "
-        "(default: %(default)s)",
-    )
-    group.add_argument(
-        "--drain-timeout",
-        type=float,
-        default=15.0,
-        help="seconds to wait at the end for late and in-flight requests (default: %(default)s)",
-    )
+    for declared in (POOL_LATENCY, LATE_THRESHOLD_MS, DRAIN_TIMEOUT):
+        declared.add_to(group)
     group.add_argument(
         "--seed", type=int, default=0, help="seed for arrivals and key choice (default: 0)"
     )
-    group.add_argument(
-        "--objects",
-        type=int,
-        default=200,
-        help="objects in the local distribution's corpus, when it is started (default: 200)",
-        include_in_web_ui=False,
-    )
-    group.add_argument(
-        "--memory-mb",
-        type=int,
-        default=128,
-        help="the router's memory size, reported in run.json for billing (default: 128)",
-    )
+    OBJECTS.add_to(group, include_in_web_ui=False)
+    MEMORY_MB.add_to(group)
     group.add_argument(
         "--origin-region-header",
         default="x-edgedrill-origin-region",
@@ -165,55 +198,15 @@ def local_workers_on_loopback(parser: Any, argv: Sequence[str]) -> None:
 def add_spike_arguments(parser: Any) -> None:
     """Options of ``spike.py``."""
     group = _group(parser, "spike")
-    d = SPIKE_DEFAULTS
-    group.add_argument(
-        "--baseline-rps",
-        type=float,
-        default=d["baseline_rps"],
-        help="baseline request rate, requests/s (default: %(default)s)",
-    )
-    group.add_argument(
-        "--spike-factor",
-        type=float,
-        default=d["spike_factor"],
-        help="the spike is this many times the baseline (default: %(default)s)",
-    )
-    group.add_argument(
-        "--spike-at",
-        type=float,
-        default=d["spike_at"],
-        help="seconds of baseline before the spike (default: %(default)s)",
-    )
-    group.add_argument(
-        "--spike-hold",
-        type=float,
-        default=d["spike_hold"],
-        help="seconds the spike holds at its peak (default: %(default)s)",
-    )
-    group.add_argument(
-        "--ramp",
-        type=float,
-        default=d["ramp"],
-        help="seconds to ramp up to the peak and back down; 0 is a step (default: %(default)s)",
-    )
-    group.add_argument(
-        "--cooldown",
-        type=float,
-        default=d["cooldown"],
-        help="seconds of baseline after the spike (default: %(default)s)",
-    )
+    for declared in SPIKE_SETTINGS:
+        declared.add_to(group)
     group.add_argument(
         "--arrivals",
         choices=[a.value for a in Arrivals],
         default=Arrivals.UNIFORM.value,
         help="evenly spaced arrivals, or a Poisson process of the same rate (default: uniform)",
     )
-    group.add_argument(
-        "--zipf-s",
-        type=float,
-        default=1.0,
-        help="Zipf exponent of object popularity; 0 is uniform (default: %(default)s)",
-    )
+    ZIPF_S.add_to(group)
 
 
 def add_replay_arguments(parser: Any) -> None:
@@ -224,18 +217,8 @@ def add_replay_arguments(parser: Any) -> None:
         default="",
         help="CloudFront standard access log: a file (plain or .gz) or a folder of them",
     )
-    group.add_argument(
-        "--speedup",
-        type=float,
-        default=1.0,
-        help="compress time by this factor (2: twice as fast) (default: %(default)s)",
-    )
-    group.add_argument(
-        "--multiply",
-        type=float,
-        default=1.0,
-        help="scale the request rate by this factor (default: %(default)s)",
-    )
+    SPEEDUP.add_to(group)
+    MULTIPLY.add_to(group)
     group.add_argument(
         "--window",
         default="",
@@ -250,25 +233,18 @@ def add_replay_arguments(parser: Any) -> None:
     )
 
 
-def _number(options: argparse.Namespace, name: str, *, minimum: float, strict: bool) -> float:
-    value = float(getattr(options, name))
-    flag = "--" + name.replace("_", "-")
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        msg = f"{flag} must be a finite number {bound}, got {value}"
-        raise ScenarioError(msg)
-    return value
+def _value(options: argparse.Namespace, declared: Setting[Any]) -> Any:
+    """An option's value checked against its declaration (the web UI bypasses the parser)."""
+    try:
+        return declared.check(getattr(options, declared.dest))
+    except SettingError as exc:
+        raise ScenarioError(str(exc)) from exc
 
 
 def common_checks(options: argparse.Namespace) -> None:
     """Reject common options that cannot work."""
-    _number(options, "pool_latency", minimum=0.0, strict=True)
-    _number(options, "late_threshold_ms", minimum=0.0, strict=False)
-    _number(options, "drain_timeout", minimum=0.0, strict=False)
-    _number(options, "memory_mb", minimum=128, strict=False)
-    if int(options.objects) < 1:
-        msg = f"--objects must be at least 1, got {options.objects}"
-        raise ScenarioError(msg)
+    for declared in (POOL_LATENCY, LATE_THRESHOLD_MS, DRAIN_TIMEOUT, MEMORY_MB, OBJECTS):
+        _value(options, declared)
 
 
 def read_keys(path_text: str) -> list[str]:
@@ -297,13 +273,10 @@ def spike_plan(options: argparse.Namespace, keys: Sequence[str] | None) -> Spike
             msg = "--keys FILE is required with --host: the object keys to request"
             raise ScenarioError(msg)
         keys = read_keys(options.keys)
-    baseline = _number(options, "baseline_rps", minimum=0.0, strict=True)
-    factor = _number(options, "spike_factor", minimum=0.0, strict=True)
-    at = _number(options, "spike_at", minimum=0.0, strict=False)
-    hold = _number(options, "spike_hold", minimum=0.0, strict=False)
-    ramp = _number(options, "ramp", minimum=0.0, strict=False)
-    cooldown = _number(options, "cooldown", minimum=0.0, strict=False)
-    zipf_s = _number(options, "zipf_s", minimum=0.0, strict=False)
+    baseline, factor, at, hold, ramp, cooldown = (
+        _value(options, declared) for declared in SPIKE_SETTINGS
+    )
+    zipf_s = _value(options, ZIPF_S)
     try:
         profile = spike_profile(
             baseline=baseline, factor=factor, spike_at=at, hold=hold, ramp=ramp, after=cooldown
@@ -357,8 +330,8 @@ def validate_replay(options: argparse.Namespace, local: bool) -> None:
 def replay_plan(options: argparse.Namespace, log: ParsedLog | None = None) -> ReplayPlan:
     """The replay described by ``options`` (the log read now unless given)."""
     common_checks(options)
-    speedup = _number(options, "speedup", minimum=0.0, strict=True)
-    multiply = _number(options, "multiply", minimum=0.0, strict=True)
+    speedup = _value(options, SPEEDUP)
+    multiply = _value(options, MULTIPLY)
     try:
         window = parse_window(options.window, "--window")
         multiply_window = parse_window(options.multiply_window, "--multiply-window")

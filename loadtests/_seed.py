@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edge.s3_regions import s3_client
-from loadtests._errors import CliError
+from loadtests._errors import LoadtestError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -38,7 +38,7 @@ _SEED_WORKERS = 8
 # moto accepts any credentials; these never leave loopback.
 
 
-class SeedError(CliError):
+class SeedError(LoadtestError):
     """The log's objects cannot be put into the local regions."""
 
 

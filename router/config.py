@@ -27,6 +27,13 @@ ORIGIN_TRIGGER_TIMEOUT_MS = 30_000
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _DOMAIN_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})+$")
+# The routing name is a DNS owner name, not a host name: RFC 8552 reserves
+# underscored labels (``_origins.example.com``) for names like it. Any label but
+# the top-level one may carry the leading underscore.
+_UNDERSCORED = r"_?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_OWNER_RE = re.compile(rf"^(?:{_UNDERSCORED})(?:\.(?:{_UNDERSCORED}))*\.{_LABEL}$")
+# RFC 1035 §2.3.4: 255 octets on the wire, 253 characters in text form.
+_MAX_NAME = 253
 _REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 
 _KNOWN_KEYS = frozenset(
@@ -168,9 +175,11 @@ def _routing_name(document: dict[str, Any]) -> str:
     if "routing_name" not in document:
         raise ConfigError("routing_name", "is required")
     name = document["routing_name"]
-    if not isinstance(name, str) or not _DOMAIN_RE.match(name.lower().rstrip(".")):
+    text = name.lower().rstrip(".") if isinstance(name, str) else ""
+    too_long = len(text) > _MAX_NAME or any(len(label) > 63 for label in text.split("."))
+    if too_long or not _OWNER_RE.match(text):
         raise ConfigError("routing_name", f"must be a DNS name, got {name!r}")
-    return name.lower().rstrip(".")
+    return text
 
 
 def _nameservers(document: dict[str, Any]) -> tuple[Nameserver, ...]:

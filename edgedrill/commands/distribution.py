@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtests._errors import CliError
+from edgedrill.errors import CliError
 
 if TYPE_CHECKING:
     import argparse

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from loadtests._drill import add_drill_arguments, run_drill_from_args
-from loadtests._errors import CliError
+from edgedrill.drill import add_drill_arguments, run_drill_from_args
+from edgedrill.errors import CliError
 
 if TYPE_CHECKING:
     import argparse

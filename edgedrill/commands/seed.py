@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loadtests._errors import CliError
+from edgedrill.errors import CliError
 
 if TYPE_CHECKING:
     import argparse

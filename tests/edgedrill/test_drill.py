@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests._cli import main
-from loadtests._drill import (
-    DEFAULT_DRILL_OBJECTS,
-    DrillError,
+from edgedrill.cli import main
+from edge.settings import OBJECTS
+from edgedrill.drill import (
     _tee,
     add_drill_arguments,
     drill_args,
@@ -20,7 +19,7 @@ from loadtests._drill import (
     run_drill_from_args,
     spike_timeline,
 )
-from loadtests._errors import CliError
+from edgedrill.errors import CliError, DrillError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,7 +34,7 @@ def test_defaults():
     assert args.duration is None
     assert args.out is None
     # The default drill sizes the local distribution so the router is exercised.
-    assert drill_args(args) == ["--objects", str(DEFAULT_DRILL_OBJECTS)]
+    assert drill_args(args) == ["--objects", str(OBJECTS.default)]
 
 
 def test_objects_are_not_sent_to_a_real_distribution():
@@ -43,9 +42,14 @@ def test_objects_are_not_sent_to_a_real_distribution():
     assert "--objects" not in drill_args(args)
 
 
-def test_objects_below_one_is_a_usage_error():
-    with pytest.raises(CliError, match="--objects"):
-        drill_args(parser().parse_args(["--objects", "0"]))
+@pytest.mark.parametrize("value", ["0", "100001", "1.5", "many"])
+def test_objects_out_of_range_are_refused_when_parsed(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        parser().parse_args(["--objects", value])
+    assert caught.value.code == 2
+    assert "--objects: must be" in capsys.readouterr().err
 
 
 def test_options_become_locust_arguments():

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loadtests._cli import main
+from edgedrill.cli import main
 from tests.router.conftest import EUW1, ROUTING_NAME, USE1
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def write_config(path: Path, dns: DnsZoneServer, **changes: object) -> Path:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "loadtests._cli", *args],
+        [sys.executable, "-m", "edgedrill.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,7 +5,7 @@ import calendar
 
 import pytest
 
-from loadtests._errors import CliError
+from loadtests._errors import LoadtestError
 from loadtests._options import (
     ScenarioError,
     add_common_arguments,
@@ -72,22 +72,34 @@ def test_split_tickets_cover_the_targets():
     assert len(offsets) == sum(plan.targets(3))
 
 
-@pytest.mark.parametrize(
-    ("args", "flag"),
-    [
-        (["--baseline-rps", "0"], "--baseline-rps"),
-        (["--spike-factor", "-2"], "--spike-factor"),
-        (["--spike-hold", "nan"], "--spike-hold"),
-        (["--zipf-s", "-1"], "--zipf-s"),
-        (["--pool-latency", "0"], "--pool-latency"),
-        (["--objects", "0"], "--objects"),
-        (["--memory-mb", "64"], "--memory-mb"),
-    ],
-)
-def test_bad_spike_options_name_the_flag(args, flag):
+BAD_SPIKE_OPTIONS = [
+    ("--baseline-rps", "0"),
+    ("--spike-factor", "-2"),
+    ("--spike-hold", "nan"),
+    ("--zipf-s", "-1"),
+    ("--pool-latency", "0"),
+    ("--objects", "0"),
+    ("--objects", "2.5"),
+    ("--memory-mb", "64"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD_SPIKE_OPTIONS)
+def test_bad_spike_options_are_refused_by_the_parser(flag, value, capsys):
+    with pytest.raises(SystemExit) as caught:
+        parse(flag, value)
+    assert caught.value.code == 2
+    assert f"{flag}: must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value"), BAD_SPIKE_OPTIONS)
+def test_bad_values_set_past_the_parser_name_the_flag(flag, value):
+    # Locust's web UI sets edited values on the options without the parser's type.
+    options = parse()
+    setattr(options, flag[2:].replace("-", "_"), float(value))
     with pytest.raises(ScenarioError, match=flag) as caught:
-        spike_plan(parse(*args), ["a"])
-    assert isinstance(caught.value, CliError)
+        spike_plan(options, ["a"])
+    assert isinstance(caught.value, LoadtestError)
     assert caught.value.exit_code == 2
 
 
@@ -132,7 +144,6 @@ def test_replay_plan_reads_the_log_and_counts_malformed_lines(tmp_path):
     [
         ([], "--log PATH is required"),
         (["--log", "/nonexistent/log"], "does not exist"),
-        (["--log", "{log}", "--speedup", "0"], "--speedup"),
         (["--log", "{log}", "--window", "9:1"], "--window"),
         (["--log", "{log}", "--window", "500:600"], "no request of the log"),
         (["--log", "{junk}"], "no valid request"),
@@ -144,6 +155,17 @@ def test_bad_replay_input_is_rejected_before_anything_starts(tmp_path, args, mes
     args = [a.format(log=log, junk=junk) for a in args]
     with pytest.raises(ScenarioError, match=message):
         validate_replay(parse(*args), local=True)
+
+
+def test_a_speedup_of_zero_is_refused_past_the_parser_too(tmp_path, capsys):
+    log = write_log(tmp_path / "a.log", render([Line(T0, "/a")]))
+    with pytest.raises(SystemExit):
+        parse("--log", str(log), "--speedup", "0")
+    assert "--speedup: must be within (0, " in capsys.readouterr().err
+    options = parse("--log", str(log))
+    options.speedup = 0.0
+    with pytest.raises(ScenarioError, match="--speedup"):
+        validate_replay(options, local=True)
 
 
 def test_pool_size_follows_littles_law():

@@ -1,6 +1,6 @@
 """A real short drill on the local distribution: every plot, a report Chromium opens, the gate.
 
-These run Locust through ``loadtests._drill.run_drill`` (a Locust subprocess
+These run Locust through ``edgedrill.drill.run_drill`` (a Locust subprocess
 that starts and stops the local distribution itself), so they are slow.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests._cli import main
-from loadtests._drill import run_drill
+from edgedrill.cli import main
+from edgedrill.drill import run_drill
 from results.analysis import analyse, load_run
 from results.plots import PLOTS
 from results.report import write_report
@@ -101,7 +101,7 @@ def test_check_stops_a_drill_on_a_sustained_breach(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "loadtests._cli",
+        "edgedrill.cli",
         "check",
         "--gate",
         str(gate),

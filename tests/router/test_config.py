@@ -47,6 +47,10 @@ def test_valid_config_parses_with_defaults() -> None:
     [
         ({"routing_name": None}, "routing_name", "required"),
         ({"routing_name": "not a name"}, "routing_name", "DNS name"),
+        ({"routing_name": "origins._test"}, "routing_name", "DNS name"),
+        ({"routing_name": "__origins.example.com"}, "routing_name", "DNS name"),
+        ({"routing_name": "_" + "a" * 63 + ".example.com"}, "routing_name", "DNS name"),
+        ({"routing_name": "_origins"}, "routing_name", "DNS name"),
         ({"nameservers": "127.0.0.1"}, "nameservers", "list"),
         ({"nameservers": ["127.0.0.1:99999"]}, "nameservers[0]", "port"),
         ({"nameservers": ["dns.example.com:53"]}, "nameservers[0]", "IP address"),
@@ -116,3 +120,16 @@ def test_load_config_reports_file_for_a_bad_key(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["_origins.example.com", "_edge._routing.example.com", "_o.test", "Origins.Example.COM."],
+)
+def test_underscored_routing_names_are_valid(tmp_path: Path, name: str) -> None:
+    # RFC 8552: an underscored leaf label names an attribute of its parent.
+    document = json.loads(BUNDLED_CONFIG.read_text())
+    document["routing_name"] = name
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(document))
+    assert load_config(path).routing_name == name.lower().rstrip(".")

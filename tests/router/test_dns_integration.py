@@ -54,6 +54,21 @@ class TestProjectZoneServer:
         assert result.ttl == 60
         assert result.queries == 1
 
+    def test_an_underscored_routing_name_is_looked_up_and_routed(
+        self, zone_server: DnsZoneServer, load_event: Callable[[str], Any]
+    ) -> None:
+        # RFC 8552 names (``_origins.example.com``) are valid configs; the whole path takes them.
+        zone_server.zone.set_txt("_origins.test", [EUW1], ttl=60)
+        result, _ = lookup(zone_server.port, "_origins.test")
+        assert result.status is LookupStatus.ANSWER
+        assert result.values == (EUW1,)
+        config = make_config(
+            routing_name="_origins.test", nameservers=[f"127.0.0.1:{zone_server.port}"]
+        )
+        env = create_environment(config, sink=lambda _line: None)
+        routed = _handle(env, load_event("s3-origin"))
+        assert routed["origin"]["s3"]["domainName"] == EUW1
+
     def test_nxdomain(self, zone_server: DnsZoneServer) -> None:
         zone_server.zone.remove(ROUTING_NAME)
         result, _ = lookup(zone_server.port)
