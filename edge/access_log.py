@@ -2,7 +2,8 @@
 
 The 33 fields in CloudFront's order, tab-separated, ``-`` for an empty value,
 after ``#Version: 1.0`` and ``#Fields:`` (CloudFront developer guide,
-"Standard logging (access logs)"). ``cs-uri-stem``, ``cs(User-Agent)`` and
+"Standard logging (access logs)"), as :mod:`edgedrill_formats.access_log`
+declares them for every writer and reader. ``cs-uri-stem``, ``cs(User-Agent)`` and
 ``cs(Referer)`` are URL-encoded the way CloudFront writes them.
 """
 
@@ -15,45 +16,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from edge.linefile import LineFile, PerSecond
+from edgedrill_formats.access_log import EMPTY, SEPARATOR, header
+from edgedrill_formats.access_log import FIELDS as FIELDS
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-FIELDS = (
-    "date",
-    "time",
-    "x-edge-location",
-    "sc-bytes",
-    "c-ip",
-    "cs-method",
-    "cs(Host)",
-    "cs-uri-stem",
-    "sc-status",
-    "cs(Referer)",
-    "cs(User-Agent)",
-    "cs-uri-query",
-    "cs(Cookie)",
-    "x-edge-result-type",
-    "x-edge-request-id",
-    "x-host-header",
-    "cs-protocol",
-    "cs-bytes",
-    "time-taken",
-    "x-forwarded-for",
-    "ssl-protocol",
-    "ssl-cipher",
-    "x-edge-response-result-type",
-    "cs-protocol-version",
-    "fle-status",
-    "fle-encrypted-fields",
-    "c-port",
-    "time-to-first-byte",
-    "x-edge-detailed-result-type",
-    "sc-content-type",
-    "sc-content-len",
-    "sc-range-start",
-    "sc-range-end",
-)
 
 
 @dataclass(slots=True)
@@ -91,7 +58,7 @@ class AccessRecord:
 
 def _text(value: str | None, encode: bool = False) -> str:
     if value is None or value == "":
-        return "-"
+        return EMPTY
     if encode:
         value = quote(value, safe="/;:@&=+$,!~*'()%")
     return value.replace("\t", "%09").replace("\n", "%0A").replace(" ", "%20")
@@ -123,26 +90,26 @@ def render(record: AccessRecord) -> str:
         str(record.cs_bytes),
         f"{record.time_taken:.3f}",
         _text(record.forwarded_for),
-        "-",
-        "-",
+        EMPTY,
+        EMPTY,
         record.response_result_type,
         record.protocol_version,
-        "-",
-        "-",
+        EMPTY,
+        EMPTY,
         str(record.client_port),
         f"{record.time_to_first_byte:.3f}",
         record.detailed_result_type,
         _text(record.content_type),
-        "-" if record.content_length is None else str(record.content_length),
-        "-" if record.range_start is None else str(record.range_start),
-        "-" if record.range_end is None else str(record.range_end),
+        EMPTY if record.content_length is None else str(record.content_length),
+        EMPTY if record.range_start is None else str(record.range_start),
+        EMPTY if record.range_end is None else str(record.range_end),
     ]
-    return "\t".join(values)
+    return SEPARATOR.join(values)
 
 
 def parse_line(line: str) -> dict[str, str]:
     """One log line back into ``{field: value}`` (for tests and quick checks)."""
-    values = line.rstrip("\n").split("\t")
+    values = line.rstrip("\n").split(SEPARATOR)
     if len(values) != len(FIELDS):
         msg = f"expected {len(FIELDS)} fields, got {len(values)}"
         raise ValueError(msg)
@@ -153,7 +120,7 @@ class AccessLog(LineFile):
     """Appends access-log lines to ``log_dir/cloudfront/access.log``."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, header="#Version: 1.0\n#Fields: " + " ".join(FIELDS) + "\n")
+        super().__init__(path, header=header())
 
     def write_record(self, record: AccessRecord) -> None:
         """Append one record (formatted later when written from the bound loop)."""

@@ -28,14 +28,14 @@ import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from edge.access_log import FIELDS
+from edgedrill_formats.access_log import EMPTY, FIELDS, SEPARATOR, field_names
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from pathlib import Path
 
-# The 33 fields of a standard log, in CloudFront's order: the local edge writes them.
-STANDARD_FIELDS: tuple[str, ...] = FIELDS
+# CloudFront's order of the 33 fields, read when a file has no #Fields: line.
+STANDARD_FIELDS = FIELDS
 REQUIRED_FIELDS = ("date", "time", "cs-method", "cs-uri-stem")
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -173,7 +173,7 @@ class _FileParser:
             return None
         if text.startswith("#"):
             return self._directive(number, text)
-        parts = text.split("\t")
+        parts = text.split(SEPARATOR)
         fields = self.fields
         if fields is None:
             if self.rejected_fields is not None:
@@ -186,8 +186,8 @@ class _FileParser:
         return self._request(number, parts, fields)
 
     def _directive(self, number: int, text: str) -> MalformedLine | None:
-        if text.startswith("#Fields:"):
-            names = text[len("#Fields:") :].split()
+        names = field_names(text)
+        if names is not None:
             missing = [field for field in REQUIRED_FIELDS if field not in names]
             if missing:
                 self.fields = None
@@ -252,7 +252,7 @@ def _field(parts: list[str], fields: dict[str, int], name: str) -> str:
     if index is None:
         return ""
     value = parts[index]
-    return "" if value == "-" else value
+    return "" if value == EMPTY else value
 
 
 def _integer(text: str) -> int | None:

@@ -20,15 +20,15 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from results.records import COLUMNS
+from edgedrill_formats.records import RATE_COLUMNS, REQUESTS_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from pathlib import Path
 
-# The writer's columns are the reader's (docs/formats.md, requests.csv).
-REQUESTS_HEADER: tuple[str, ...] = COLUMNS
-RATE_HEADER: tuple[str, ...] = ("second", "target", "achieved", "late")
+# The header rows, under the names the scenarios and their tests read them by.
+REQUESTS_HEADER = REQUESTS_COLUMNS
+RATE_HEADER = RATE_COLUMNS
 
 # Column positions in a record tuple.
 START, DURATION_MS, METHOD, NAME, STATUS, BYTES = 0, 1, 2, 3, 4, 5

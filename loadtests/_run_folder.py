@@ -1,7 +1,8 @@
 """The run folder: ``results/runs/<UTC stamp>-<scenario>/`` and its ``run.json``.
 
-Other tools read a run folder by these names (``docs/formats.md``): the
-analysis, the report, the capacity gate. This module names the folder, writes
+Other tools read a run folder by the names :mod:`edgedrill_formats.run_folder`
+declares (re-exported here for the scenarios): the analysis, the report, the
+capacity gate. This module names the folder, writes
 ``run.json`` and copies the local distribution's logs in; the per-request and
 per-second files are :mod:`loadtests._records`'.
 """
@@ -17,16 +18,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from edgedrill_formats.run_folder import LOCUST_CSV_PREFIX as LOCUST_CSV_PREFIX
+from edgedrill_formats.run_folder import LOGS_DIR as LOGS_DIR
+from edgedrill_formats.run_folder import MALFORMED_TXT as MALFORMED_TXT
+from edgedrill_formats.run_folder import RATE_CSV as RATE_CSV
+from edgedrill_formats.run_folder import REQUESTS_CSV as REQUESTS_CSV
+from edgedrill_formats.run_folder import RUN_JSON as RUN_JSON
+from edgedrill_formats.run_folder import STAMP_FORMAT as STAMP_FORMAT
 from loadtests._errors import CliError
 
 DEFAULT_RESULTS_DIR = Path("results") / "runs"
-STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
-RUN_JSON = "run.json"
-REQUESTS_CSV = "requests.csv"
-RATE_CSV = "rate.csv"
-MALFORMED_TXT = "malformed_lines.txt"
-LOGS_DIR = "logs"
-LOCUST_CSV_PREFIX = "locust"
 
 
 def stamp(moment: datetime | None = None) -> str:

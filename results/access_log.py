@@ -19,47 +19,14 @@ from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
+from edgedrill_formats.access_log import EMPTY, SEPARATOR, field_names
+from edgedrill_formats.log_dir import CLOUDFRONT_DIR
 from results.errors import FormatError, MalformedLines
 from results.records import Categories, FloatArray, IntArray
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-FIELDS = (
-    "date",
-    "time",
-    "x-edge-location",
-    "sc-bytes",
-    "c-ip",
-    "cs-method",
-    "cs(Host)",
-    "cs-uri-stem",
-    "sc-status",
-    "cs(Referer)",
-    "cs(User-Agent)",
-    "cs-uri-query",
-    "cs(Cookie)",
-    "x-edge-result-type",
-    "x-edge-request-id",
-    "x-host-header",
-    "cs-protocol",
-    "cs-bytes",
-    "time-taken",
-    "x-forwarded-for",
-    "ssl-protocol",
-    "ssl-cipher",
-    "x-edge-response-result-type",
-    "cs-protocol-version",
-    "fle-status",
-    "fle-encrypted-fields",
-    "c-port",
-    "time-to-first-byte",
-    "x-edge-detailed-result-type",
-    "sc-content-type",
-    "sc-content-len",
-    "sc-range-start",
-    "sc-range-end",
-)
 _NEEDED = ("date", "time", "sc-status", "x-edge-result-type", "time-taken")
 
 
@@ -111,8 +78,8 @@ class AccessLogReader:
         for number, raw in enumerate(lines, start=1):
             line = raw.rstrip("\r\n")
             if line.startswith("#"):
-                if line.startswith("#Fields:"):
-                    names = line[len("#Fields:") :].split()
+                names = field_names(line)
+                if names is not None:
                     missing = [name for name in _NEEDED if name not in names]
                     if missing:
                         raise FormatError(source, number, f"#Fields lacks {', '.join(missing)}")
@@ -123,7 +90,7 @@ class AccessLogReader:
                 continue
             if index is None:
                 raise FormatError(source, number, "log line before the #Fields header")
-            fields = line.split("\t")
+            fields = line.split(SEPARATOR)
             if len(fields) != width:
                 self._bad(source, number, f"{len(fields)} fields, #Fields names {width}")
                 continue
@@ -150,11 +117,11 @@ class AccessLogReader:
         status_text = fields[index["sc-status"]]
         taken_text = fields[index["time-taken"]]
         try:
-            status = int(status_text) if status_text != "-" else 0
+            status = int(status_text) if status_text != EMPTY else 0
         except ValueError:
             raise ValueError(f"sc-status {status_text!r} is not a number") from None
         try:
-            taken = float(taken_text) if taken_text != "-" else math.nan
+            taken = float(taken_text) if taken_text != EMPTY else math.nan
         except ValueError:
             raise ValueError(f"time-taken {taken_text!r} is not a number") from None
         result = fields[index["x-edge-result-type"]]
@@ -164,7 +131,7 @@ class AccessLogReader:
         self._status.append(status)
         self._taken.append(taken)
         self._result.append(self._results.setdefault(result, len(self._results)))
-        detail = "" if detail == "-" else detail
+        detail = "" if detail == EMPTY else detail
         self._detail.append(self._details.setdefault(detail, len(self._details)))
 
     def result(self) -> AccessLog:
@@ -188,7 +155,7 @@ class AccessLogReader:
 
 def access_log_files(log_dir: Path) -> list[Path]:
     """The access logs under a run's ``logs/cloudfront/`` (``*.log`` or ``*.gz``)."""
-    folder = log_dir / "cloudfront"
+    folder = log_dir / CLOUDFRONT_DIR
     if not folder.is_dir():
         return []
     return sorted(

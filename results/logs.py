@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import numpy as np
 
+from edgedrill_formats.log_dir import LAMBDA_DIR, LOG_SUFFIX, log_group_region
 from results.errors import FormatError, MalformedLines
 from results.records import BoolArray, Categories, CodeArray, FloatArray, IntArray
 
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
+# The router's EMF line is declared in router/logs.py alone: the router ships
+# zipped alone for Lambda@Edge and imports nothing of ours, not even
+# edgedrill_formats. tests/results/test_logs.py parses the router's own lines
+# here, every cache state and both parsers, so the two cannot drift apart.
 CACHE_STATES = ("hit", "miss", "stale", "negative", "fallback")
 
 
@@ -349,7 +354,7 @@ class RuntimeLogReader:
         Line numbers in errors count from the range's first line; a caller that
         splits a file adds the lines of the ranges before (:func:`merge_runtime_logs`).
         """
-        region = region if region is not None else path.name.split(".", 1)[0]
+        region = region if region is not None else log_group_region(path.name)
         if start == 0:
             self.sources.append(str(path))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -661,10 +666,12 @@ def _codes(values: array[int]) -> CodeArray:
 
 def lambda_log_files(log_dir: Path) -> list[Path]:
     """The runtime log files under a run's ``logs/`` (``lambda/<region>.<function>.log``)."""
-    folder = log_dir / "lambda"
+    folder = log_dir / LAMBDA_DIR
     if not folder.is_dir():
         return []
-    return sorted(path for path in folder.iterdir() if path.suffix == ".log" and path.is_file())
+    return sorted(
+        path for path in folder.iterdir() if path.suffix == LOG_SUFFIX and path.is_file()
+    )
 
 
 def read_runtime_logs(log_dir: Path, *, strict: bool = False) -> RuntimeLogs | None:

@@ -1,8 +1,9 @@
 """Per-request records: ``requests.csv`` of a run folder, read column-wise with numpy.
 
-The file holds one row per request Locust made (docs/formats.md). A drill of
-a million requests must read in about a second, so rows are never turned into
-Python objects: one ``numpy.loadtxt`` pass fills a structured array, and each
+The file holds one row per request Locust made (docs/formats.md), in the
+columns :mod:`edgedrill_formats.records` declares. A drill of a million
+requests must read in about a second, so rows are never turned into Python
+objects: one ``numpy.loadtxt`` pass fills a structured array, and each
 text column becomes integer codes plus a short table of labels. Only when that
 fast pass fails does a second, row-by-row pass run, to name the bad line and
 field (and, when not strict, to skip it).
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from edgedrill_formats.records import REQUESTS_COLUMNS
 from results.errors import FormatError, MalformedLines, RunFolderError
 
 if TYPE_CHECKING:
@@ -30,20 +32,8 @@ IntArray = npt.NDArray[np.int64]
 CodeArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 
-COLUMNS = (
-    "start",
-    "duration_ms",
-    "method",
-    "name",
-    "status",
-    "bytes",
-    "x_cache",
-    "pop",
-    "cf_id",
-    "origin_region",
-    "late_ms",
-    "error",
-)
+# The name the analysis and its tests read the columns by.
+COLUMNS = REQUESTS_COLUMNS
 
 # The columns the analysis reads, with the width kept for text. A longer text
 # is cut at that width: these columns are categories, and an error text longer

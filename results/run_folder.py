@@ -1,7 +1,9 @@
 """A run folder's small files: ``run.json``, ``rate.csv``, ``faults.jsonl``, Locust's CSVs.
 
-Formats in docs/formats.md. ``run.json`` and ``requests.csv`` are required;
-every other file is optional and its absence is reported, never guessed at.
+Formats in docs/formats.md, file names in :mod:`edgedrill_formats.run_folder`
+(re-exported here for the analysis). ``run.json`` and ``requests.csv`` are
+required; every other file is optional and its absence is reported, never
+guessed at.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from edgedrill_formats.records import RATE_COLUMNS
+from edgedrill_formats.run_folder import FAULTS_JSONL as FAULTS_JSONL
+from edgedrill_formats.run_folder import LOCUST_EXCEPTIONS, LOCUST_FAILURES, LOCUST_STATS
+from edgedrill_formats.run_folder import RATE_CSV as RATE_CSV
+from edgedrill_formats.run_folder import REQUESTS_CSV as REQUESTS_CSV
+from edgedrill_formats.run_folder import RUN_JSON as RUN_JSON
 from results.errors import FormatError, MalformedLines, RunFolderError
 
 if TYPE_CHECKING:
@@ -22,13 +30,6 @@ if TYPE_CHECKING:
 
     from results.records import FloatArray, IntArray
 
-RUN_JSON = "run.json"
-REQUESTS_CSV = "requests.csv"
-RATE_CSV = "rate.csv"
-FAULTS_JSONL = "faults.jsonl"
-LOCUST_STATS = "locust_stats.csv"
-LOCUST_FAILURES = "locust_failures.csv"
-LOCUST_EXCEPTIONS = "locust_exceptions.csv"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +152,10 @@ def read_rate(path: Path, malformed: MalformedLines) -> RateSeries | None:
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
-        wanted = ("second", "target", "achieved", "late")
-        missing = [name for name in wanted if name not in header]
+        missing = [name for name in RATE_COLUMNS if name not in header]
         if missing:
             raise FormatError(str(path), 1, f"header lacks column(s) {', '.join(missing)}")
-        index = [header.index(name) for name in wanted]
+        index = [header.index(name) for name in RATE_COLUMNS]
         for row in reader:
             if not row:
                 continue

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.access_log import FIELDS, AccessLog, AccessRecord, parse_line, render
+from edge.access_log import AccessLog, AccessRecord, parse_line, render
+from edgedrill_formats.access_log import FIELDS
+from edgedrill_formats.log_dir import ACCESS_LOG, CLOUDFRONT_DIR
+from loadtests._cloudfront_log import read_log
+from results.access_log import read_access_logs
 
 
 def record(**changes: object) -> AccessRecord:
@@ -54,7 +58,7 @@ def test_a_line_has_33_fields_in_order() -> None:
 
 
 def test_the_file_starts_with_the_w3c_header_once(tmp_path: Path) -> None:
-    path = tmp_path / "cloudfront" / "access.log"
+    path = tmp_path / CLOUDFRONT_DIR / ACCESS_LOG
     first = AccessLog(path)
     first.write_record(record())
     first.close()
@@ -67,3 +71,48 @@ def test_the_file_starts_with_the_w3c_header_once(tmp_path: Path) -> None:
     assert sum(line.startswith("#") for line in lines) == 2
     assert parse_line(lines[3])["sc-status"] == "404"
     assert parse_line(lines[3])["sc-range-end"] == "9"
+
+
+def _written_log(log_dir: Path) -> Path:
+    path = log_dir / CLOUDFRONT_DIR / ACCESS_LOG
+    log = AccessLog(path)
+    log.write_record(record())
+    log.write_record(
+        record(
+            timestamp=1_795_714_310.9,
+            method="HEAD",
+            uri_stem="/media/b.jpg",
+            query="w=100",
+            status=502,
+            result_type="Error",
+            detailed_result_type="OriginDnsError",
+            time_taken=0.0504,
+            content_length=None,
+            sc_bytes=300,
+        )
+    )
+    log.close()
+    return path
+
+
+def test_the_analysis_reads_what_the_edge_writes(tmp_path: Path) -> None:
+    _written_log(tmp_path)
+    log = read_access_logs(tmp_path, strict=True)
+    assert log is not None
+    assert log.time.tolist() == [1_795_714_308.0, 1_795_714_310.0]
+    assert log.status.tolist() == [200, 502]
+    assert log.result_type.counts() == {"Hit": 1, "Error": 1}
+    assert log.detailed_result_type.counts() == {"Hit": 1, "OriginDnsError": 1}
+    assert log.time_taken_s.tolist() == [0.001, 0.050]
+    assert log.malformed.count == 0
+
+
+def test_replay_reads_what_the_edge_writes(tmp_path: Path) -> None:
+    parsed = read_log(_written_log(tmp_path))
+    assert parsed.malformed == []
+    first, second = parsed.requests
+    assert (first.finished, first.method, first.uri) == (1_795_714_308.0, "GET", "/media/a%20b.jpg")
+    assert (first.status, first.size, first.content_type) == (200, 1000, "image/jpeg")
+    assert (second.method, second.uri, second.status) == ("HEAD", "/media/b.jpg?w=100", 502)
+    assert second.size == 300  # no sc-content-len: sc-bytes
+    assert second.time_taken == 0.050

@@ -16,6 +16,9 @@ from loadtests._run_folder import (
     versions,
     write_run_json,
 )
+from results.run_folder import REQUESTS_CSV as RESULTS_REQUESTS_CSV
+from results.run_folder import RUN_JSON as RESULTS_RUN_JSON
+from results.run_folder import read_run_info
 
 MOMENT = datetime(2026, 11, 26, 17, 31, 48, 500_000, tzinfo=UTC)
 
@@ -71,3 +74,39 @@ def test_logs_are_copied_and_replaced(tmp_path):
     assert (run / "logs" / "cloudfront" / "access.log").read_text() == "x\n"
     assert not (run / "logs" / "stale").exists()
     assert copy_logs(tmp_path / "missing", run) is None
+
+
+def test_the_analysis_reads_the_run_json_written_here(tmp_path):
+    run = create_run_dir(tmp_path, "spike", MOMENT)
+    document = {
+        "scenario": "spike",
+        "start": 1_795_714_308.25,
+        "end": 1_795_714_368.5,
+        "host": "http://127.0.0.1:41234",
+        "local": True,
+        "versions": versions(),
+        "requests": 1200,
+        "failures": 3,
+        "late_starts": 7,
+        "malformed_lines": 0,
+        "memory_mb": 128,
+        "billing_threshold_ms": math.nan,  # written as null: the analysis' default applies
+        "args": {"out": tmp_path},
+    }
+    write_run_json(run, document)
+    info = read_run_info(run / RESULTS_RUN_JSON)
+    assert (info.scenario, info.start, info.end) == ("spike", 1_795_714_308.25, 1_795_714_368.5)
+    assert info.duration_s == 60.25
+    assert (info.host, info.local) == ("http://127.0.0.1:41234", True)
+    assert (info.requests, info.failures, info.late_starts, info.malformed_lines) == (1200, 3, 7, 0)
+    assert info.memory_mb == 128
+    assert info.billing_threshold_ms is None
+    assert info.args == {"out": str(tmp_path)}
+    assert set(info.versions) == {"edgedrill", "locust", "python"}
+
+
+def test_a_claimed_folder_is_refused_once_the_analysis_would_read_a_run_in_it(tmp_path):
+    target = claim_run_dir(tmp_path / "run")
+    (target / RESULTS_REQUESTS_CSV).write_text("")
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        claim_run_dir(target)

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge.lambda_runtime import LogGroupWriter
+from edge.lambda_runtime import report_line as edge_report_line
+from edgedrill_formats.log_dir import LAMBDA_DIR, log_group_file
 from results.errors import FormatError
-from results.logs import CACHE_STATES, LineKind, Report, Route, RuntimeLogReader, parse_message
+from results.logs import (
+    _FAST_REPORT,
+    _FAST_ROUTE,
+    CACHE_STATES,
+    LineKind,
+    Report,
+    Route,
+    RuntimeLogReader,
+    parse_message,
+    read_runtime_logs,
+)
+from router.dns_cache import CacheState
+from router.logs import InvocationLog, emf_line
 from tests.results.synthetic import (
+    FUNCTION,
     T0,
     Invocation,
     invocation_lines,
@@ -290,3 +307,77 @@ def test_fast_and_general_report_parsers_agree(
         assert math.isnan(inv.init_ms[0])
     else:
         assert inv.init_ms[0] == general.init_ms
+
+
+# The router ships alone and cannot import edgedrill_formats, so its EMF line
+# and the edge's runtime lines are held to this parser by their real output.
+
+
+@pytest.mark.parametrize("state", list(CacheState))
+def test_the_routers_line_for_every_cache_state_takes_the_fast_path(state: CacheState) -> None:
+    line = emf_line(
+        InvocationLog(
+            request_id="r-1",
+            cache_state=state,
+            origin="media-euw1.s3.eu-west-1.amazonaws.com",
+            region="eu-west-1",
+            dns_ms=4.899,
+            handler_ms=5.165,
+            dns_queries=1,
+        ),
+        timestamp_ms=1_795_714_557_702,
+    )
+    # A line the fast pattern misses still parses, but a million of them read slowly.
+    assert _FAST_ROUTE.fullmatch(line) is not None
+    assert parse_message(line) == Route(
+        "r-1", str(state), "media-euw1.s3.eu-west-1.amazonaws.com", "eu-west-1", 4.899, 5.165, 1
+    )
+
+
+def test_the_routers_line_with_non_ascii_text_and_unknown_domains_reads_back() -> None:
+    log = InvocationLog("r-\u00e9", CacheState.FALLBACK, "d\u00e9fault.example", "", 0.0, 0.3, 0)
+    line = emf_line(replace(log, unknown_domains=("\u00fcnknown.example",)), timestamp_ms=0)
+    reader = RuntimeLogReader(strict=True)
+    reader.read_events([{"timestamp": 0, "message": line}], "events", "us-east-1")
+    routes = reader.result().routes
+    assert routes.cache_state.counts() == {"fallback": 1}
+    assert routes.region.counts() == {"": 1}
+    parsed = parse_message(line)
+    assert parsed == Route("r-\u00e9", "fallback", "d\u00e9fault.example", "", 0.0, 0.3, 0)
+
+
+def test_the_edges_log_group_file_reads_back(tmp_path: Path) -> None:
+    log_dir = tmp_path / "logs"
+    writer = LogGroupWriter(log_dir / LAMBDA_DIR / log_group_file("eu-west-1", FUNCTION))
+    route = emf_line(
+        InvocationLog("a", CacheState.MISS, "o.example", "eu-west-1", 1.5, 2.0, 1),
+        timestamp_ms=int(T0 * 1000),
+    )
+    cold = edge_report_line("a", 2.25, 128, 73, 180.22)
+    warm = edge_report_line("b", 0.4, 128, 74, None)
+    assert _FAST_REPORT.fullmatch(cold) is not None
+    assert _FAST_REPORT.fullmatch(warm) is not None
+    writer.write_events(
+        [
+            (T0, "START RequestId: a Version: 1"),
+            (T0 + 0.001, route),
+            (T0 + 0.002, "END RequestId: a"),
+            (T0 + 0.002, cold),
+            (T0 + 1, "START RequestId: b Version: 1"),
+            (T0 + 1.001, "END RequestId: b"),
+            (T0 + 1.001, warm),
+        ]
+    )
+    writer.close()
+    logs = read_runtime_logs(log_dir, strict=True)
+    assert logs is not None
+    inv = logs.invocations
+    assert inv.duration_ms.tolist() == [2.25, 0.4]
+    assert inv.billed_ms.tolist() == [3, 1]
+    assert inv.max_memory_mb.tolist() == [73, 74]
+    assert inv.cold.tolist() == [True, False]
+    assert inv.end.tolist() == pytest.approx([T0 + 0.002, T0 + 1.001], abs=1e-6)
+    assert inv.log_region.counts() == {"eu-west-1": 2}
+    assert logs.routes.cache_state.counts() == {"miss": 1}
+    assert logs.routes.time.tolist() == pytest.approx([T0 + 0.001], abs=1e-6)
+    assert (logs.starts, logs.ends, logs.other_lines) == (2, 2, 0)

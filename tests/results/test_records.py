@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from results.errors import FormatError, RunFolderError
+from edgedrill_formats.run_folder import RATE_CSV, REQUESTS_CSV
+from loadtests._records import RecordsWriter, RunCounts, rate_rows, write_rate_csv
+from results.errors import FormatError, MalformedLines, RunFolderError
 from results.records import COLUMNS, read_requests
+from results.run_folder import read_rate
 from tests.results.synthetic import HIT, MISS, T0, Row, write_requests
 
 if TYPE_CHECKING:
@@ -150,3 +153,39 @@ def test_empty_numbers_default_to_zero_for_bytes_and_lateness(tmp_path: Path) ->
     assert records.bytes.tolist() == [0]
     assert records.late_ms.tolist() == [0.0]
     assert np.isfinite(records.start).all()
+
+
+def test_the_analysis_reads_what_the_scenarios_write(tmp_path: Path) -> None:
+    path = tmp_path / REQUESTS_CSV
+    with RecordsWriter(path, origin=T0) as writer:
+        hit = (T0 + 1.2345678, 12.3456, "GET", "spike", 200, 2048, HIT, "IAD89-P1", "a==")
+        miss = (T0 + 0.5, 80.0, "HEAD", "spike", 503, 0, MISS, "IAD89-P1", "b==")
+        writer.write(
+            [(*hit, "", 0.0, ""), (*miss, "eu-west-1", 25.5, "HTTPError: 503, slow down")]
+        )
+    records = read_requests(path, strict=True)
+    assert records.start.tolist() == pytest.approx([T0 + 0.5, T0 + 1.234568], abs=1e-9)
+    assert records.duration_ms.tolist() == [80.0, 12.346]
+    assert records.status.tolist() == [503, 200]
+    assert records.bytes.tolist() == [0, 2048]
+    assert records.late_ms.tolist() == [25.5, 0.0]
+    assert records.method.labels == ("HEAD", "GET")
+    assert records.origin_region.counts() == {"eu-west-1": 1, "": 1}
+    assert records.error.labels[records.error.codes[0]] == "HTTPError: 503, slow down"
+    assert records.failed.tolist() == [True, False]
+
+
+def test_the_analysis_reads_the_scenarios_rate_csv(tmp_path: Path) -> None:
+    counts = RunCounts()
+    for start, late in ((T0 + 0.1, 0.0), (T0 + 0.2, 4.0), (T0 + 2.5, 0.0)):
+        counts.add((start, 1.0, "GET", "spike", 200, 1, HIT, "", "", "", late, ""), T0)
+    path = tmp_path / RATE_CSV
+    write_rate_csv(path, rate_rows([2, 2.5, 1, 1], counts))
+    malformed = MalformedLines(strict=True)
+    rate = read_rate(path, malformed)
+    assert rate is not None
+    assert rate.second.tolist() == [0, 1, 2, 3]
+    assert rate.target.tolist() == [2.0, 2.5, 1.0, 1.0]
+    assert rate.achieved.tolist() == [2.0, 0.0, 1.0, 0.0]
+    assert rate.late.tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert malformed.count == 0
