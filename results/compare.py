@@ -9,7 +9,6 @@ puts the two runs' plots next to each other as well.
 from __future__ import annotations
 
 import base64
-import html
 import math
 import tempfile
 from dataclasses import dataclass
@@ -19,11 +18,13 @@ from typing import TYPE_CHECKING
 from results.latency import percentile_label
 from results.plots import write_plots
 from results.summary import iso_time
+from results.templates import render
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from results.analysis import Analysis
+    from results.plots import PlotResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,43 +189,78 @@ def markdown(before: Analysis, after: Analysis, rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def render_html(before: Analysis, after: Analysis, rows: list[Row]) -> str:
-    """A self-contained comparison page: the table, then each plot of both runs side by side."""
-    e = html.escape
-    table = "".join(
-        f'<tr class="{row.verdict}"><td>{e(row.label)}</td><td class="num">'
-        f'{e(_show(row.before, row.unit))}</td><td class="num">{e(_show(row.after, row.unit))}'
-        f'</td><td class="num">{e(_show_change(row))}</td><td>{e(row.verdict)}</td></tr>'
+@dataclass(frozen=True, slots=True)
+class CompareLine:
+    """One row of compare.html's table, formatted."""
+
+    label: str
+    before: str
+    after: str
+    change: str
+    verdict: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlotSide:
+    """One run's plot in a pair: its PNG as base64 for a data URI, or why it was not drawn."""
+
+    side: str
+    title: str
+    png_base64: str | None
+    missing: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlotPair:
+    """The same plot of both runs, side by side."""
+
+    title: str
+    sides: tuple[PlotSide, PlotSide]
+
+
+@dataclass(frozen=True, slots=True)
+class ComparePage:
+    """Everything compare.html shows, as text."""
+
+    before: str
+    after: str
+    lines: tuple[CompareLine, ...]
+    pairs: tuple[PlotPair, ...]
+
+
+def _side(result: PlotResult, side: str) -> PlotSide:
+    png = result.path.read_bytes() if result.path is not None else None
+    return PlotSide(
+        side=side,
+        title=result.spec.title,
+        png_base64=base64.b64encode(png).decode("ascii") if png is not None else None,
+        missing=result.missing,
+    )
+
+
+def compare_page(before: Analysis, after: Analysis, rows: list[Row]) -> ComparePage:
+    """What compare.html shows: the rows formatted, each plot of both runs inlined."""
+    lines = tuple(
+        CompareLine(
+            label=row.label,
+            before=_show(row.before, row.unit),
+            after=_show(row.after, row.unit),
+            change=_show_change(row),
+            verdict=row.verdict,
+        )
         for row in rows
     )
     with tempfile.TemporaryDirectory(prefix="edgedrill-compare-") as scratch:
         left = write_plots(before, Path(scratch) / "before")
         right = write_plots(after, Path(scratch) / "after")
-        figures = []
-        for a, b in zip(left, right, strict=True):
-            cells = []
-            for result, side in ((a, "before"), (b, "after")):
-                if result.path is None:
-                    cells.append(f"<div><p>{e(side)}: not drawn, {e(result.missing)}.</p></div>")
-                    continue
-                data = base64.b64encode(result.path.read_bytes()).decode("ascii")
-                cells.append(
-                    f'<div><img src="data:image/png;base64,{data}" alt="{e(side)}: '
-                    f'{e(result.spec.title)}"><p>{e(side)}</p></div>'
-                )
-            figures.append(f'<h3>{e(a.spec.title)}</h3><div class="pair">{"".join(cells)}</div>')
-    style = (
-        "body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a1a1a}"
-        "table{border-collapse:collapse}th,td{border:1px solid #ddd;padding:4px 10px}"
-        "td.num{text-align:right}tr.worse td{background:#ffebee}tr.better td{background:#e8f5e9}"
-        ".pair{display:flex;gap:8px}.pair div{flex:1}.pair img{max-width:100%}"
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>edgedrill comparison</title><style>{style}</style></head><body>"
-        f"<h1>edgedrill: before vs after</h1><p>before: <code>{e(_name(before))}</code><br>"
-        f"after: <code>{e(_name(after))}</code></p>"
-        "<table><thead><tr><th>measure</th><th>before</th><th>after</th><th>change</th>"
-        f"<th></th></tr></thead><tbody>{table}</tbody></table>{''.join(figures)}"
-        "</body></html>\n"
-    )
+        # Read inside the with: the PNGs go with the scratch folder.
+        pairs = tuple(
+            PlotPair(a.spec.title, (_side(a, "before"), _side(b, "after")))
+            for a, b in zip(left, right, strict=True)
+        )
+    return ComparePage(_name(before), _name(after), lines, pairs)
+
+
+def render_html(before: Analysis, after: Analysis, rows: list[Row]) -> str:
+    """A self-contained comparison page: the table, then each plot of both runs side by side."""
+    return render("compare.html.j2", page=compare_page(before, after, rows))

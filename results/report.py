@@ -2,15 +2,16 @@
 
 ``report.html`` embeds its plots as data URIs and its style inline: it opens
 from a file, attached to a CI job or mailed, with no network and no script.
+Its markup is ``templates/report.html.j2``; this module hands it text and numbers.
 ``summary.md`` is short enough for a pull-request comment.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from results.analysis import Analysis, Options, analyse, load_run
@@ -18,6 +19,7 @@ from results.gate import Outcome, gate_json
 from results.latency import percentile_label
 from results.plots import write_plots
 from results.summary import fmt, headline, iso_time, memory_used, pct, summary
+from results.templates import render
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -119,52 +121,187 @@ def _md(text: str) -> str:
 
 
 # --- report.html ------------------------------------------------------------
-
-_STYLE = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
-       color: #1a1a1a; background: #fafafa; }
-main { max-width: 1100px; margin: 0 auto; padding: 24px; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 32px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-h3 { font-size: 15px; margin: 20px 0 6px; }
-.meta { color: #555; }
-table { border-collapse: collapse; margin: 6px 0 12px; background: #fff; }
-th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.verdict { display: inline-block; padding: 6px 14px; border-radius: 4px; font-weight: 700;
-           color: #fff; margin: 8px 0; }
-.verdict.pass { background: #2e7d32; } .verdict.fail { background: #c62828; }
-.verdict.aborted { background: #6a1b9a; }
-tr.row-fail td { background: #ffebee; } tr.row-skip td { color: #666; background: #f5f5f5; }
-figure { margin: 16px 0; background: #fff; border: 1px solid #ddd; padding: 8px; }
-figure img { max-width: 100%; height: auto; display: block; }
-figcaption { color: #444; font-size: 13px; margin-top: 4px; }
-.note { background: #fff8e1; border-left: 4px solid #f9a825; padding: 6px 10px; margin: 6px 0; }
-code { background: #eee; padding: 1px 4px; border-radius: 3px; }
-"""
+#
+# The page itself is results/templates/report.html.j2. What follows turns an
+# Analysis into plain text and numbers for it: every figure formatted here, every
+# tag and sentence there, every value escaped by the template.
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table of text cells; columns from ``numeric`` on are right-aligned."""
+
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: int = 1
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: int = 1) -> str:
-    """An HTML table; columns from ``numeric`` on are right-aligned."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{_e(cell)}</td>' if i >= numeric else f"<td>{_e(cell)}</td>"
-            for i, cell in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    if not body:
-        return "<p>none</p>"
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """One plot: its PNG as base64 for a data URI, or why it was not drawn."""
+
+    name: str
+    title: str
+    png_base64: str | None
+    path: str
+    missing: str
 
 
-def _kv(rows: Iterable[tuple[str, object]]) -> str:
+@dataclass(frozen=True, slots=True)
+class GateRow:
+    """One threshold of the gate and its verdict."""
+
+    key: str
+    limit: str
+    measured: str
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateSection:
+    """The gate's verdict, first on the page."""
+
+    word: str
+    source: str
+    aborted: str
+    rows: tuple[GateRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LatencySection:
+    """Viewer latency percentiles, whole run and worst window."""
+
+    window_s: int
+    mean: str
+    max: str
+    table: Table
+
+
+@dataclass(frozen=True, slots=True)
+class RequestsSection:
+    """Request counts, statuses, failures and the achieved rate."""
+
+    summary: Table
+    by_status: Table
+    failures: Table
+    rate: Table | None  # None: no rate.csv
+
+
+@dataclass(frozen=True, slots=True)
+class AccessLogSection:
+    """What the CloudFront access log says about the edge."""
+
+    lines: str
+    hit_ratio: str
+    result_types: Table
+    detailed_result_types: Table | None
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSection:
+    """Edge cache hits and the origin regions chosen."""
+
+    hit_ratio: str
+    hits: str
+    requests: str
+    by_x_cache: Table
+    access: AccessLogSection | None
+    origins_source: str
+    router_regions: Table
+    viewer_regions: Table
+
+
+@dataclass(frozen=True, slots=True)
+class BillingSection:
+    """What the router's invocations cost under both billing rules."""
+
+    memory_mb: str
+    memory_source: str
+    per_million_requests: str
+    per_gb_second: str
+    rules: Table
+    memory_used: Mapping[str, str] | None  # p50, p99, max in MB
+    reported_mismatches: str  # empty when every REPORT line agrees
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSection:
+    """Router duration against the billing threshold, cost, cold starts."""
+
+    invocations: str
+    source: str
+    threshold_ms: str
+    share_above_threshold: str
+    above_threshold: str
+    durations: Table
+    billing: BillingSection | None
+    environments: Table | None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSection:
+    """The router's DNS cache: queries saved, query time, states and reasons."""
+
+    per_1k_invocations: str
+    per_1k_requests: str
+    saving_factor: str
+    query_times: str
+    max_stale_age_s: str
+    states: Table
+    reasons: Table | None
+
+
+@dataclass(frozen=True, slots=True)
+class FaultsSection:
+    """Each fault and how long the path took to fail over."""
+
+    error_rate: str
+    stable_s: int
+    table: Table
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksSection:
+    """Cross-checks between the run's files, and the lines that did not parse."""
+
+    table: Table
+    malformed_lines: str  # empty when none were skipped
+    malformed_examples: tuple[str, ...]
+    scenario_malformed_lines: str  # empty when run.json counts none
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPage:
+    """Everything report.html shows, as text and numbers."""
+
+    title: str
+    scenario: str
+    start: str
+    end: str
+    duration_s: str
+    host: str
+    local: bool
+    versions: str
+    path: str
+    gate: GateSection | None
+    headline: Table
+    notes: tuple[str, ...]
+    plots: tuple[Plot, ...]
+    latency: LatencySection
+    requests: RequestsSection
+    edge: EdgeSection
+    router: RouterSection | None
+    dns: DnsSection | None
+    faults: FaultsSection | None
+    checks: ChecksSection
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]], *, numeric: int = 1) -> Table:
+    return Table(tuple(headers), tuple(tuple(str(cell) for cell in row) for row in rows), numeric)
+
+
+def _kv(rows: Iterable[tuple[str, object]]) -> Table:
     return _table(("", ""), rows, numeric=2)
 
 
@@ -176,52 +313,57 @@ def _counts(mapping: Mapping[str, int], total: int | None = None) -> list[tuple[
     ]
 
 
-def _plot_section(analysis: Analysis, plots: Sequence[PlotResult]) -> str:
-    parts = ["<h2>Plots</h2>"]
-    run_dir = analysis.data.path
-    for result in plots:
-        if result.path is None:
-            parts.append(
-                f'<p class="note">{_e(result.spec.title)}: not drawn, {_e(result.missing)}.</p>'
-            )
-            continue
-        data = base64.b64encode(result.path.read_bytes()).decode("ascii")
-        parts.append(
-            f'<figure id="plot-{_e(result.spec.name)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{_e(result.spec.title)}"><figcaption>{_e(result.spec.title)} '
-            f"(<code>{_e(result.path.relative_to(run_dir))}</code>)</figcaption></figure>"
-        )
-    return "\n".join(parts)
-
-
-def _gate_section(gate: GateResult | None) -> str:
-    if gate is None:
-        return ""
-    word = _verdict_word(gate)
-    rows = []
-    for verdict in gate.verdicts:
-        value = "n/a" if verdict.value is None else f"{verdict.value:,.4g}"
-        rows.append(
-            f'<tr class="row-{verdict.outcome.value}">'
-            f"<td><code>{_e(verdict.threshold.key)}</code></td>"
-            f'<td>{_e(verdict.threshold.describe())}</td><td class="num">{_e(value)}</td>'
-            f"<td>{_e(verdict.outcome.value)}</td><td>{_e(verdict.detail)}</td></tr>"
-        )
-    aborted = f'<p class="note">Stopped early: {_e(gate.aborted)}</p>' if gate.aborted else ""
-    return (
-        f'<h2>Gate</h2><div class="verdict {word.lower()}">{_e(word)}</div>'
-        f'<p class="meta">Thresholds from {_e(gate.gate.source)}. A skipped threshold is not '
-        "passed: the run lacks its input.</p>"
-        f"{aborted}<table><thead><tr><th>threshold</th><th>limit</th><th>measured</th>"
-        f"<th>result</th><th>detail</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def _percentiles(values: Mapping[float, float], keep: Iterable[float], digits: int) -> str:
+    """``p50 1.2 ms / p99 3.4 ms``: the percentiles in ``keep``, in ``values``' order."""
+    wanted = set(keep)
+    return " / ".join(
+        f"{percentile_label(p)} {fmt(v, 'ms', digits)}" for p, v in values.items() if p in wanted
     )
 
 
-def _latency_section(analysis: Analysis) -> str:
+def _plots(analysis: Analysis, plots: Sequence[PlotResult]) -> tuple[Plot, ...]:
+    run_dir = analysis.data.path
+    return tuple(
+        Plot(
+            name=result.spec.name,
+            title=result.spec.title,
+            png_base64=(
+                base64.b64encode(result.path.read_bytes()).decode("ascii")
+                if result.path is not None
+                else None
+            ),
+            path=str(result.path.relative_to(run_dir)) if result.path is not None else "",
+            missing=result.missing,
+        )
+        for result in plots
+    )
+
+
+def _gate(gate: GateResult | None) -> GateSection | None:
+    if gate is None:
+        return None
+    return GateSection(
+        word=_verdict_word(gate),
+        source=gate.gate.source,
+        aborted=gate.aborted,
+        rows=tuple(
+            GateRow(
+                key=verdict.threshold.key,
+                limit=verdict.threshold.describe(),
+                measured="n/a" if verdict.value is None else f"{verdict.value:,.4g}",
+                outcome=verdict.outcome.value,
+                detail=verdict.detail,
+            )
+            for verdict in gate.verdicts
+        ),
+    )
+
+
+def _latency(analysis: Analysis) -> LatencySection:
     latency = analysis.latency
     window = latency.window
-    rows = []
     locust = analysis.data.locust
+    rows = []
     for p in analysis.options.percentiles:
         worst = window.worst(p)
         locust_value = locust.percentiles_ms.get(f"{p:g}%") if locust is not None else None
@@ -235,23 +377,25 @@ def _latency_section(analysis: Analysis) -> str:
                 fmt(locust_value, "ms", 0) if locust_value is not None else "n/a",
             )
         )
-    return (
-        "<h2>Viewer latency</h2>"
-        f"<p>Exact nearest-rank percentiles of every request's <code>duration_ms</code>; the worst "
-        f"{window.window_s} s sliding window; Locust's own figure (rounded) beside it. "
-        f"Mean {_e(fmt(latency.mean_ms, 'ms', 3))}, max {_e(fmt(latency.max_ms, 'ms', 3))}.</p>"
-        + _table(
+    return LatencySection(
+        window_s=window.window_s,
+        mean=fmt(latency.mean_ms, "ms", 3),
+        max=fmt(latency.max_ms, "ms", 3),
+        table=_table(
             ("percentile", "whole run", f"worst {window.window_s} s window", "Locust (rounded)"),
             rows,
-        )
+        ),
     )
 
 
-def _requests_section(analysis: Analysis) -> str:
+def _requests(analysis: Analysis) -> RequestsSection:
     requests = analysis.requests
-    parts = ["<h2>Requests and errors</h2>"]
-    parts.append(
-        _kv(
+    rate = analysis.rate
+    by_status = {
+        ("no response (0)" if k == 0 else str(k)): v for k, v in requests.by_status.items()
+    }
+    return RequestsSection(
+        summary=_kv(
             [
                 ("requests", f"{requests.total:,}"),
                 ("failed", f"{requests.failures:,} ({pct(requests.error_rate, 3)})"),
@@ -263,86 +407,124 @@ def _requests_section(analysis: Analysis) -> str:
                 ("late starts", f"{requests.late_starts:,}"),
                 (
                     "lateness (late requests)",
-                    " / ".join(
-                        f"{percentile_label(p)} {fmt(v, 'ms', 2)}"
-                        for p, v in requests.late_ms.items()
-                        if p in (50.0, 99.0, 100.0)
-                    ),
+                    _percentiles(requests.late_ms, (50.0, 99.0, 100.0), 2),
                 ),
             ]
-        )
+        ),
+        by_status=_table(("status", "requests", "share"), _counts(by_status, requests.total)),
+        failures=_table(
+            ("kind", "failures", "share of failures"), _counts(requests.failures_by_kind)
+        ),
+        rate=None
+        if rate is None
+        else _kv(
+            [
+                ("target requests", fmt(rate.target_total, digits=0)),
+                ("achieved requests", fmt(rate.achieved_total, digits=0)),
+                ("achieved / target", pct(rate.achieved_ratio, 2)),
+                ("seconds under 90 % of target", f"{rate.short_seconds:,}"),
+                ("late starts (rate.csv)", fmt(rate.late_total, digits=0)),
+            ]
+        ),
     )
-    parts.append("<h3>Responses by status</h3>")
-    by_status = {
-        ("no response (0)" if k == 0 else str(k)): v for k, v in requests.by_status.items()
-    }
-    parts.append(_table(("status", "requests", "share"), _counts(by_status, requests.total)))
-    parts.append("<h3>Failures by kind</h3>")
-    parts.append(
-        _table(("kind", "failures", "share of failures"), _counts(requests.failures_by_kind))
-    )
-    rate = analysis.rate
-    parts.append("<h3>Target and achieved rate</h3>")
-    if rate is None:
-        parts.append('<p class="note">No rate.csv in this run.</p>')
-    else:
-        parts.append(
-            _kv(
-                [
-                    ("target requests", fmt(rate.target_total, digits=0)),
-                    ("achieved requests", fmt(rate.achieved_total, digits=0)),
-                    ("achieved / target", pct(rate.achieved_ratio, 2)),
-                    ("seconds under 90 % of target", f"{rate.short_seconds:,}"),
-                    ("late starts (rate.csv)", fmt(rate.late_total, digits=0)),
-                ]
-            )
-        )
-    return "\n".join(parts)
 
 
-def _edge_section(analysis: Analysis) -> str:
+def _edge(analysis: Analysis) -> EdgeSection:
     edge = analysis.edge
     origins = analysis.origins
-    parts = [
-        "<h2>Edge cache and origins</h2>",
-        f"<p>Edge hit ratio (viewers' <code>x-cache</code>): <b>{_e(pct(edge.hit_ratio, 2))}</b> "
-        f"({edge.hits:,} of {edge.requests:,}).</p>",
-        _table(("x-cache", "responses", "share"), _counts(edge.by_x_cache)),
-    ]
+    access = None
     if analysis.data.access is not None:
-        parts.append(
-            f"<h3>Access log</h3><p>{len(analysis.data.access):,} lines, hit ratio "
-            f"{_e(pct(edge.log_hit_ratio, 2))}.</p>"
-        )
-        parts.append(
-            _table(("x-edge-result-type", "lines", "share"), _counts(edge.log_result_types))
-        )
-        if edge.log_detailed_result_types:
-            parts.append(
-                _table(
-                    ("error detail (x-edge-detailed-result-type)", "lines", "share"),
-                    _counts(edge.log_detailed_result_types),
-                )
+        access = AccessLogSection(
+            lines=f"{len(analysis.data.access):,}",
+            hit_ratio=pct(edge.log_hit_ratio, 2),
+            result_types=_table(
+                ("x-edge-result-type", "lines", "share"), _counts(edge.log_result_types)
+            ),
+            detailed_result_types=_table(
+                ("error detail (x-edge-detailed-result-type)", "lines", "share"),
+                _counts(edge.log_detailed_result_types),
             )
-    parts.append(f"<h3>Origin regions</h3><p>Per-second plot from the {_e(origins.source)}.</p>")
-    parts.append(_table(("router's choice", "invocations", "share"), _counts(origins.router)))
-    parts.append(_table(("viewer origin_region", "requests", "share"), _counts(origins.viewer)))
-    return "\n".join(parts)
+            if edge.log_detailed_result_types
+            else None,
+        )
+    return EdgeSection(
+        hit_ratio=pct(edge.hit_ratio, 2),
+        hits=f"{edge.hits:,}",
+        requests=f"{edge.requests:,}",
+        by_x_cache=_table(("x-cache", "responses", "share"), _counts(edge.by_x_cache)),
+        access=access,
+        origins_source=origins.source,
+        router_regions=_table(("router's choice", "invocations", "share"), _counts(origins.router)),
+        viewer_regions=_table(
+            ("viewer origin_region", "requests", "share"), _counts(origins.viewer)
+        ),
+    )
 
 
-def _router_section(analysis: Analysis) -> str:
-    router = analysis.router
+def _billing(analysis: Analysis) -> BillingSection | None:
     billing = analysis.billing
+    if billing is None:
+        return None
+    used = memory_used(analysis)
+    return BillingSection(
+        memory_mb=f"{billing.memory_mb:g}",
+        memory_source=billing.memory_source,
+        per_million_requests=f"{billing.prices.per_million_requests:g}",
+        per_gb_second=f"{billing.prices.per_gb_second:.8f}",
+        rules=_table(
+            (
+                "rule",
+                "mean billed (ms)",
+                "GB-seconds",
+                "cost of this run ($)",
+                "cost per million invocations ($)",
+            ),
+            [
+                (
+                    f"{rule.step_ms} ms steps",
+                    fmt(rule.mean_billed_ms, digits=2),
+                    fmt(rule.gb_seconds, digits=4),
+                    fmt(rule.cost_usd, digits=6),
+                    fmt(rule.cost_per_million_usd, digits=4),
+                )
+                for rule in billing.rules
+            ],
+        ),
+        memory_used=None if used is None else {k: f"{v:g}" for k, v in used.items()},
+        reported_mismatches=(
+            f"{billing.reported_mismatches:,}" if billing.reported_mismatches else ""
+        ),
+    )
+
+
+def _environments(analysis: Analysis) -> Table | None:
+    envs = analysis.environments
+    if envs is None:
+        return None
+    return _kv(
+        [
+            ("cold starts", f"{envs.cold_starts:,} of {envs.invocations:,} invocations"),
+            ("Init Duration", _percentiles(envs.init_ms, (50.0, 99.0, 100.0), 1)),
+            ("peak concurrent executions", f"{envs.max_concurrency:,}"),
+            (
+                "cold starts by region",
+                ", ".join(f"{k}: {v:,}" for k, v in envs.cold_by_region.items()) or "none",
+            ),
+        ]
+    )
+
+
+def _router(analysis: Analysis) -> RouterSection | None:
+    router = analysis.router
     if router is None:
-        return '<h2>Router and billing</h2><p class="note">No runtime logs in this run.</p>'
-    ps = analysis.options.percentiles
-    parts = [
-        "<h2>Router and billing</h2>",
-        f"<p>{router.invocations:,} invocations; duration from {_e(router.source)}. Billing "
-        f"threshold {router.threshold_ms:g} ms: "
-        f"<b>{_e(pct(router.share_above_threshold, 3))}</b> of invocations above it "
-        f"({router.above_threshold:,}).</p>",
-        _table(
+        return None
+    return RouterSection(
+        invocations=f"{router.invocations:,}",
+        source=router.source,
+        threshold_ms=f"{router.threshold_ms:g}",
+        share_above_threshold=pct(router.share_above_threshold, 3),
+        above_threshold=f"{router.above_threshold:,}",
+        durations=_table(
             ("percentile", "duration (ms)", "router handler_ms (ms)"),
             [
                 (
@@ -350,124 +532,56 @@ def _router_section(analysis: Analysis) -> str:
                     fmt(router.duration_ms[p], digits=3),
                     fmt(router.handler_ms.get(p), digits=3),
                 )
-                for p in ps
+                for p in analysis.options.percentiles
             ],
         ),
-    ]
-    if billing is not None:
-        parts.append(
-            f"<p>Memory {billing.memory_mb:g} MB ({_e(billing.memory_source)}); prices "
-            f"${billing.prices.per_million_requests:g} per million requests and "
-            f"${billing.prices.per_gb_second:.8f} per GB-second. Billed duration rounds each "
-            "invocation up to the step (1 ms since 2021-04-01, 50 ms before).</p>"
-        )
-        parts.append(
-            _table(
-                (
-                    "rule",
-                    "mean billed (ms)",
-                    "GB-seconds",
-                    "cost of this run ($)",
-                    "cost per million invocations ($)",
-                ),
-                [
-                    (
-                        f"{rule.step_ms} ms steps",
-                        fmt(rule.mean_billed_ms, digits=2),
-                        fmt(rule.gb_seconds, digits=4),
-                        fmt(rule.cost_usd, digits=6),
-                        fmt(rule.cost_per_million_usd, digits=4),
-                    )
-                    for rule in billing.rules
-                ],
-            )
-        )
-        used = memory_used(analysis)
-        if used is not None:
-            parts.append(
-                f"<p>Max Memory Used per invocation: p50 {used['p50']:g} MB, p99 "
-                f"{used['p99']:g} MB, max {used['max']:g} MB of {billing.memory_mb:g} MB.</p>"
-            )
-        if billing.reported_mismatches:
-            parts.append(
-                f'<p class="note">{billing.reported_mismatches:,} REPORT lines bill a duration '
-                "other than the 1 ms rule gives.</p>"
-            )
-    envs = analysis.environments
-    if envs is not None:
-        parts.append("<h3>Cold starts and concurrency</h3>")
-        parts.append(
-            _kv(
-                [
-                    ("cold starts", f"{envs.cold_starts:,} of {envs.invocations:,} invocations"),
-                    (
-                        "Init Duration",
-                        " / ".join(
-                            f"{percentile_label(p)} {fmt(v, 'ms', 1)}"
-                            for p, v in envs.init_ms.items()
-                            if p in (50.0, 99.0, 100.0)
-                        ),
-                    ),
-                    ("peak concurrent executions", f"{envs.max_concurrency:,}"),
-                    (
-                        "cold starts by region",
-                        ", ".join(f"{k}: {v:,}" for k, v in envs.cold_by_region.items()) or "none",
-                    ),
-                ]
-            )
-        )
-    return "\n".join(parts)
+        billing=_billing(analysis),
+        environments=_environments(analysis),
+    )
 
 
-def _dns_section(analysis: Analysis) -> str:
+def _dns(analysis: Analysis) -> DnsSection | None:
     dns = analysis.dns
     if dns is None:
-        return '<h2>Router DNS cache</h2><p class="note">No router log lines in this run.</p>'
-    parts = [
-        "<h2>Router DNS cache</h2>",
-        f"<p><b>{_e(fmt(dns.queries_per_1k_invocations, digits=2))}</b> DNS queries per 1,000 "
-        f"invocations ({_e(fmt(dns.queries_per_1k_requests, digits=2))} per 1,000 viewer "
-        f"requests) against 1,000 with one query per invocation: "
-        f"{_e(fmt(dns.saving_factor, 'x', 1))} fewer. Query time "
-        + " / ".join(
-            f"{percentile_label(p)} {fmt(v, 'ms', 2)}"
-            for p, v in dns.query_ms.items()
-            if p in (50.0, 99.0)
-        )
-        + f"; oldest stale answer served {dns.max_stale_age_s:g} s past expiry.</p>",
-        _table(("cache state", "invocations", "share"), _counts(dns.states, dns.invocations)),
-    ]
-    if dns.reasons:
-        parts.append("<h3>Why (router reasons)</h3>")
-        parts.append(_table(("state", "reason", "invocations"), dns.reasons[:20], numeric=2))
-    return "\n".join(parts)
+        return None
+    return DnsSection(
+        per_1k_invocations=fmt(dns.queries_per_1k_invocations, digits=2),
+        per_1k_requests=fmt(dns.queries_per_1k_requests, digits=2),
+        saving_factor=fmt(dns.saving_factor, "x", 1),
+        query_times=_percentiles(dns.query_ms, (50.0, 99.0), 2),
+        max_stale_age_s=f"{dns.max_stale_age_s:g}",
+        states=_table(
+            ("cache state", "invocations", "share"), _counts(dns.states, dns.invocations)
+        ),
+        reasons=_table(("state", "reason", "invocations"), dns.reasons[:20], numeric=2)
+        if dns.reasons
+        else None,
+    )
 
 
-def _faults_section(analysis: Analysis) -> str:
+def _faults(analysis: Analysis) -> FaultsSection | None:
     if analysis.failovers is None:
-        return "<h2>Faults and failover</h2><p>No faults in this run.</p>"
+        return None
     rows = []
     start = analysis.data.info.start
     for item in analysis.failovers:
         fault = item.fault
-        end = f"{fault.end - start:.1f}" if fault.end is not None else "(open)"
         rows.append(
             (
                 fault.fault,
                 fault.target or "-",
                 f"{fault.start - start:.1f}",
-                end,
+                f"{fault.end - start:.1f}" if fault.end is not None else "(open)",
                 f"{item.failover_s:g} s" if item.failover_s is not None else "not recovered",
                 pct(item.peak_error_rate, 1),
                 f"{item.impact_s}",
             )
         )
     options = analysis.options
-    return (
-        "<h2>Faults and failover</h2>"
-        f"<p>Failover time: from the fault's start until the error rate is back under "
-        f"{options.failover_error_rate:g} with {options.failover_stable_s} s observed after.</p>"
-        + _table(
+    return FaultsSection(
+        error_rate=f"{options.failover_error_rate:g}",
+        stable_s=options.failover_stable_s,
+        table=_table(
             (
                 "fault",
                 "target",
@@ -479,64 +593,57 @@ def _faults_section(analysis: Analysis) -> str:
             ),
             rows,
             numeric=2,
-        )
+        ),
     )
 
 
-def _checks_section(analysis: Analysis) -> str:
-    parts = ["<h2>Consistency</h2>"]
-    parts.append(
-        _table(
+def _checks(analysis: Analysis) -> ChecksSection:
+    scenario_malformed = analysis.data.info.malformed_lines
+    return ChecksSection(
+        table=_table(
             ("check", "expected", "found", "result"),
             [
                 (c.name, f"{c.expected:,.0f}", f"{c.found:,.0f}", "ok" if c.ok else "differs")
                 for c in analysis.checks
             ],
-        )
+        ),
+        malformed_lines=f"{analysis.malformed_lines:,}" if analysis.malformed_lines else "",
+        malformed_examples=tuple(analysis.malformed_examples()) if analysis.malformed_lines else (),
+        scenario_malformed_lines=f"{scenario_malformed:,}" if scenario_malformed else "",
     )
-    if analysis.malformed_lines:
-        parts.append(f"<h3>Malformed lines ({analysis.malformed_lines:,} skipped)</h3><ul>")
-        parts += [f"<li><code>{_e(m)}</code></li>" for m in analysis.malformed_examples()]
-        parts.append("</ul>")
-    if analysis.data.info.malformed_lines:
-        parts.append(
-            f"<p>The scenario skipped {analysis.data.info.malformed_lines:,} malformed input "
-            "line(s) (run.json).</p>"
-        )
-    return "\n".join(parts)
+
+
+def report_page(
+    analysis: Analysis, plots: Sequence[PlotResult], gate: GateResult | None = None
+) -> ReportPage:
+    """What report.html shows of ``analysis``, its plots and its gate verdict."""
+    info = analysis.data.info
+    return ReportPage(
+        title=f"edgedrill {info.scenario} {iso_time(info.start)}",
+        scenario=info.scenario or "run",
+        start=iso_time(info.start),
+        end=iso_time(info.end),
+        duration_s=f"{info.duration_s:,.1f}",
+        host=info.host or "unknown",
+        local=info.local,
+        versions=", ".join(f"{k} {v}" for k, v in info.versions.items()),
+        path=str(analysis.data.path),
+        gate=_gate(gate),
+        headline=_kv(headline(analysis)),
+        notes=tuple(analysis.notes),
+        plots=_plots(analysis, plots),
+        latency=_latency(analysis),
+        requests=_requests(analysis),
+        edge=_edge(analysis),
+        router=_router(analysis),
+        dns=_dns(analysis),
+        faults=_faults(analysis),
+        checks=_checks(analysis),
+    )
 
 
 def render_html(
     analysis: Analysis, plots: Sequence[PlotResult], gate: GateResult | None = None
 ) -> str:
     """The whole report as one HTML document."""
-    info = analysis.data.info
-    versions = ", ".join(f"{k} {v}" for k, v in info.versions.items())
-    notes = "".join(f'<p class="note">{_e(note)}</p>' for note in analysis.notes)
-    sections = [
-        f"<h1>edgedrill run report: {_e(info.scenario or 'run')}</h1>",
-        f'<p class="meta">{_e(iso_time(info.start))} to {_e(iso_time(info.end))} '
-        f"({info.duration_s:,.1f} s) &middot; target {_e(info.host or 'unknown')} "
-        f"({'local distribution' if info.local else 'remote'}) &middot; {_e(versions)}<br>"
-        f"<code>{_e(analysis.data.path)}</code></p>",
-        _gate_section(gate),
-        "<h2>Summary</h2>",
-        _kv(headline(analysis)),
-        notes,
-        _plot_section(analysis, plots),
-        _latency_section(analysis),
-        _requests_section(analysis),
-        _edge_section(analysis),
-        _router_section(analysis),
-        _dns_section(analysis),
-        _faults_section(analysis),
-        _checks_section(analysis),
-    ]
-    body = "\n".join(section for section in sections if section)
-    title = f"edgedrill {info.scenario} {iso_time(info.start)}"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>\n{body}\n</main></body></html>\n"
-    )
+    return render("report.html.j2", page=report_page(analysis, plots, gate))

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from loadtests._cli import main
+from edgedrill.cli import main
 from results.analysis import analyse, load_run
-from results.compare import Row, compare, markdown
-from tests.results.synthetic import Drill, generate
+from results.compare import Row, compare, markdown, render_html
+from tests.results.synthetic import T0, Drill, generate, minimal_run
+from tests.results.synthetic import Row as Record
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -74,3 +75,17 @@ def test_compare_command(
     html = page.read_text()
     assert html.count("data:image/png;base64,") == 14  # seven plots, both runs
     assert main(["compare", str(before), str(tmp_path / "missing")]) == 2
+
+
+@pytest.mark.slow
+def test_compare_html_escapes_what_run_folders_hold(tmp_path: Path) -> None:
+    hostile = "<script>alert(1)</script>"
+    records = [Record(T0 + 0.5, 10.0), Record(T0 + 1.5, 20.0)]
+    before = analyse(load_run(minimal_run(tmp_path / "<b>before", records, scenario=hostile)))
+    after = analyse(load_run(minimal_run(tmp_path / "after", records, scenario="spike")))
+    page = render_html(before, after, compare(before, after))
+    assert "<script" not in page
+    assert "<b>" not in page
+    assert "<code>&lt;b&gt;before (&lt;script&gt;alert(1)&lt;/script&gt;, " in page
+    assert page.count("data:image/png;base64,") == 6  # latency, rate, errors of both runs
+    assert page.count(": not drawn, ") == 8  # the other four of both

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
 import pytest
+from jinja2 import UndefinedError
 
-from loadtests._cli import main
+from edgedrill.cli import main
+from results.analysis import analyse, load_run
+from results.gate import evaluate, parse_gate
 from results.plots import PLOTS
 from results.report import write_report
+from results.templates import render
 from tests.results.chromium import Chromium, chromium_path
-from tests.results.synthetic import T0, Row, minimal_run
+from tests.results.synthetic import T0, Row, minimal_run, write_faults, write_lambda_log
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,6 +26,8 @@ if TYPE_CHECKING:
     from tests.results.synthetic import Truth
 
 PNG = b"\x89PNG\r\n\x1a\n"
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"  # no slash: it can name a run folder too
 
 
 def _strict_json(text: str) -> dict[str, object]:
@@ -149,3 +156,70 @@ def test_report_opens_in_headless_chromium(reported: Path) -> None:
     assert all(url.startswith(("file:", "data:")) for url in load.requests), load.requests
     assert load.screenshot.startswith(PNG)
     (reported / "screenshot.png").write_bytes(load.screenshot)
+
+
+def test_a_value_the_page_lacks_fails_loudly() -> None:
+    with pytest.raises(UndefinedError, match="'page' is undefined"):
+        render("report.html.j2")
+
+
+class _Page(HTMLParser):
+    """The tags of a page and the text inside each element, as a browser would read them."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.open: list[str] = []
+        self.texts: dict[str, list[str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in {"br", "meta", "img"}:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.open:
+            self.texts.setdefault(self.open[-1], []).append(data)
+
+
+@pytest.mark.slow
+def test_hostile_strings_from_a_run_folder_are_escaped(tmp_path: Path) -> None:
+    run_dir = minimal_run(
+        tmp_path / IMG,
+        [Row(T0 + 0.5, 10.0), Row(T0 + 1.5, 20.0, status=503, error=SCRIPT)],
+        scenario=SCRIPT,
+        host=SCRIPT,
+        versions={SCRIPT: IMG},
+    )
+    write_faults(run_dir / "faults.jsonl", [(SCRIPT, IMG, T0 + 1, T0 + 2)])
+    write_lambda_log(run_dir, [json.dumps({SCRIPT: SCRIPT}), SCRIPT])  # malformed lines
+    gate = evaluate(parse_gate({"p99_ms": {"max": 1}}, SCRIPT), analyse(load_run(run_dir)))
+    write_report(run_dir, gate=gate)
+    html = (run_dir / "report.html").read_text()
+    assert "<script" not in html
+    assert "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    page = _Page()
+    page.feed(html)
+    images = [attrs for tag, attrs in page.tags if tag == "img"]
+    assert len(images) == 3  # latency, rate, errors: the plots drawn, nothing injected
+    assert all(str(attrs["src"]).startswith("data:image/png;base64,") for attrs in images)
+    assert {tag for tag, _ in page.tags} <= {
+        "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "h3", "p", "br",
+        "b", "code", "div", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "figure",
+        "img", "figcaption",
+    }  # fmt: skip
+    assert "".join(page.texts["title"]).startswith(f"edgedrill {SCRIPT} ")
+    assert "".join(page.texts["h1"]) == f"edgedrill run report: {SCRIPT}"
+    assert str(run_dir) in page.texts["code"]  # the run folder's path, named by IMG
+    paragraphs = "".join(page.texts["p"])
+    assert f"target {SCRIPT} (local distribution)" in paragraphs
+    assert f"{SCRIPT} {IMG}" in paragraphs  # versions
+    assert f"Thresholds from {SCRIPT}." in paragraphs  # the gate file's name
+    cells = page.texts["td"]
+    assert SCRIPT in cells  # the fault
+    assert IMG in cells  # its target
