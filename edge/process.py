@@ -13,7 +13,10 @@ No child may outlive the supervisor, whatever way it ends (SIGKILL included):
 * independently, the child watches its stdin, a pipe only the parent holds
   open: end of file means the parent is gone.
 
-Stopping is always by PID: SIGTERM, a bounded wait, then SIGKILL.
+Stopping is always by PID: SIGTERM, a bounded wait, then SIGKILL. A process
+named by a state file (not our child) is signalled only while its PID still
+belongs to the process that was recorded: the PID and its start time
+(:func:`create_time`) together, never its command line.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import psutil
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -40,6 +45,12 @@ logger = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 5.0
+# psutil adds /proc/stat's btime (whole seconds, moved when the wall clock is
+# stepped) to the start tick, so one process can read up to a second apart.
+# A reused PID cannot start that close to its predecessor: a recorded process
+# ran at least until its stack wrote the state file, and the PID space had to
+# wrap around after that.
+_SAME_START_S = 1.5
 
 
 class ChildError(RuntimeError):
@@ -143,6 +154,9 @@ class Child:
             start_new_session=False,
         )
 
+        # Read while the child cannot have been reaped: its start time identifies it later.
+        self.create_time = create_time(self.process.pid)
+
     @property
     def pid(self) -> int:
         """The child's PID."""
@@ -213,50 +227,80 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT
         process.wait(timeout=timeout)
 
 
+def create_time(pid: int) -> float:
+    """When ``pid`` started, in seconds since the epoch; recorded beside the PID.
+
+    Raises:
+        psutil.NoSuchProcess: no process has ``pid``.
+    """
+    return float(psutil.Process(pid).create_time())
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with ``pid`` exists and is not a zombie."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def is_ours(pid: int) -> bool:
-    """Whether ``pid`` runs a module of the local distribution (guards against PID reuse)."""
+def _recorded(pid: int, started: float | None) -> psutil.Process | None:
+    """The live process ``pid`` if it is the one that started at ``started``."""
+    if started is None:
+        return None
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        process = psutil.Process(pid)
+        same = abs(process.create_time() - started) <= _SAME_START_S
+    except psutil.Error:
+        return None
+    return process if same and _running(process) else None
+
+
+def _running(process: psutil.Process) -> bool:
+    # is_running() is False once the PID belongs to another process.
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
         return False
-    text = b" ".join(cmdline)
-    return b"edge." in text or b"edgedrill" in text
 
 
-def kill_pid(pid: int, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """SIGTERM then SIGKILL a process that is not our child; True once it is gone."""
-    if not pid_alive(pid):
-        return True
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
+def is_ours(pid: int, started: float | None) -> bool:
+    """Whether ``pid`` is still the process recorded with start time ``started``.
+
+    A state file outlives its processes, and their PIDs get reused: only the
+    PID and the start time together name a process. ``None`` (a state file
+    without start times) is never ours.
+    """
+    return _recorded(pid, started) is not None
+
+
+def kill_pid(pid: int, started: float | None, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """SIGTERM then SIGKILL the recorded process ``pid``; True once it is gone.
+
+    False when it outlived SIGKILL or when ``pid`` is not the process that
+    started at ``started``: then it is never signalled.
+    """
+    process = _recorded(pid, started)
+    if process is None:
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            # psutil refuses to signal a PID that now names another process.
+            process.send_signal(sig)
+        except psutil.NoSuchProcess:
             return True
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return True
-        time.sleep(0.05)
-    return not pid_alive(pid)
+        except psutil.AccessDenied:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _running(process):
+                return True
+            time.sleep(0.05)
+        if sig is signal.SIGTERM:
+            logger.warning("pid %d ignored SIGTERM; killing it", pid)
+    return not _running(process)
 
 
 def _fast_loop() -> Any:

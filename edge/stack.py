@@ -37,6 +37,7 @@ from edge.process import (
     READY_TIMEOUT_S,
     Child,
     ChildError,
+    create_time,
     is_ours,
     kill_pid,
     pid_alive,
@@ -79,6 +80,8 @@ class StackState:
     function: str
     pop: str
     origins: dict[str, str] = field(default_factory=dict)  # region -> S3 domain name
+    # name -> start time of the process in ``pids``: a PID alone may name a stranger by now
+    create_times: dict[str, float] = field(default_factory=dict)
     s3_direct: dict[str, str] = field(default_factory=dict)  # region -> moto URL, no fault proxy
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -106,17 +109,18 @@ class StackState:
             if key not in data:
                 msg = f"{source}: state field {key!r} is missing"
                 raise StackError(msg)
-        for key in ("regions", "pids"):
-            if not isinstance(data[key], dict):
+        for key in ("regions", "pids", "create_times"):
+            if not isinstance(data.get(key, {}), dict):
                 msg = f"{source}: state field {key!r} must be an object"
                 raise StackError(msg)
         if not isinstance(data["sample_keys"], list):
             msg = f"{source}: state field 'sample_keys' must be a list"
             raise StackError(msg)
-        known = set(cls._REQUIRED) | {"origins", "s3_direct"}
+        known = set(cls._REQUIRED) | {"origins", "create_times", "s3_direct"}
         return cls(
             **{key: data[key] for key in cls._REQUIRED},
             origins=dict(data.get("origins", {})),
+            create_times=dict(data.get("create_times", {})),
             s3_direct=dict(data.get("s3_direct", {})),
             extra={k: v for k, v in data.items() if k not in known},
         )
@@ -315,6 +319,10 @@ class Supervisor:
             sample_keys=list(first["keys"]),
             log_dir=str(self.log_dir),
             pids={"up": os.getpid(), **{name: child.pid for name, child in self.children.items()}},
+            create_times={
+                "up": create_time(os.getpid()),
+                **{name: child.create_time for name, child in self.children.items()},
+            },
             control_url=self.control.url,
             bucket=BUCKET,
             function=FUNCTION,
@@ -421,10 +429,12 @@ def _existing_stack(state_path: Path) -> int | None:
     if not state_path.exists():
         return None
     try:
-        pid = int(json.loads(state_path.read_text(encoding="utf-8"))["pids"]["up"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = json.loads(state_path.read_text(encoding="utf-8"))
+        pid = int(data["pids"]["up"])
+        started = data.get("create_times", {}).get("up")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if pid_alive(pid) and is_ours(pid):
+    if is_ours(pid, None if started is None else float(started)):
         return pid
     with contextlib.suppress(OSError):
         state_path.unlink()
@@ -487,16 +497,29 @@ def _banner(state: StackState, state_path: Path) -> str:
 
 
 def down(state_path: Path, timeout: float = 20.0) -> list[str]:
-    """Stop the distribution of ``state_path`` by PID; returns what was stopped."""
+    """Stop the distribution of ``state_path`` by PID and start time; returns what was stopped.
+
+    A PID that now names another process (the state file is stale and the PID
+    was reused, or the file has no start times) is left alone, with a warning.
+    """
     state = StackState.load(state_path)
     stopped = []
-    up_pid = int(state.pids.get("up", 0))
-    if up_pid and pid_alive(up_pid) and is_ours(up_pid):
-        kill_pid(up_pid, timeout)
-        stopped.append(f"up ({up_pid})")
-    for name, pid in state.pids.items():
-        if name != "up" and pid_alive(int(pid)) and is_ours(int(pid)):
-            kill_pid(int(pid))
+    # The supervisor first: it stops its children in order, and none restarts.
+    names = sorted(state.pids, key=lambda name: name != "up")
+    for name in names:
+        pid = int(state.pids[name])
+        if not pid_alive(pid):
+            continue
+        if not is_ours(pid, state.create_times.get(name)):
+            logger.warning(
+                "%s: pid %d (%s) is not the process it recorded (another process has that pid "
+                "now); left it alone",
+                state_path,
+                pid,
+                name,
+            )
+            continue
+        if kill_pid(pid, state.create_times.get(name), timeout):
             stopped.append(f"{name} ({pid})")
     with contextlib.suppress(OSError):
         state_path.unlink()
@@ -535,9 +558,10 @@ class RunningStack:
         self._stopped = True
         stop_process(self.process, timeout)
         for name, pid in self.state.pids.items():
-            if name != "up" and pid_alive(pid) and is_ours(pid):
+            started = self.state.create_times.get(name)
+            if name != "up" and is_ours(pid, started):
                 logger.warning("%s (pid %d) outlived the supervisor; killing it", name, pid)
-                kill_pid(pid)
+                kill_pid(pid, started)
         if self.process.stdin is not None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.process import create_time
 from edge.stack import StackError, StackState, launch
 from tests.edge.conftest import Client, Control, lambda_log, wait_gone
 
@@ -22,13 +23,84 @@ def _children(state: StackState) -> list[int]:
     return [pid for name, pid in state.pids.items() if name != "up"]
 
 
+def _sleeper() -> subprocess.Popen[bytes]:
+    # "edge." on its command line: matching command lines took it for ours.
+    return subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "edge.knowledge.txt"],
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _state_naming(path: Path, pid: int, create_times: dict[str, float]) -> None:
+    StackState(
+        edge_url="http://127.0.0.1:9",
+        dns="127.0.0.1:9",
+        routing_name="origins.edgedrill.test",
+        regions={"us-east-1": "http://127.0.0.1:9"},
+        sample_keys=["media/0001.jpg"],
+        log_dir=str(path.parent / "logs"),
+        pids={"up": pid, "edge": pid},
+        control_url="http://127.0.0.1:9",
+        bucket="edgedrill-media",
+        function="edgedrill-router",
+        pop="IAD89-P1",
+        create_times=create_times,
+    ).write(path)
+
+
+def _down(state_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edgedrill.cli", "down", "--state", str(state_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("recorded", ["another start time", "no start time"])
+def test_down_leaves_a_reused_pid_alone(tmp_path: Path, recorded: str) -> None:
+    stranger = _sleeper()
+    try:
+        started = create_time(stranger.pid)
+        # A stale state file: its stack is gone and the PID now names a stranger.
+        times = {"up": started - 3600.0, "edge": started - 3600.0}
+        state_path = tmp_path / "state.json"
+        _state_naming(state_path, stranger.pid, times if recorded == "another start time" else {})
+        result = _down(state_path)
+        assert result.returncode == 0, result.stderr
+        assert "stopped" not in result.stdout
+        assert f"pid {stranger.pid} (up) is not the process it recorded" in result.stderr
+        assert stranger.poll() is None
+        assert not state_path.exists()
+    finally:
+        stranger.kill()
+        stranger.wait(timeout=10)
+
+
+def test_down_stops_the_process_it_recorded(tmp_path: Path) -> None:
+    recorded = _sleeper()
+    try:
+        started = create_time(recorded.pid)
+        state_path = tmp_path / "state.json"
+        _state_naming(state_path, recorded.pid, {"up": started, "edge": started})
+        result = _down(state_path)
+        assert result.returncode == 0, result.stderr
+        assert f"up ({recorded.pid})" in result.stdout
+        assert recorded.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        if recorded.poll() is None:
+            recorded.kill()
+        recorded.wait(timeout=10)
+
+
 def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
     state_path = tmp_path / "state.json"
     up = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "loadtests._cli",
+            "edgedrill.cli",
             "up",
             "--state",
             str(state_path),
@@ -47,8 +119,10 @@ def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
             time.sleep(0.05)
         state = StackState.load(state_path)
         assert state.pids["up"] == up.pid
+        assert set(state.create_times) == set(state.pids)
+        assert state.create_times["up"] == pytest.approx(create_time(up.pid), abs=1.5)
         down = subprocess.run(
-            [sys.executable, "-m", "loadtests._cli", "down", "--state", str(state_path)],
+            [sys.executable, "-m", "edgedrill.cli", "down", "--state", str(state_path)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -69,7 +143,7 @@ def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
 
 def test_down_without_a_state_file_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "loadtests._cli", "down", "--state", str(tmp_path / "none.json")],
+        [sys.executable, "-m", "edgedrill.cli", "down", "--state", str(tmp_path / "none.json")],
         capture_output=True,
         text=True,
         timeout=60,
