@@ -2,18 +2,18 @@
 
 Lambda@Edge writes its logs to a log group named ``/aws/lambda/us-east-1.<function>``
 in the region of each edge location that ran it ("Lambda@Edge CloudWatch
-logs", CloudFront developer guide). :func:`fetch_events` pages through one
-group's events with ``filter_log_events``; :func:`write_events` stores them
-as ``logs/lambda/<region>.<function>.log`` in the local layout
+logs", CloudFront developer guide). :func:`fetch_events` walks one group's
+events with boto3's ``filter_log_events`` paginator; :func:`write_events`
+stores them as ``logs/lambda/<region>.<function>.log`` in the local layout
 (docs/formats.md), so that a run against a real distribution is analysed by
-the same parser as a local one. The client is passed in (boto3's, or any
-object with ``filter_log_events``): this package imports no AWS library.
+the same parser as a local one. The client is passed in: this package imports
+no AWS library (the client's type comes from boto3-stubs, for mypy only).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from results.errors import ResultsError
 
@@ -21,15 +21,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
     from pathlib import Path
 
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+
 MAX_PAGES = 100_000
-
-
-class LogsClient(Protocol):
-    """The one call of a CloudWatch Logs client this module makes."""
-
-    def filter_log_events(self, **kwargs: object) -> Mapping[str, object]:
-        """One page of a log group's events."""
-        ...
+# FilterLogEvents' own maximum (its `limit`), the fewest round trips.
+PAGE_SIZE = 10_000
 
 
 def edge_log_group(function: str) -> str:
@@ -38,32 +34,34 @@ def edge_log_group(function: str) -> str:
 
 
 def fetch_events(
-    client: LogsClient,
+    client: CloudWatchLogsClient,
     log_group: str,
     start_ms: int,
     end_ms: int,
     *,
+    page_size: int = PAGE_SIZE,
     max_pages: int = MAX_PAGES,
 ) -> Iterator[Mapping[str, object]]:
     """Every event of ``log_group`` from ``start_ms`` to ``end_ms`` (epoch ms), page by page."""
-    token: object = None
-    for _ in range(max_pages):
-        request: dict[str, object] = {
-            "logGroupName": log_group,
-            "startTime": start_ms,
-            "endTime": end_ms,
-        }
-        if token:
-            request["nextToken"] = token
-        page = client.filter_log_events(**request)
+    pages = client.get_paginator("filter_log_events").paginate(
+        logGroupName=log_group,
+        startTime=start_ms,
+        endTime=end_ms,
+        # CloudWatch Logs ignores this and interleaves every stream in time order
+        # since 2019 (the FilterLogEvents reference); endpoints that still honour
+        # it, moto's among them, would otherwise return one stream after another.
+        interleaved=True,
+        PaginationConfig={"PageSize": page_size},
+    )
+    for count, page in enumerate(pages, start=1):
+        if count > max_pages:
+            raise ResultsError(
+                f"{log_group}: more than {max_pages} pages of events; narrow the time"
+            )
         events = page.get("events") or []
         if not isinstance(events, list):
             raise ResultsError(f"{log_group}: filter_log_events returned no event list")
         yield from events
-        token = page.get("nextToken")
-        if not token:
-            return
-    raise ResultsError(f"{log_group}: more than {max_pages} pages of events; narrow the time")
 
 
 def _stamp(epoch_ms: int) -> str:

@@ -6,52 +6,64 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from loadtests._cli import main
+from edgedrill.cli import main
 from results.analysis import analyse, load_run
 from results.cloudwatch import edge_log_group, fetch_events, write_events
+from results.errors import ResultsError
 from results.logs import RuntimeLogReader, parse_timestamp
 from tests.results.synthetic import FUNCTION, T0, Invocation, Row, invocation_lines, minimal_run
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
     from pathlib import Path
 
 
-class _Pages:
-    """A client whose events come in pages of two."""
+@pytest.mark.slow
+def test_paging_and_writing(logs_server: str, tmp_path: Path) -> None:
+    import boto3
 
-    def __init__(self, events: list[dict[str, object]]) -> None:
-        self.events = events
-        self.calls: list[Mapping[str, object]] = []
+    client = boto3.client("logs", region_name="us-east-1", endpoint_url=logs_server)
+    group = "/aws/lambda/us-east-1.fn"
+    client.create_log_group(logGroupName=group)
+    t0 = 1795714308123
+    starts = [(t0 + i, f"START RequestId: r{i} Version: 1\n") for i in range(12)]
+    traceback = (t0 + 77, "Traceback:\n  line 1\n")
+    early = (t0 - 5000, "START RequestId: before Version: 1\n")
+    # Two execution environments, their events interleaved in time.
+    streams = {
+        "2026/11/26/[1]aaa": [early, *starts[0::2], traceback],
+        "2026/11/26/[1]bbb": starts[1::2],
+    }
+    for stream, events in streams.items():
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+        client.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": stamp, "message": message} for stamp, message in events],
+        )
+    requests: list[dict[str, object]] = []
 
-    def filter_log_events(self, **kwargs: object) -> Mapping[str, object]:
-        self.calls.append(kwargs)
-        at = int(str(kwargs.get("nextToken", 0)))
-        page: dict[str, object] = {"events": self.events[at : at + 2]}
-        if at + 2 < len(self.events):
-            page["nextToken"] = str(at + 2)
-        return page
+    def seen(params: dict[str, object], **_: object) -> None:
+        requests.append(dict(params))
 
-
-def test_paging_and_writing(tmp_path: Path) -> None:
-    events: list[dict[str, object]] = [
-        {"timestamp": 1795714308123 + i, "message": f"START RequestId: r{i} Version: 1\n"}
-        for i in range(5)
-    ]
-    events.append({"timestamp": 1795714308200, "message": "Traceback:\n  line 1\n"})
-    client = _Pages(events)
-    fetched = list(fetch_events(client, "/aws/lambda/us-east-1.fn", 1, 2))
-    assert len(fetched) == 6
-    assert [c.get("nextToken") for c in client.calls] == [None, "2", "4"]
+    client.meta.events.register("provide-client-params.logs.FilterLogEvents", seen)
+    fetched = list(fetch_events(client, group, t0, t0 + 1000, page_size=4))
+    assert [e["message"] for e in fetched] == [m for _, m in [*starts, traceback]]
+    assert len(requests) == 4
+    assert [r.get("limit") for r in requests] == [4] * 4
+    assert "nextToken" not in requests[0]
+    assert all(r.get("nextToken") for r in requests[1:])
+    with pytest.raises(ResultsError, match="more than 2 pages"):
+        list(fetch_events(client, group, t0, t0 + 1000, page_size=4, max_pages=2))
     path = tmp_path / "lambda" / "us-east-1.fn.log"
-    assert write_events(fetched, path) == 6
+    assert write_events(fetched, path) == 13
     lines = path.read_text().splitlines()
     assert lines[0] == "2026-11-26T17:31:48.123Z\tSTART RequestId: r0 Version: 1"
-    assert lines[5] == "2026-11-26T17:31:48.200Z\tTraceback:\\n  line 1"
+    assert lines[12] == "2026-11-26T17:31:48.200Z\tTraceback:\\n  line 1"
     reader = RuntimeLogReader(strict=True)
     reader.read_file(path)
     logs = reader.result()
-    assert (logs.starts, logs.other_lines) == (5, 1)
+    assert (logs.starts, logs.other_lines) == (12, 1)
 
 
 @pytest.fixture
