@@ -14,7 +14,7 @@ from locust import LoadTestShape, User
 
 from typing import ClassVar
 
-from loadtests import _hooks
+from loadtests._controller import controller_of
 
 
 class ScheduleShape(LoadTestShape):
@@ -26,4 +26,4 @@ class ScheduleShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float, list[type[User]] | None] | None:
         """Locust asks once a second: the pool to keep, or ``None`` when the run is over."""
-        return _hooks.controller().shape_tick(self.scenario)
+        return controller_of(getattr(self.runner, "environment", None)).shape_tick(self.scenario)

@@ -1,9 +1,9 @@
 """The Locust user that sends scheduled requests.
 
-A :class:`ScheduledUser` has no think time of its own: it asks the process's
-dispatcher for the next due request, sends it, and asks again. The schedule,
-not the user count, decides the request rate; users are only the pool of
-concurrency that carries it. Scenarios subclass it (``SpikeUser``,
+A :class:`ScheduledUser` has no think time of its own: it asks the dispatcher
+of its environment's controller for the next due request, sends it, and asks
+again. The schedule, not the user count, decides the request rate; users are
+only the pool of concurrency that carries it. Scenarios subclass it (``SpikeUser``,
 ``ReplayUser``) so that ``locust -f loadtests/`` can tell them apart.
 """
 
@@ -13,7 +13,7 @@ import gevent
 from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 
-from loadtests import _hooks
+from loadtests._controller import controller_of
 
 # How long a user idles between looks when no schedule is running (before the
 # test starts, or once this process's share of the schedule is over).
@@ -39,8 +39,10 @@ class ScheduledUser(FastHttpUser):
         would cost a ``wait()`` (a ``gevent.sleep(0)``, one more turn of the
         event loop) per request.
         """
+        # The dispatcher is looked up on every turn: each run starts a new one.
+        controller = controller_of(self.environment)
         while True:
-            dispatcher = _hooks.current_dispatcher()
+            dispatcher = controller.dispatcher
             assignment = dispatcher.take() if dispatcher is not None else None
             if dispatcher is None or assignment is None:
                 # No schedule yet, or this process's share of it is over.

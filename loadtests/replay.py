@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from loadtests import _hooks, _options
+from loadtests._controller import ScenarioSpec
 from loadtests._plans import REPLAY_NAME, ReplayPlan
 from loadtests._seed import objects_from_log, seed_regions
 from loadtests._shapes import ScheduleShape
@@ -54,7 +55,7 @@ class ReplayShape(ScheduleShape):
 
 
 _hooks.register_scenario(
-    _hooks.ScenarioSpec(
+    ScenarioSpec(
         REPLAY_NAME,
         build=_plan,
         user_class=ReplayUser,

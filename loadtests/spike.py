@@ -20,6 +20,7 @@ scenario's options with Locust's.
 from __future__ import annotations
 
 from loadtests import _hooks, _options
+from loadtests._controller import ScenarioSpec
 from loadtests._plans import SPIKE_NAME
 from loadtests._shapes import ScheduleShape
 from loadtests._users import ScheduledUser
@@ -36,7 +37,7 @@ class SpikeShape(ScheduleShape):
 
 
 _hooks.register_scenario(
-    _hooks.ScenarioSpec(
+    ScenarioSpec(
         SPIKE_NAME,
         build=_options.spike_plan,
         user_class=SpikeUser,

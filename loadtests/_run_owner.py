@@ -1,0 +1,504 @@
+"""The roles that own a run (local, master): plan it, drive the shape, write the run folder.
+
+A run, from start to stop, as its owner sees it:
+
+1. The shape's first tick plans the scenario from the options (as they stand
+   when the test starts, web UI edits included) and asks for the user pool.
+2. ``test_start``: the run's origin ``t0`` is set a moment ahead so users
+   exist before the first request is due, and the run folder is made.
+3. When the schedule is over, the shape waits (``--drain-timeout``) for late
+   and in-flight requests, then ends the test.
+4. ``test_stop``: ``rate.csv``, ``run.json``, Locust's CSVs and the local
+   distribution's logs join ``requests.csv`` in the run folder.
+
+Without ``--host`` the local distribution is started in ``init`` and stopped
+on every way out (end of test, Ctrl-C, SIGTERM, an error in a later ``init``
+listener): in ``quitting`` and, as a backstop, at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import gevent
+
+import abc
+import atexit
+import functools
+import logging
+import math
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loadtests import _options
+from loadtests._controller import PLAN_OPTION, Controller, Tick
+from loadtests._errors import LoadtestError
+from loadtests._locust_csv import LocustCsv
+from loadtests._plans import pool_size
+from loadtests._records import RecordsWriter, rate_rows, write_rate_csv
+from loadtests._run_folder import (
+    LOCUST_CSV_PREFIX,
+    MALFORMED_TXT,
+    RATE_CSV,
+    REQUESTS_CSV,
+    claim_run_dir,
+    copy_logs,
+    create_run_dir,
+    versions,
+    write_run_json,
+)
+from loadtests._schedule import count_per_second
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Mapping
+
+    from loadtests._controller import ScenarioSpec
+    from loadtests._local import LocalDistribution
+    from loadtests._plans import Plan
+
+logger = logging.getLogger(__name__)
+
+# The first request is due this long after the test starts, so that users exist.
+START_LEAD_S = 1.0
+MAX_SPAWN_RATE_PER_WORKER = 100.0
+MALFORMED_SHOWN = 20
+# Keys of a worker's report that are not its dispatch counts.
+_NOT_DISPATCH = frozenset({"run", "slot", "records_dropped"})
+
+
+@dataclass(slots=True)
+class Run:
+    """The run in progress, on the master or the single local process."""
+
+    id: str
+    scenario: str
+    plan: Plan
+    t0: float
+    started: float
+    end: float
+    run_dir: Path
+    writer: RecordsWriter
+    slots: dict[str, int]
+    users: int
+    spawn_rate: float
+    local: bool
+    host: str
+    drained: dict[int, dict[str, Any]] = field(default_factory=dict)
+    drain_complete: bool = False
+    locust_csv: LocustCsv | None = None
+
+
+class RunOwner(Controller, abc.ABC):
+    """The controller of the process that plans the run and writes its folder."""
+
+    def __init__(
+        self, environment: Any, runner: Any, scenarios: Mapping[str, ScenarioSpec]
+    ) -> None:
+        super().__init__(environment, runner, scenarios)
+        self.local: LocalDistribution | None = None
+        self.local_keys: list[str] | None = None
+        self.run: Run | None = None
+        self._plans: dict[str, tuple[str, Plan]] = {}
+        self._explicit_users: int | None = None
+        self._explicit_spawn_rate: float | None = None
+        self._run_dir_used = False
+        self._next_scenario: str | None = None
+
+    # -- what each role does its own way -----------------------------------------
+
+    @abc.abstractmethod
+    def _slots(self) -> dict[str, int]:
+        """The run's slots of the schedule: one per process that dispatches, by id."""
+
+    @abc.abstractmethod
+    def _drain(self, run: Run) -> None:
+        """The schedule is over: wait for late and in-flight requests, everywhere."""
+
+    def _run_started(self, run: Run, options: argparse.Namespace) -> None:
+        """The run folder is made: start whatever sends or receives its records."""
+
+    def _cut_short(self) -> None:
+        """The test stops: stop sending and collect what is still on its way."""
+
+    def _last_records(self, run: Run) -> None:
+        """Before the folder is written: the records and counts this process holds."""
+
+    def _workers(self, run: Run) -> int:
+        """The number of workers of ``run``, for ``run.json``."""
+        del run
+        return 0
+
+    # -- init ----------------------------------------------------------------
+
+    def on_init(self) -> None:
+        """Read the pool options; check the input and start the local distribution."""
+        super().on_init()
+        options = self.environment.parsed_options
+        if options is not None:
+            self._explicit_users = options.num_users
+            self._explicit_spawn_rate = options.spawn_rate
+        self._prepare()
+
+    def _prepare(self) -> None:
+        options = self.environment.parsed_options
+        if options is None:
+            return
+        scenario = self._default_scenario()
+        # A headless run checks its input before the local distribution starts,
+        # and plans (for a replay, seeds) before the test starts; the web UI
+        # plans when a test is started from it, with the options edited there.
+        eager = scenario is not None and bool(options.headless or options.autostart)
+        local = self.environment.host is None
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            _options.common_checks(options)
+            if eager and scenario is not None:
+                self.scenarios[scenario].validate(options, local)
+            if local:
+                self._start_local(options)
+            if eager and scenario is not None:
+                self.plan_for(scenario)
+        except LoadtestError as exc:
+            logger.error("edgedrill: %s", exc)
+            self.stop_local()
+            raise SystemExit(exc.exit_code) from None
+        except BaseException:
+            self.stop_local()
+            raise
+        finally:
+            # Locust installs its own SIGTERM handler once init is over.
+            signal.signal(signal.SIGTERM, previous)
+
+    def _default_scenario(self) -> str | None:
+        shape = getattr(self.environment, "shape_class", None)
+        return self._chosen(getattr(shape, "scenario", None))
+
+    def _chosen(self, shape_scenario: str | None) -> str | None:
+        """The scenario to run: the one whose user class was named, else the shape's.
+
+        ``locust -f loadtests/`` loads every scenario and Locust runs the first
+        shape; naming a user class (``locust -f loadtests/ SpikeUser``) picks
+        that scenario instead.
+        """
+        options = self.environment.parsed_options
+        named = set(getattr(options, "user_classes", None) or ())
+        picked = [s.name for s in self.scenarios.values() if s.user_class.__name__ in named]
+        if len(picked) == 1:
+            return picked[0]
+        if shape_scenario in self.scenarios:
+            return shape_scenario
+        if len(self.scenarios) == 1:
+            return next(iter(self.scenarios))
+        return None
+
+    def _start_local(self, options: argparse.Namespace) -> None:
+        from loadtests._local import start_local
+
+        logger.info("edgedrill: no --host given, starting the local distribution")
+        atexit.register(self.stop_local)
+        self.local = start_local(objects=int(options.objects), memory_mb=int(options.memory_mb))
+        self.local_keys = list(self.local.keys)
+        self.environment.host = self.local.edge_url
+        logger.info("edgedrill: local distribution at %s", self.local.edge_url)
+
+    def stop_local(self) -> None:
+        """Stop the local distribution if this process started it (idempotent)."""
+        local, self.local = self.local, None
+        if local is not None:
+            logger.info("edgedrill: stopping the local distribution")
+            local.stop()
+
+    # -- planning --------------------------------------------------------------
+
+    def plan_for(self, scenario: str) -> Plan:
+        """The plan of ``scenario`` for the current options (rebuilt only when they change)."""
+        spec = self.scenarios[scenario]
+        options = self.environment.parsed_options
+        locust_own = _locust_option_names()
+        key = repr(
+            sorted(
+                (k, repr(v))
+                for k, v in vars(options).items()
+                if k != PLAN_OPTION and k not in locust_own
+            )
+        )
+        cached = self._plans.get(scenario)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        plan = spec.build(options, self.local_keys)
+        if self.local is not None and spec.prepare_local is not None:
+            spec.prepare_local(plan, self.local)
+        _report_malformed(plan)
+        self._plans[scenario] = (key, plan)
+        return plan
+
+    def _pool(self, plan: Plan, slots: int) -> tuple[int, float]:
+        options = self.environment.parsed_options
+        users = self._explicit_users or pool_size(plan.peak_rps, float(options.pool_latency), slots)
+        users = max(users, slots)
+        spawn_rate = self._explicit_spawn_rate or min(
+            float(users), MAX_SPAWN_RATE_PER_WORKER * slots
+        )
+        return users, spawn_rate
+
+    # -- the shape ---------------------------------------------------------------
+
+    def shape_tick(self, shape_scenario: str) -> Tick | None:
+        """The scenario shape's tick: the pool while the schedule runs, ``None`` after the drain."""
+        run = self.run
+        scenario = (run.scenario if run else self._chosen(shape_scenario)) or shape_scenario
+        user_class = self.scenarios[scenario].user_class
+        if run is None:
+            try:
+                plan = self.plan_for(scenario)
+            except LoadtestError as exc:
+                logger.error("edgedrill: %s", exc)
+                return None
+            self._next_scenario = scenario
+            users, spawn_rate = self._pool(plan, len(self._slots()))
+            return users, spawn_rate, [user_class]
+        if time.time() < run.end:
+            return run.users, run.spawn_rate, [user_class]
+        self._drain(run)
+        return None
+
+    # -- test start ------------------------------------------------------------------
+
+    def on_test_start(self) -> None:
+        """Begin a run; a run that cannot begin ends the test."""
+        environment = self.environment
+        try:
+            self._begin_run()
+        except (LoadtestError, OSError) as exc:
+            logger.error("edgedrill: cannot start the run: %s", exc)
+            self.run = None
+            runner = environment.runner
+            if runner is not None:
+                headless = bool(getattr(environment.parsed_options, "headless", False))
+                gevent.spawn(runner.quit if headless else runner.stop)
+
+    def _begin_run(self) -> None:
+        environment = self.environment
+        options = environment.parsed_options
+        scenario = self._next_scenario or self._default_scenario()
+        self._next_scenario = None
+        if scenario is None:
+            msg = "no edgedrill scenario is selected"
+            raise _options.ScenarioError(msg)
+        plan = self.plan_for(scenario)
+        slots = self._slots()
+        users, spawn_rate = self._pool(plan, len(slots))
+        now = time.time()
+        t0 = now + START_LEAD_S
+        end = t0 + plan.duration
+        if options.run_time:
+            # --run-time cuts the schedule, counted from its start.
+            end = min(end, t0 + float(options.run_time))
+        run_dir = self._new_run_dir(options, scenario)
+        run = Run(
+            id=uuid.uuid4().hex,
+            scenario=scenario,
+            plan=plan,
+            t0=t0,
+            started=now,
+            end=end,
+            run_dir=run_dir,
+            writer=RecordsWriter(run_dir / REQUESTS_CSV, origin=t0),
+            slots=slots,
+            users=users,
+            spawn_rate=spawn_rate,
+            local=self.local is not None,
+            host=str(environment.host or ""),
+        )
+        self.run = run
+        _write_malformed(run_dir, plan)
+        self._start_locust_csv(run, options)
+        setattr(
+            options,
+            PLAN_OPTION,
+            {
+                "run": run.id,
+                "t0": t0,
+                "limit": end - t0,
+                "slots": slots,
+                "scenario": scenario,
+                "keys": self.local_keys,
+            },
+        )
+        logger.info(
+            "edgedrill: %s run in %s: %.0f s scheduled, peak %.1f requests/s, %d users",
+            scenario,
+            run_dir,
+            min(plan.duration, end - t0),
+            plan.peak_rps,
+            users,
+        )
+        self._run_started(run, options)
+
+    def _new_run_dir(self, options: argparse.Namespace, scenario: str) -> Path:
+        if options.run_dir and not self._run_dir_used:
+            self._run_dir_used = True
+            return claim_run_dir(Path(options.run_dir))
+        base = Path(options.run_dir).parent if options.run_dir else Path(options.results_dir)
+        return create_run_dir(base, scenario)
+
+    def _start_locust_csv(self, run: Run, options: argparse.Namespace) -> None:
+        prefix = run.run_dir / LOCUST_CSV_PREFIX
+        given = getattr(options, "csv_prefix", None)
+        if given and Path(given).resolve() == prefix.resolve():
+            return  # Locust writes them there itself
+        full = bool(getattr(options, "stats_history_enabled", False))
+        run.locust_csv = LocustCsv(self.environment, prefix, full_history=full)
+
+    # -- test stop -------------------------------------------------------------------
+
+    def on_test_stop(self) -> None:
+        """Finish the run: stop dispatching, collect the last records, write the run folder."""
+        self._cut_short()
+        self.finish_run()
+
+    def finish_run(self) -> None:
+        """Write what the run folder still lacks (idempotent)."""
+        run, self.run = self.run, None
+        if run is None:
+            return
+        self._last_records(run)
+        run.writer.close()
+        counts = run.writer.counts
+        targets = _targets(run)
+        write_rate_csv(run.run_dir / RATE_CSV, rate_rows(targets, counts))
+        if run.locust_csv is not None:
+            run.locust_csv.close()
+        if self.local is not None:
+            try:
+                self.local.flush_logs()
+                copy_logs(self.local.log_dir, run.run_dir)
+            except OSError as exc:
+                logger.warning("edgedrill: could not copy the local logs: %s", exc)
+        write_run_json(run.run_dir, self._run_document(run, sum(targets)))
+        logger.info(
+            "edgedrill: %d requests, %d failures, %d late starts; run folder %s",
+            counts.requests,
+            counts.failures,
+            counts.late_starts,
+            run.run_dir,
+        )
+
+    def _run_document(self, run: Run, scheduled: float) -> dict[str, Any]:
+        options = self.environment.parsed_options
+        counts = run.writer.counts
+        reports = run.drained
+        args = {k: v for k, v in vars(options).items() if k != PLAN_OPTION}
+        return {
+            "scenario": run.scenario,
+            "args": args,
+            "versions": versions(),
+            "start": run.t0,
+            "end": time.time(),
+            "host": run.host,
+            "local": run.local,
+            "requests": counts.requests,
+            "failures": counts.failures,
+            "late_starts": counts.late_starts,
+            "malformed_lines": len(_malformed(run.plan)),
+            "memory_mb": self._memory_mb(options),
+            "billing_threshold_ms": _billing_threshold_ms(),
+            "scheduled": round(scheduled),
+            "unsent": sum(int(r.get("unsent", 0)) for r in reports.values()),
+            "in_flight_at_end": sum(int(r.get("in_flight", 0)) for r in reports.values()),
+            "complete": run.drain_complete,
+            "workers": self._workers(run),
+            "users": run.users,
+            "duration_s": run.plan.duration,
+            "plan": run.plan.summary(),
+            "records_dropped": self.collector.dropped
+            + sum(int(r.get("records_dropped", 0)) for r in reports.values()),
+            "dispatch": [
+                {k: v for k, v in reports[slot].items() if k not in _NOT_DISPATCH}
+                for slot in sorted(reports)
+            ],
+        }
+
+    def _memory_mb(self, options: argparse.Namespace) -> int:
+        if self.local is not None:
+            return self.local.memory_mb
+        return int(options.memory_mb)
+
+    # -- quitting ------------------------------------------------------------------------
+
+    def on_quitting(self) -> None:
+        """Locust is exiting: finish any run, stop the local distribution."""
+        try:
+            if self.run is not None:
+                self._cut_short()
+                self.finish_run()
+        finally:
+            super().on_quitting()
+            self.stop_local()
+
+
+def _targets(run: Run) -> list[float]:
+    """Requests asked for per second, up to where the run was cut short if it was."""
+    slots = len(run.slots)
+    limit = run.end - run.t0
+    if limit >= run.plan.duration:
+        return run.plan.targets(slots)
+    offsets = (
+        ticket.offset
+        for slot in range(slots)
+        for ticket in run.plan.tickets(slot, slots)
+        if ticket.offset < limit
+    )
+    return [float(c) for c in count_per_second(offsets, math.ceil(max(limit, 0.0)))]
+
+
+@functools.cache
+def _locust_option_names() -> frozenset[str]:
+    """Names of Locust's own options (not a scenario's)."""
+    from locust.argument_parser import default_args_dict
+
+    return frozenset(default_args_dict())
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    """SIGTERM while the local distribution starts: exit through the clean-up paths."""
+    raise SystemExit(128 + signum)
+
+
+def _malformed(plan: Plan) -> list[str]:
+    log = getattr(plan, "log", None)
+    if log is None:
+        return []
+    return [str(line) for line in log.malformed]
+
+
+def _report_malformed(plan: Plan) -> None:
+    malformed = _malformed(plan)
+    if not malformed:
+        return
+    for line in malformed[:MALFORMED_SHOWN]:
+        logger.warning("edgedrill: skipped malformed log line %s", line)
+    if len(malformed) > MALFORMED_SHOWN:
+        logger.warning(
+            "edgedrill: ... and %d more malformed lines (all in the run folder's %s)",
+            len(malformed) - MALFORMED_SHOWN,
+            MALFORMED_TXT,
+        )
+
+
+def _write_malformed(run_dir: Path, plan: Plan) -> None:
+    malformed = _malformed(plan)
+    if malformed:
+        (run_dir / MALFORMED_TXT).write_text("\n".join(malformed) + "\n", encoding="utf-8")
+
+
+def _billing_threshold_ms() -> float:
+    from router.config import load_config
+
+    try:
+        return float(load_config().billing_threshold_ms)
+    except Exception:
+        return math.nan
