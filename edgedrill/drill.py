@@ -31,20 +31,14 @@ from typing import IO, TYPE_CHECKING
 import loadtests
 from edge.settings import OBJECTS
 from edgedrill.errors import CliError, DrillError
+from edgedrill_formats.run_folder import LOCUST_CSV_PREFIX, LOCUST_HTML, LOCUST_LOG, RUN_JSON
 from loadtests._options import BASELINE_RPS, SPIKE_FACTOR, flag_given
-from loadtests._run_folder import (
-    DEFAULT_RESULTS_DIR,
-    LOCUST_CSV_PREFIX,
-    RUN_JSON,
-    create_run_dir,
-)
+from loadtests._run_folder import DEFAULT_RESULTS_DIR, create_run_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 SCENARIOS = ("spike", "replay")
-LOCUST_LOG = "locust.log"
-LOCUST_HTML = "locust_report.html"
 # The locustfiles: ``python -m locust -f`` loads them by path, as a user does.
 _LOCUSTFILES = Path(loadtests.__file__).resolve().parent
 # Locust gets this long past the drill's own length to start, drain and write.

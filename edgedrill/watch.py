@@ -8,6 +8,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from edgedrill_formats.run_folder import REQUESTS_CSV
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -53,7 +55,6 @@ class DrillWatcher:
 
     def _watch(self) -> None:
         from results.live import RequestsTail
-        from results.run_folder import REQUESTS_CSV
 
         if self.run_dir is None:
             return

@@ -22,3 +22,6 @@ LOCUST_CSV_PREFIX = "locust"
 LOCUST_STATS = f"{LOCUST_CSV_PREFIX}_stats.csv"
 LOCUST_FAILURES = f"{LOCUST_CSV_PREFIX}_failures.csv"
 LOCUST_EXCEPTIONS = f"{LOCUST_CSV_PREFIX}_exceptions.csv"
+# ``edgedrill run`` keeps Locust's console output and its own HTML report beside the records.
+LOCUST_LOG = "locust.log"
+LOCUST_HTML = "locust_report.html"

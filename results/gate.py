@@ -270,8 +270,15 @@ def _read_toml(path: Path) -> dict[str, object]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise GateConfigError(str(path), "(file)", "not found") from None
+    except OSError as exc:
+        raise GateConfigError(str(path), "(file)", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start}): a gate file is TOML"
+        raise GateConfigError(str(path), "(file)", reason) from None
     except tomllib.TOMLDecodeError as exc:
         raise GateConfigError(str(path), "(file)", f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise GateConfigError(str(path), "(file)", "invalid TOML: nested too deeply") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ never first discovered at the edge.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,15 +120,25 @@ def load_config(path: str | Path | None = None) -> RouterConfig:
         raise ConfigError(
             "<file>", f"cannot read: {exc.strerror or exc}", source=str(source)
         ) from exc
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        reason = f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        raise ConfigError("<file>", reason, source=str(source)) from exc
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.start}): a router config is JSON"
+        raise ConfigError("<file>", reason, source=str(source)) from None
+    document = decode_json(text, "<file>", source=str(source))
     try:
         return parse_config(document)
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.reason, source=str(source)) from None
+
+
+def decode_json(text: str, key: str, *, source: str | None = None) -> object:
+    """``json.loads`` whose every failure is a :class:`ConfigError` naming line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        reason = f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise ConfigError(key, reason, source=source) from None
+    except RecursionError:
+        raise ConfigError(key, "not usable JSON: nested too deeply", source=source) from None
 
 
 def parse_config(document: object) -> RouterConfig:
@@ -258,6 +269,9 @@ def _number(document: dict[str, Any], key: str, default: float) -> float:
     value = document.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(key, f"must be a number, got {value!r}")
+    # JSON has no NaN or Infinity, yet Python's reader takes them: refuse both.
+    if not math.isfinite(value):
+        raise ConfigError(key, f"must be a finite number, got {value!r}")
     return float(value)
 
 

@@ -76,22 +76,24 @@ class Environment:
         origin_domain, region, state, reason, unknown = self._route(request, result)
         handler_ms = (self.timer() - started) * 1000.0
         request_id = getattr(context, "aws_request_id", None) or cf_config.get("requestId", "")
-        self.sink(
-            emf_line(
-                InvocationLog(
-                    request_id=str(request_id),
-                    cache_state=state,
-                    origin=origin_domain,
-                    region=region,
-                    dns_ms=result.dns_seconds * 1000.0,
-                    handler_ms=handler_ms,
-                    dns_queries=result.queries,
-                    reason=reason,
-                    stale_age_s=result.stale_age,
-                    unknown_domains=unknown,
-                )
-            )
+        log = InvocationLog(
+            request_id=str(request_id),
+            cache_state=state,
+            origin=origin_domain,
+            region=region,
+            dns_ms=result.dns_seconds * 1000.0,
+            handler_ms=handler_ms,
+            dns_queries=result.queries,
+            reason=reason,
+            stale_age_s=result.stale_age,
+            unknown_domains=unknown,
         )
+        # The request is routed: a log line that cannot be written (a closed
+        # stdout, a full pipe) costs that line, never the viewer's request.
+        try:
+            self.sink(emf_line(log))
+        except (OSError, ValueError):
+            logger.exception("could not write the invocation's log line")
         return request
 
     def _candidates(self, values: tuple[str, ...]) -> Candidates:

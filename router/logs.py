@@ -48,7 +48,10 @@ _DIRECTIVE_TAIL = json.dumps(
     [{"Namespace": NAMESPACE, "Dimensions": [["cache_state"]], "Metrics": _METRICS}],
     separators=(",", ":"),
 )
-_quote = json.encoder.encode_basestring
+# ASCII with \u escapes: a lone surrogate from a hostile event (a request id, an
+# origin domain on the fallback path) still makes a line that UTF-8 stdout can
+# carry and any JSON reader can parse; the log line never fails a request.
+_quote = json.encoder.encode_basestring_ascii
 
 
 def emf_line(log: InvocationLog, timestamp_ms: int | None = None) -> str:

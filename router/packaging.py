@@ -83,14 +83,22 @@ def build_package(
     # Ship the file as written (after validation), so what was reviewed is what runs.
     config_bytes = source.read_bytes()
     json.loads(config_bytes)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        msg = f"--out {out_dir}: exists and is not a folder"
+        raise PackageError(msg)
     target = out_dir / "edgedrill-router.zip"
     partial = target.with_suffix(".zip.partial")
     sources = _sources()
-    with zipfile.ZipFile(partial, "w") as archive:
-        for path, name in sources:
-            _add(archive, name, path.read_bytes())
-        _add(archive, "router/config.json", config_bytes)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(partial, "w") as archive:
+            for path, name in sources:
+                _add(archive, name, path.read_bytes())
+            _add(archive, "router/config.json", config_bytes)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        msg = f"--out {out_dir}: cannot write the package: {exc.strerror or exc}"
+        raise PackageError(msg) from None
     size = partial.stat().st_size
     if size > max_zipped:
         partial.unlink()

@@ -19,7 +19,7 @@ from edgedrill.commands.results import add_analysis_arguments, analyse_run, anal
 from edgedrill.drill import add_drill_arguments, positive_float, run_drill_from_args
 from edgedrill.errors import CliError, GateFailed
 from edgedrill.watch import DrillWatcher
-from loadtests._run_folder import RUN_JSON
+from edgedrill_formats.run_folder import RUN_JSON
 
 if TYPE_CHECKING:
     import argparse

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from edgedrill.drill import positive_float
 from edgedrill.errors import CliError
+from edgedrill_formats.log_dir import LAMBDA_DIR, log_group_file
+from edgedrill_formats.run_folder import LOGS_DIR, RUN_JSON
 
 if TYPE_CHECKING:
     from results.analysis import Analysis, Options
@@ -236,7 +238,7 @@ def fetch_logs_command(args: argparse.Namespace) -> int:
     from results.analysis import LOG_GRACE_S
     from results.cloudwatch import edge_log_group, fetch_events, write_events
     from results.errors import ResultsError
-    from results.run_folder import RUN_JSON, read_run_info
+    from results.run_folder import read_run_info
 
     try:
         info = read_run_info(args.run_dir / RUN_JSON)
@@ -250,7 +252,7 @@ def fetch_logs_command(args: argparse.Namespace) -> int:
     end_ms = int((info.end + LOG_GRACE_S) * 1000)
     for region in regions:
         client = boto3.client("logs", region_name=region, endpoint_url=args.endpoint_url)
-        path = args.run_dir / "logs" / "lambda" / f"{region}.{args.function}.log"
+        path = args.run_dir / LOGS_DIR / LAMBDA_DIR / log_group_file(region, args.function)
         try:
             count = write_events(fetch_events(client, group, start_ms, end_ms), path)
         except client.exceptions.ResourceNotFoundException:

@@ -71,10 +71,14 @@ def _read_event(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CliError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text (byte {exc.start}): an event is JSON") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise CliError(f"{path}:{exc.lineno}:{exc.colno}: malformed event JSON: {exc.msg}") from exc
+    except RecursionError:
+        raise CliError(f"{path}: unusable event JSON: nested too deeply") from None
 
 
 def _percentile(sorted_values: list[float], share: float) -> float:

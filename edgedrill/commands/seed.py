@@ -9,8 +9,8 @@ distribution. ``edgedrill up --seed-from-log LOG`` reads the log first (a
 missing or empty log fails before anything starts), starts the distribution
 as ``up`` does, seeds it as soon as its state file is written, and says so;
 a seeding failure stops it. The ``up`` command itself belongs to
-``_cli_edge``; this module adds the option to it when it is registered
-first (modules register in name order).
+:mod:`edgedrill.commands.distribution`; this module adds the option to it
+(:data:`edgedrill.cli.COMMAND_GROUPS` registers this group after that one).
 """
 
 from __future__ import annotations

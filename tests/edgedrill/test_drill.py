@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedrill.cli import main
 from edge.settings import OBJECTS
+from edgedrill.cli import main
 from edgedrill.drill import (
     _tee,
     add_drill_arguments,

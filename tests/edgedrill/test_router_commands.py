@@ -10,12 +10,12 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from edgedrill.cli import main
 from tests.router.conftest import EUW1, ROUTING_NAME, USE1
 
 if TYPE_CHECKING:
-    import pytest
-
     from edge.dns_zone import DnsZoneServer
 
 EVENTS = Path(__file__).parent.parent / "events"
@@ -173,3 +173,56 @@ def test_package_runs_alone_in_an_isolated_interpreter(
     assert domains == {USE1, EUW1}
     emf = [json.loads(line) for line in done.stdout.splitlines()[:-1]]
     assert [line["cache_state"] for line in emf] == ["miss", "hit"]
+
+
+BINARY = bytes(range(256)) * 4
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(BINARY, "not UTF-8 text"), (DEEP.encode(), "nested too deeply")],
+    ids=["binary", "deep"],
+)
+def test_unusable_config_and_event_files_are_usage_errors(
+    tmp_path: Path, content: bytes, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    assert main(["package", "--config", str(bad), "--out", str(tmp_path / "dist")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert reason in err
+    assert "Traceback" not in err
+    assert main(["invoke", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert reason in err
+    assert main(["invoke", str(EVENTS / "s3-origin.json"), "--config", str(bad)]) == 2
+    assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threshold", ["NaN", "Infinity", "-Infinity"])
+def test_a_threshold_that_is_not_finite_is_not_packaged(
+    tmp_path: Path, zone_server: DnsZoneServer, threshold: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config.json", zone_server, lookup_timeout_ms=25_000)
+    text = config.read_text().replace(
+        '"lookup_timeout_ms"', f'"billing_threshold_ms": {threshold}, "lookup_timeout_ms"'
+    )
+    config.write_text(text)
+    assert main(["package", "--config", str(config), "--out", str(tmp_path / "dist")]) == 2
+    assert "'billing_threshold_ms': must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "dist").exists()
+
+
+def test_package_out_naming_a_file_is_a_usage_error(
+    tmp_path: Path, zone_server: DnsZoneServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config.json", zone_server)
+    taken = tmp_path / "taken"
+    taken.write_text("keep me\n")
+    assert main(["package", "--config", str(config), "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {taken}: exists and is not a folder" in err
+    assert taken.read_text() == "keep me\n"

@@ -8,6 +8,7 @@ default run takes 10,000 examples of each.
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,13 @@ EVENTS = Path(__file__).parent.parent / "events"
 SAMPLES = [json.loads(path.read_text()) for path in sorted(EVENTS.glob("*.json"))]
 EXAMPLES = 10_000
 
+# Text with lone surrogates too: JSON parsers (and CloudFront's own
+# serialisation) can hand them over, and stdout cannot encode them as UTF-8.
+hostile_text = st.text(st.characters() | st.integers(0xD800, 0xDFFF).map(chr), max_size=20)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | hostile_text,
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+        st.lists(children, max_size=4) | st.dictionaries(hostile_text, children, max_size=4)
     ),
     max_leaves=20,
 )
@@ -82,18 +86,27 @@ def _mutate(event: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
     return event
 
 
+def strict_stdout_sink(line: str) -> None:
+    """Write as Lambda's stdout does: UTF-8, strict; the line must parse back as JSON."""
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    stream.write(line + "\n")
+    stream.flush()
+    document = json.loads(stream.buffer.getvalue().decode("utf-8"))  # type: ignore[attr-defined]
+    assert document["event"] == "route"
+
+
 def _environments():
     healthy = create_environment(
         make_config(),
         resolver=ScriptedResolver([answer(USE1, EUW1)]),
         clock=FakeClock(),
-        sink=lambda line: None,
+        sink=strict_stdout_sink,
     )
     broken = create_environment(
         make_config(),
         resolver=ScriptedResolver([failure()]),
         clock=FakeClock(),
-        sink=lambda line: None,
+        sink=strict_stdout_sink,
     )
     return healthy, broken
 
@@ -133,6 +146,39 @@ def _apply(sample: Any, mutations: list[Any]) -> Any:
 @given(event=mutated_events | arbitrary_events)
 def test_malformed_events_raise_only_event_error(event: Any) -> None:
     _check(event)
+
+
+def test_a_lone_surrogate_in_the_request_id_is_escaped_in_the_log_line() -> None:
+    lines: list[str] = []
+    env = create_environment(
+        make_config(),
+        resolver=ScriptedResolver([failure()]),
+        clock=FakeClock(),
+        sink=lambda line: (strict_stdout_sink(line), lines.append(line)),
+    )
+    event = json.loads((EVENTS / "s3-origin.json").read_text())
+    event["Records"][0]["cf"]["config"]["requestId"] = "id-\udc80-end"
+    event["Records"][0]["cf"]["request"]["origin"]["s3"]["domainName"] = "a\ud800.example.com"
+    env.handle(event, None)
+    assert json.loads(lines[-1])["request_id"] == "id-\udc80-end"
+    assert lines[-1].isascii()
+
+
+def test_a_sink_that_fails_costs_the_line_not_the_request() -> None:
+    def broken_pipe(_line: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    env = create_environment(
+        make_config(),
+        resolver=ScriptedResolver([answer(USE1)]),
+        clock=FakeClock(),
+        sink=broken_pipe,
+    )
+    sample = next(
+        s for s in SAMPLES if s["Records"][0]["cf"]["config"]["eventType"] == "origin-request"
+    )
+    request = env.handle(copy.deepcopy(sample), None)
+    assert request["headers"]["host"][0]["value"] == USE1
 
 
 def test_valid_samples_are_routed() -> None:
