@@ -59,8 +59,6 @@ class ScenarioSpec:
 class Controller:
     """The drill's state in one Locust process; subclasses are its roles."""
 
-    role = "local"
-
     def __init__(
         self, environment: Any, runner: Any, scenarios: Mapping[str, ScenarioSpec]
     ) -> None:

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 class LocalController(RunOwner):
     """The drill in one Locust process, without master or workers."""
 
-    role = "local"
-
     def on_init(self) -> None:
         """Prepare the run as its owner, then record this process's requests."""
         super().on_init()

@@ -28,8 +28,6 @@ GATHER_TIMEOUT_S = 5.0
 class MasterController(RunOwner):
     """The drill on a Locust master: the run is its own, the requests are its workers'."""
 
-    role = "master"
-
     def on_init(self) -> None:
         """Listen for the workers' records and reports, then prepare the run as its owner."""
         self.runner.register_message(MSG_RECORDS, self._on_records)

@@ -26,8 +26,6 @@ logger = logging.getLogger(__name__)
 class WorkerController(Controller):
     """The drill on a Locust worker: one slot of its master's run."""
 
-    role = "worker"
-
     def __init__(
         self, environment: Any, runner: Any, scenarios: Mapping[str, ScenarioSpec]
     ) -> None:
