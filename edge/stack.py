@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from edge import settings
 from edge.process import (
     READY_TIMEOUT_S,
     Child,
@@ -163,7 +164,6 @@ class StackState:
 def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``up`` (shared by ``python -m edge.stack up`` and ``edgedrill up``)."""
     parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="state file to write")
-    parser.add_argument("--objects", type=int, default=200, help="objects seeded in each region")
     parser.add_argument(
         "--regions",
         default=",".join(DEFAULT_REGIONS),
@@ -172,69 +172,25 @@ def add_up_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-dir", type=Path, default=None, help="log directory (default: beside the state)"
     )
-    parser.add_argument("--txt-ttl", type=int, default=60, help="TTL of the routing TXT record, s")
-    parser.add_argument("--a-ttl", type=int, default=60, help="TTL of the origins' A records, s")
-    parser.add_argument("--seed", type=int, default=7, help="seed of the object corpus")
-    parser.add_argument("--min-ttl", type=float, default=0.0, help="cache behaviour minimum TTL, s")
-    parser.add_argument("--default-ttl", type=float, default=86_400.0, help="default TTL, s")
-    parser.add_argument("--max-ttl", type=float, default=31_536_000.0, help="maximum TTL, s")
-    parser.add_argument(
-        "--error-ttl", type=float, default=10.0, help="error caching minimum TTL, s"
-    )
-    parser.add_argument("--cache-mb", type=int, default=512, help="POP cache size, MiB")
-    parser.add_argument(
-        "--concurrency-limit", type=int, default=1000, help="Lambda concurrency limit"
-    )
-    parser.add_argument(
-        "--idle-reap-s", type=float, default=300.0, help="idle environment lifetime, s"
-    )
-    parser.add_argument(
-        "--trigger-timeout-s", type=float, default=30.0, help="origin trigger timeout, s"
-    )
-    parser.add_argument("--memory-mb", type=int, default=128, help="function memory size, MB")
-    parser.add_argument(
-        "--connection-attempts", type=int, default=3, help="origin connection attempts"
-    )
-    parser.add_argument(
-        "--connection-timeout-s", type=float, default=10.0, help="origin connect timeout, s"
-    )
-    parser.add_argument(
-        "--response-timeout-s", type=float, default=30.0, help="origin response timeout, s"
-    )
+    for declared in settings.UP_SETTINGS:
+        declared.add_to(parser)
     parser.add_argument(
         "--no-origin-group", action="store_true", help="no secondary origin (no failover)"
     )
-    parser.add_argument(
-        "--lookup-timeout-ms", type=float, default=20.0, help="router DNS deadline, ms"
-    )
-    parser.add_argument("--router-min-ttl", type=int, default=5, help="router min_ttl, s")
-    parser.add_argument(
-        "--control-port", type=int, default=0, help="control API port (0: any free)"
-    )
-    parser.add_argument("--edge-port", type=int, default=0, help="edge port (0: any free)")
     parser.add_argument("--watch-stdin", action="store_true", help="stop when stdin closes")
     parser.add_argument("--quiet", action="store_true", help="print nothing once up")
 
 
 def _check(args: argparse.Namespace) -> list[str]:
+    """What the options' own ranges cannot say: the region list and the TTL order."""
     regions = [r.strip() for r in str(args.regions).split(",") if r.strip()]
     problems = []
     if not 1 <= len(regions) <= 8:
         problems.append("--regions: give one to eight regions, primary first")
     if len(set(regions)) != len(regions):
         problems.append("--regions: a region is listed twice")
-    if args.objects < 1 or args.objects > 100_000:
-        problems.append("--objects: must be within 1..100000")
     if not 0 <= args.min_ttl <= args.default_ttl <= args.max_ttl:
         problems.append("--min-ttl/--default-ttl/--max-ttl: need min <= default <= max")
-    if args.concurrency_limit < 1:
-        problems.append("--concurrency-limit: must be at least 1")
-    if args.trigger_timeout_s <= 0 or args.trigger_timeout_s > 30:
-        problems.append("--trigger-timeout-s: must be within (0, 30] (the origin-trigger limit)")
-    if args.memory_mb < 128 or args.memory_mb > 10_240:
-        problems.append("--memory-mb: must be within 128..10240")
-    if args.lookup_timeout_ms <= 0 or args.lookup_timeout_ms >= 50:
-        problems.append("--lookup-timeout-ms: must be within (0, 50) (below the billing threshold)")
     return problems
 
 
@@ -581,7 +537,7 @@ class RunningStack:
 def launch(
     state_path: Path,
     *,
-    objects: int = 200,
+    objects: int = settings.OBJECTS.default,
     regions: Sequence[str] = DEFAULT_REGIONS,
     log_dir: Path | None = None,
     extra_args: Sequence[str] = (),

@@ -25,7 +25,7 @@ from edgedrill_formats.run_folder import RATE_CSV as RATE_CSV
 from edgedrill_formats.run_folder import REQUESTS_CSV as REQUESTS_CSV
 from edgedrill_formats.run_folder import RUN_JSON as RUN_JSON
 from edgedrill_formats.run_folder import STAMP_FORMAT as STAMP_FORMAT
-from loadtests._errors import CliError
+from loadtests._errors import LoadtestError
 
 DEFAULT_RESULTS_DIR = Path("results") / "runs"
 
@@ -59,7 +59,7 @@ def create_run_dir(base: Path, scenario: str, moment: datetime | None = None) ->
             return path
     except OSError as exc:
         msg = f"--out {base}: cannot make a run folder there: {exc.strerror or exc}"
-        raise CliError(msg) from exc
+        raise LoadtestError(msg) from exc
     msg = f"no free run folder name under {base} for {scenario}"
     raise FileExistsError(msg)
 

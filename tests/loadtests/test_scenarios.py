@@ -88,7 +88,7 @@ def assert_hold_follows_target(rate, first: int, last: int, tolerance: float = 0
 def test_edgedrill_run_spikes_the_local_distribution_and_writes_the_run_folder(spawn, tmp_path):
     out = tmp_path / "runs"
     running = spawn(
-        "-m", "loadtests._cli", "run", "--duration", "8", "--out", str(out), "--", "--seed", "3"
+        "-m", "edgedrill.cli", "run", "--duration", "8", "--out", str(out), "--", "--seed", "3"
     )
     finished = running.finish(timeout=120)
     assert finished.code == 0, finished.output[-3000:]
@@ -288,7 +288,7 @@ def test_sigterm_to_edgedrill_run_stops_locust_and_names_the_run(spawn, tmp_path
     # distribution stop with it, and the partial run is written and named.
     runs = tmp_path / "runs"
     running = spawn(
-        "-m", "loadtests._cli", "run", "--duration", "60", "--out", str(runs), "--quiet"
+        "-m", "edgedrill.cli", "run", "--duration", "60", "--out", str(runs), "--quiet"
     )
     wait_for_requests(running, runs, more_than=20)
     assert any("locust" in cmd for cmd in running.descendants.values())
@@ -428,7 +428,7 @@ def test_up_seeded_from_a_log_serves_the_logs_objects(spawn, tmp_path):
     log = write_log(tmp_path / "access.log", render(lines))
     state = tmp_path / "up" / "state.json"
     running = spawn(
-        "-m", "loadtests._cli", "up", "--state", str(state), "--objects", "3",
+        "-m", "edgedrill.cli", "up", "--state", str(state), "--objects", "3",
         "--seed-from-log", str(log),
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -446,12 +446,12 @@ def test_up_seeded_from_a_log_serves_the_logs_objects(spawn, tmp_path):
             urllib.request.urlopen(f"{edge}/media/never-served.bin", timeout=10)
         missing.value.close()
         assert missing.value.code in (403, 404)
-        again = spawn("-m", "loadtests._cli", "seed", "--log", str(log), "--state", str(state))
+        again = spawn("-m", "edgedrill.cli", "seed", "--log", str(log), "--state", str(state))
         seeded = again.finish(timeout=60)
         assert seeded.code == 0, seeded.output
         assert "seeded 5 objects (5010 bytes)" in seeded.output
     finally:
-        down = spawn("-m", "loadtests._cli", "down", "--state", str(state)).finish(timeout=60)
+        down = spawn("-m", "edgedrill.cli", "down", "--state", str(state)).finish(timeout=60)
     assert down.code == 0, down.output
     finished = running.finish(timeout=60)
     assert finished.leftovers() == []

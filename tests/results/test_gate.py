@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from loadtests._cli import main
+from edgedrill.cli import main
 from results.analysis import analyse, load_run
 from results.errors import GateConfigError
 from results.gate import Outcome, evaluate, junit_xml, load_gate, parse_gate, worst_error_window
