@@ -44,7 +44,6 @@ from typing import TYPE_CHECKING, Any
 from edge.fault_specs import LambdaFault, LambdaFaultKind
 from edge.linefile import LineFile, PerSecond
 from router.config import load_config
-from router.events import READ_ONLY_HEADERS
 from router.handler import create_environment
 
 if TYPE_CHECKING:
@@ -628,24 +627,3 @@ class FunctionPool:
             env.jobs.put(None)
         with contextlib.suppress(OSError):
             self.log.close()
-
-
-def read_only_changes(before: dict[str, Any], after: object) -> list[str]:
-    """Read-only headers the function added, removed or changed (CloudFront rejects these)."""
-    if not isinstance(after, dict):
-        return []
-    old = before.get("headers") or {}
-    new = after.get("headers") or {}
-    if not isinstance(new, dict):
-        return []
-    changed = []
-    for name in sorted(READ_ONLY_HEADERS):
-        if _values(old.get(name)) != _values(new.get(name)):
-            changed.append(name)
-    return changed
-
-
-def _values(entries: object) -> list[str]:
-    if not isinstance(entries, list):
-        return []
-    return [str(e.get("value")) for e in entries if isinstance(e, dict)]
