@@ -21,6 +21,7 @@ from results.cache_metrics import DnsCacheMetrics, EdgeCacheMetrics, dns_cache, 
 from results.environments import Environments, environments
 from results.errors import MalformedLines, RunFolderError
 from results.failover import DEFAULT_ERROR_RATE, DEFAULT_STABLE_S, Failover, failover
+from results.fault_windows import FaultWindow, fault_windows
 from results.latency import DEFAULT_PERCENTILES, WindowSeries, percentiles, sliding_percentiles
 from results.loading import read_inputs
 from results.run_folder import (
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 # Log lines this long after the run's end still belong to it: an invocation
 # sent in the last second may run up to the origin trigger's 30 s timeout.
 LOG_GRACE_S = 31.0
+# The router's choice when it left the request on the distribution's own origin.
+DEFAULT_ORIGIN = "default origin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,11 @@ class OriginMetrics:
     router: dict[str, int]  # region in the router's lines ("" = default origin)
     per_second: dict[str, IntArray]  # router choice when logged, else the viewers'
     source: str
+    # Misses per second by the region that answered them (requests.csv origin_region)
+    # and router invocations per second by the region the router chose ("default
+    # origin" when it left the request there); empty when the run lacks the column.
+    viewer_per_second: dict[str, IntArray] = field(default_factory=dict)
+    router_per_second: dict[str, IntArray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +210,11 @@ class Analysis:
     billing: Billing | None
     environments: Environments | None
     dns: DnsCacheMetrics | None
-    failovers: tuple[Failover, ...] | None  # None: no faults in this run
+    failovers: tuple[Failover, ...] | None  # None: no faults in this run (error-rate measure)
     checks: list[Check]
     notes: list[str]
+    # Each fault by where the misses went and the router's DNS (same order as failovers).
+    fault_windows: tuple[FaultWindow, ...] | None = None
     _windows: dict[tuple[int, tuple[float, ...]], WindowSeries] = field(
         default_factory=dict, repr=False
     )
@@ -338,6 +348,14 @@ def analyse(data: RunData, options: Options | None = None) -> Analysis:
     analysis.failovers = analysis.failovers_with(
         options.failover_error_rate, options.failover_stable_s
     )
+    if data.faults is not None:
+        analysis.fault_windows = fault_windows(
+            data.faults,
+            records,
+            runtime.routes if runtime is not None else None,
+            run_start=info.start,
+            data_end=timeline.start + timeline.seconds,
+        )
     analysis.checks = _checks(data, analysis)
     return analysis
 
@@ -505,22 +523,33 @@ def _origins(
 ) -> OriginMetrics:
     viewer = {label: n for label, n in records.origin_region.counts().items() if label}
     router: dict[str, int] = {}
-    per_second: dict[str, IntArray] = {}
+    viewer_per_second = {
+        label: timeline.counts(records.start, records.origin_region.label_mask(label))
+        for label in records.origin_region.labels
+        if label
+    }
+    router_per_second: dict[str, IntArray] = {}
     if runtime is not None and len(runtime.routes):
         routes = runtime.routes
         router = routes.region.counts()
         source = "router lines"
         for label in routes.region.labels:
-            name = label or "default origin"
-            per_second[name] = timeline.counts(routes.time, routes.region.label_mask(label))
+            name = label or DEFAULT_ORIGIN
+            router_per_second[name] = timeline.counts(
+                routes.time, routes.region.label_mask(label)
+            )
+        per_second = router_per_second
     else:
         source = "viewer origin_region"
-        for label in records.origin_region.labels:
-            if label:
-                per_second[label] = timeline.counts(
-                    records.start, records.origin_region.label_mask(label)
-                )
-    return OriginMetrics(viewer=viewer, router=router, per_second=per_second, source=source)
+        per_second = viewer_per_second
+    return OriginMetrics(
+        viewer=viewer,
+        router=router,
+        per_second=per_second,
+        source=source,
+        viewer_per_second=viewer_per_second,
+        router_per_second=router_per_second,
+    )
 
 
 def _checks(data: RunData, analysis: Analysis) -> list[Check]:

@@ -21,8 +21,13 @@ Keys:
 * ``error_rate``: failed / all requests; with ``window_s``, the worst window.
 * ``achieved_ratio`` (``min``): achieved / target requests from ``rate.csv``.
 * ``router_p<N>_ms``: percentile of the router's billed ``Duration``.
-* ``failover_s``: the slowest fault's failover time (optional ``error_rate``,
-  default the ``error_rate`` threshold's max or 0.01, and ``stable_s``).
+* ``failover_s``: the slowest fault's failover time. A fault that breaks one
+  origin region is measured from the region that answered each miss
+  (``requests.csv`` ``origin_region``: until misses stopped reaching it) when
+  the run has that column filled and misses fell in the window; every other
+  fault by the error rate (back under ``error_rate``, default the
+  ``error_rate`` threshold's max or 0.01, for ``stable_s``). The detail says
+  which measure each fault took.
 * ``dns_queries_per_1k``: DNS queries per 1,000 router invocations.
 * ``cold_starts``, ``late_starts``, ``malformed_lines``: counts (``max``).
 * ``edge_hit_ratio`` (``min``): share of responses the edge cache answered.
@@ -445,19 +450,37 @@ def _failover(t: Threshold, analysis: Analysis, error_rate_max: float | None) ->
     items = analysis.failovers_with(rate, t.stable_s)
     if not items:
         return _skip(t, "no faults in this run")
-    stuck = [item for item in items if item.failover_s is None]
+    windows = analysis.fault_windows or ()
+    # (fault, seconds or None, how it was measured, why None means not failed over)
+    measured: list[tuple[str, float | None, str, str]] = []
+    for index, item in enumerate(items):
+        served = windows[index].served if index < len(windows) else None
+        label = item.fault.label
+        if served is not None and served.misses:
+            measured.append(
+                (
+                    label,
+                    served.failover_s,
+                    f"until misses stopped reaching {served.region}: served region, "
+                    "requests.csv origin_region",
+                    f"misses still reached {served.region} when the fault ended",
+                )
+            )
+        else:
+            measured.append(
+                (
+                    label,
+                    item.failover_s,
+                    f"until the error rate was back under {rate:g}",
+                    f"error rate never back under {rate:g} for {t.stable_s} s",
+                )
+            )
+    stuck = [f"{label}: {why}" for label, value, _, why in measured if value is None]
     if stuck:
-        names = ", ".join(item.fault.fault for item in stuck)
-        return _fail(
-            t, f"error rate never came back under {rate:g} for {t.stable_s} s after: {names}"
-        )
-    slowest = max(items, key=lambda item: item.failover_s or 0.0)
-    assert slowest.failover_s is not None
-    return _verdict(
-        t,
-        slowest.failover_s,
-        f"slowest of {len(items)} fault(s): {slowest.fault.fault} (error rate back under {rate:g})",
-    )
+        return _fail(t, "not failed over: " + "; ".join(stuck))
+    label, value, how, _ = max(measured, key=lambda entry: entry[1] or 0.0)
+    assert value is not None
+    return _verdict(t, value, f"slowest of {len(items)} fault(s): {label} ({how})")
 
 
 def _dns(t: Threshold, analysis: Analysis, _: float | None) -> Verdict:

@@ -1,4 +1,7 @@
-"""The run's plots: PNG files, titled, with units and legends, fault windows shaded.
+"""The run's plots: PNG files, titled, with units and legends, fault windows shaded and named.
+
+Every plot over time shades each fault window and writes the fault's spelling
+and target at its start (``bucket:503 s3:eu-west-1``).
 
 Drawn with matplotlib's object API on the Agg canvas (no display, no pyplot
 global state), from per-second series the analysis already holds, so a
@@ -14,13 +17,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
 
+from results.analysis import DEFAULT_ORIGIN
 from results.billing import billed_ms
 from results.latency import percentile_label
 from results.logs import CACHE_STATES
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from matplotlib.axes import Axes
@@ -55,18 +60,46 @@ def _figure() -> Figure:
     return figure
 
 
+# Fault windows by what they break: the spelling's prefix (docs/formats.md).
+_FAULT_COLOURS = {
+    "dns": "#7e57c2",
+    "origin-dns": "#3949ab",
+    "bucket": "#ff7043",
+    "lambda": "#8d6e63",
+}
+_FAULT_COLOUR = "#ff7043"
+_LABEL_ROWS = 3  # labels of overlapping windows step down the plot, then start again
+
+
 def _shade_faults(axes: Axes, analysis: Analysis) -> None:
+    """Shade every fault window and write its spelling and target at its start."""
     faults = analysis.data.faults or ()
     start = analysis.timeline.start
     last = analysis.timeline.seconds
+    seen: set[str] = set()
+    place = blended_transform_factory(axes.transData, axes.transAxes)
     for index, fault in enumerate(faults):
-        end = fault.end if fault.end is not None else start + last
-        axes.axvspan(
-            fault.start - start,
-            end - start,
-            color="#ff7043",
-            alpha=0.15,
-            label=f"fault: {fault.fault}" if index < 4 else None,
+        prefix = fault.fault.split(":", 1)[0]
+        colour = _FAULT_COLOURS.get(prefix, _FAULT_COLOUR)
+        begin = fault.start - start
+        end = fault.end_or(start + last) - start
+        legend = f"fault window ({prefix})" if prefix not in seen else None
+        seen.add(prefix)
+        axes.axvspan(begin, end, color=colour, alpha=0.15, label=legend)
+        axes.text(
+            max(begin, 0.0),
+            0.98 - 0.08 * (index % _LABEL_ROWS),
+            f" {fault.label}",
+            transform=place,
+            ha="left",
+            va="top",
+            fontsize="small",
+            color=colour,
+            fontweight="bold",
+            clip_on=True,
+            zorder=5,
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1.0},
+            gid=f"fault-label-{index}",
         )
 
 
@@ -312,23 +345,63 @@ def draw_errors(analysis: Analysis, figure: Figure) -> str | None:
     return None
 
 
-def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
-    """Origin region split per second, with the edge hit ratio."""
-    origins = analysis.origins
-    if not origins.per_second:
-        return "no origin region in the records or router lines"
-    axes = figure.add_subplot()
-    x = analysis.timeline.axis
-    names = sorted(origins.per_second)
+def _region_colours(*names: Iterable[str]) -> dict[str, str]:
+    """One colour per region across every panel, the default origin in grey."""
+    palette = ("#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457")
+    regions = sorted({name for group in names for name in group} - {DEFAULT_ORIGIN})
+    colours = {name: palette[i % len(palette)] for i, name in enumerate(regions)}
+    colours[DEFAULT_ORIGIN] = "0.55"
+    return colours
+
+
+def _region_stack(
+    axes: Axes, series: dict[str, IntArray], colours: dict[str, str], label: str
+) -> None:
+    names = sorted(series)
     axes.stackplot(
-        np.arange(len(x) + 1),
-        [_steps(origins.per_second[name])[1] for name in names],
-        labels=names,
+        np.arange(len(next(iter(series.values()))) + 1),
+        [_steps(series[name])[1] for name in names],
+        labels=[f"{label} {name} ({int(series[name].sum()):,})" for name in names],
+        colors=[colours[name] for name in names],
         step="post",
         alpha=0.8,
     )
-    axes.set_ylabel("origin requests per second")
-    _shade_faults(axes, analysis)
+
+
+def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
+    """Per second: the region that answered each miss, beside the region the router chose."""
+    origins = analysis.origins
+    served = origins.viewer_per_second
+    chosen = origins.router_per_second
+    if not served and not chosen:
+        return "no origin region in the records or router lines"
+    colours = _region_colours(served, chosen)
+    panels = [panel for panel in (served, chosen) if panel]
+    figure.set_size_inches(SIZE[0], SIZE[1] * (1.45 if len(panels) == 2 else 1.0))
+    grid = figure.subplots(len(panels), 1, sharex=True, squeeze=False)
+    axes_list = [row[0] for row in grid]
+    twins: list[Axes] = []
+    for axes, series in zip(axes_list, panels, strict=True):
+        _shade_faults(axes, analysis)
+        axes.grid(True, alpha=0.3)
+        if series is served:
+            _region_stack(axes, series, colours, "miss answered by")
+            axes.set_ylabel("misses per second")
+            axes.set_title("Region that answered each miss (requests.csv origin_region)")
+            twins.append(_hit_ratio(axes, analysis))
+        else:
+            _region_stack(axes, series, colours, "router chose")
+            axes.set_ylabel("router invocations per second")
+            axes.set_title("Region the router chose, per invocation (router log lines)")
+    axes_list[-1].set_xlabel("time since run start (s)")
+    if len(panels) == 1:
+        missing = "router log lines" if served else "requests.csv origin_region"
+        axes_list[0].set_title(f"{axes_list[0].get_title()}; no {missing} in this run")
+    _legend(axes_list[0], *twins, *axes_list[1:])
+    return None
+
+
+def _hit_ratio(axes: Axes, analysis: Analysis) -> Axes:
     edge = analysis.edge
     ratio = axes.twinx()
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -337,13 +410,16 @@ def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
             edge.hits_per_second / np.maximum(edge.with_header_per_second, 1),
             np.nan,
         )
-    ratio.plot(x + 0.5, hit_ratio * 100.0, color="k", linewidth=1.0, label="edge hit ratio (%)")
+    ratio.plot(
+        analysis.timeline.axis + 0.5,
+        hit_ratio * 100.0,
+        color="k",
+        linewidth=1.0,
+        label="edge hit ratio (%)",
+    )
     ratio.set_ylabel("edge hit ratio (%)")
     ratio.set_ylim(0, 105)
-    _time_axis(axes)
-    axes.set_title(f"Origin region split ({origins.source}) and edge hit ratio")
-    _legend(axes, ratio)
-    return None
+    return ratio
 
 
 def draw_cold_starts(analysis: Analysis, figure: Figure) -> str | None:
@@ -394,7 +470,9 @@ PLOTS = (
     PlotSpec("router_cdf", "Router duration against the billing threshold", draw_router_cdf),
     PlotSpec("cache_states", "Router DNS cache states", draw_cache_states),
     PlotSpec("errors", "Errors over time", draw_errors),
-    PlotSpec("origins", "Origin region split and edge hit ratio", draw_origins),
+    PlotSpec(
+        "origins", "Region that answered each miss beside the router's choice", draw_origins
+    ),
     PlotSpec("cold_starts", "Cold starts and concurrency", draw_cold_starts),
 )
 
@@ -408,15 +486,21 @@ class PlotResult:
     missing: str = ""
 
 
+def render(spec: PlotSpec, analysis: Analysis) -> tuple[Figure, str | None]:
+    """Draw one plot on a fresh figure; the reason it cannot be drawn, if so."""
+    figure = _figure()
+    with np.errstate(invalid="ignore"):
+        missing = spec.draw(analysis, figure)
+    return figure, missing
+
+
 def write_plots(analysis: Analysis, folder: Path) -> list[PlotResult]:
     """Draw every plot the run's data allows into ``folder`` (``<name>.png``)."""
     folder.mkdir(parents=True, exist_ok=True)
     results: list[PlotResult] = []
     for spec in PLOTS:
-        figure = _figure()
+        figure, missing = render(spec, analysis)
         path = folder / f"{spec.name}.png"
-        with np.errstate(invalid="ignore"):
-            missing = spec.draw(analysis, figure)
         if missing is not None:
             path.unlink(missing_ok=True)
             results.append(PlotResult(spec, None, missing))

@@ -564,17 +564,26 @@ def _faults(analysis: Analysis) -> FaultsSection | None:
         return None
     rows = []
     start = analysis.data.info.start
-    for item in analysis.failovers:
+    windows = analysis.fault_windows or ()
+    for index, item in enumerate(analysis.failovers):
         fault = item.fault
+        window = windows[index] if index < len(windows) else None
+        served = window.served if window is not None else None
+        dns = window.router_dns if window is not None else None
         rows.append(
             (
                 fault.fault,
                 fault.target or "-",
                 f"{fault.start - start:.1f}",
-                f"{fault.end - start:.1f}" if fault.end is not None else "(open)",
+                f"{fault.end - fault.start:.1f}" if fault.end is not None else "(open)",
+                _seconds(served.failover_s, "misses still reached it")
+                if served is not None and served.misses
+                else "-",
+                _seconds(served.failback_s, "never") if served is not None else "-",
                 f"{item.failover_s:g} s" if item.failover_s is not None else "not recovered",
+                f"{window.errors:,} of {window.requests:,}" if window is not None else "-",
+                pct(dns.absorbed_share, 1) if dns is not None else "-",
                 pct(item.peak_error_rate, 1),
-                f"{item.impact_s}",
             )
         )
     options = analysis.options
@@ -586,15 +595,22 @@ def _faults(analysis: Analysis) -> FaultsSection | None:
                 "fault",
                 "target",
                 "start (s)",
-                "end (s)",
-                "failover",
+                "duration (s)",
+                "failover, served region",
+                "failback, served region",
+                "failover, error rate",
+                "errors in the window",
+                "router DNS stale/fallback",
                 "peak error rate",
-                "seconds over threshold",
             ),
             rows,
             numeric=2,
         ),
     )
+
+
+def _seconds(value: float | None, missing: str) -> str:
+    return f"{value:.3f} s" if value is not None else missing
 
 
 def _checks(analysis: Analysis) -> ChecksSection:

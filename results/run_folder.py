@@ -66,14 +66,48 @@ class RateSeries:
     late: FloatArray
 
 
+# The spellings whose fault breaks the router's own lookup of the routing
+# name, and the edge's resolution of the bucket domains (docs/formats.md).
+ROUTER_DNS_PREFIX = "dns:"
+ORIGIN_DNS_PREFIX = "origin-dns:"
+S3_TARGET_PREFIX = "s3:"
+
+
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One fault of the run's timeline (``faults.jsonl``)."""
 
-    fault: str
-    target: str
+    fault: str  # the spelling as written, e.g. ``bucket:503``
+    target: str  # the engine target, e.g. ``s3:eu-west-1`` or ``dns``
     start: float  # Unix epoch seconds
     end: float | None  # None: still active when the run ended
+    region: str | None = None
+    kind: str = ""  # the engine kind, e.g. ``slowdown``
+    probability: float | None = None
+    id: str = ""
+
+    @property
+    def label(self) -> str:
+        """Spelling and target, as the plots and the report name the fault."""
+        return f"{self.fault} {self.target}" if self.target else self.fault
+
+    @property
+    def faulted_region(self) -> str | None:
+        """The origin region this fault breaks, when it breaks one (a bucket, its domain)."""
+        if self.target.startswith(S3_TARGET_PREFIX):
+            return self.target.removeprefix(S3_TARGET_PREFIX) or None
+        if self.fault.startswith(ORIGIN_DNS_PREFIX) and self.region:
+            return self.region
+        return None
+
+    @property
+    def on_router_dns(self) -> bool:
+        """Whether the fault breaks the router's own DNS lookup (``dns:*``)."""
+        return self.fault.startswith(ROUTER_DNS_PREFIX)
+
+    def end_or(self, default: float) -> float:
+        """The fault's end, or ``default`` while it was still active."""
+        return self.end if self.end is not None else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,12 +265,30 @@ def _fault(line: str) -> Fault:
         raise ValueError(f"field 'end' is not an epoch time: {end!r}")
     if end is not None and end < start:
         raise ValueError(f"field 'end' ({end}) is before 'start' ({start})")
+    probability = document.get("probability")
+    if probability is not None and (
+        isinstance(probability, bool)
+        or not isinstance(probability, int | float)
+        or not 0.0 <= probability <= 1.0
+    ):
+        raise ValueError(f"field 'probability' is not a number in [0, 1]: {probability!r}")
     return Fault(
         fault=kind,
-        target=str(document.get("target") or ""),
+        target=_optional_text(document, "target") or "",
         start=float(start),
         end=float(end) if end is not None else None,
+        region=_optional_text(document, "region") or None,
+        kind=_optional_text(document, "kind") or "",
+        probability=float(probability) if probability is not None else None,
+        id=_optional_text(document, "id") or "",
     )
+
+
+def _optional_text(document: Mapping[str, object], key: str) -> str | None:
+    value = document.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"field {key!r} must be a string or null, got {value!r}")
 
 
 def read_locust(run_dir: Path) -> LocustStats | None:

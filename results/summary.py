@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from results.analysis import Analysis
     from results.failover import Failover
+    from results.fault_windows import FaultWindow
 
 SCHEMA = 1
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
@@ -69,6 +70,84 @@ def failover_json(item: Failover) -> dict[str, object]:
         "stable_s": item.stable_s,
         "recovered_after_fault_end": item.after_fault_end,
     }
+
+
+# summary.json's "faults_measures": which failover figure is which.
+FAULT_MEASURES = {
+    "failover_s": (
+        "error rate: seconds from the fault's start until the viewers' error rate was back "
+        "under error_rate_threshold with stable_s clean seconds after"
+    ),
+    "served_region.failover_s": (
+        "served region: seconds from the fault's start to the last cache miss answered by "
+        "the faulted region before the fault's end (requests.csv origin_region); null when "
+        "misses still reached it at the end"
+    ),
+    "served_region.failback_s": (
+        "served region: seconds from the fault's end to the first cache miss answered by the "
+        "faulted region again; null when none did within the run"
+    ),
+    "router_dns.stale_or_fallback_share": (
+        "router DNS: share of router invocations in the window served stale or on the "
+        "fallback origin (router log lines)"
+    ),
+}
+
+
+def fault_json(item: Failover, window: FaultWindow | None) -> dict[str, object]:
+    """One fault: its error-rate failover, then what its window measured (additive keys)."""
+    document = failover_json(item)
+    fault = item.fault
+    document |= {
+        "kind": fault.kind,
+        "region": fault.region,
+        "probability": fault.probability,
+        "id": fault.id,
+        "label": fault.label,
+        "error_rate_failover_s": item.failover_s,
+    }
+    if window is None:
+        return document
+    served = window.served
+    dns = window.router_dns
+    document |= {
+        "start_offset_s": window.start_offset_s,
+        "duration_s": window.duration_s,
+        "window": {
+            "requests": window.requests,
+            "errors": window.errors,
+            "error_rate": window.error_rate,
+        },
+        "served_region": None
+        if served is None
+        else {
+            "region": served.region,
+            "failover_s": served.failover_s,
+            "failback_s": served.failback_s,
+            "misses": served.misses,
+            "misses_to_region": served.misses_to_region,
+        },
+        "failback_s": served.failback_s if served is not None else None,
+        "router_dns": None
+        if dns is None
+        else {
+            "invocations": dns.invocations,
+            "stale": dns.stale,
+            "fallback": dns.fallback,
+            "stale_or_fallback_share": dns.absorbed_share,
+        },
+    }
+    return document
+
+
+def _faults(analysis: Analysis) -> list[dict[str, object]] | None:
+    if analysis.failovers is None:
+        return None
+    windows = analysis.fault_windows or ()
+    return [
+        fault_json(item, windows[index] if index < len(windows) else None)
+        for index, item in enumerate(analysis.failovers)
+    ]
 
 
 def summary(analysis: Analysis) -> dict[str, JsonValue]:
@@ -120,12 +199,9 @@ def summary(analysis: Analysis) -> dict[str, JsonValue]:
         "billing": _billing(analysis),
         "cold_starts": _cold_starts(analysis),
         "dns": _dns(analysis),
-        "faults": (
-            [failover_json(item) for item in analysis.failovers]
-            if analysis.failovers is not None
-            else None
-        ),
+        "faults": _faults(analysis),
         "faults_note": "no faults in this run" if analysis.failovers is None else None,
+        "faults_measures": FAULT_MEASURES if analysis.failovers is not None else None,
         "locust": _locust(analysis),
         "checks": [
             {"name": c.name, "expected": c.expected, "found": c.found, "ok": c.ok}
@@ -389,8 +465,32 @@ def headline(analysis: Analysis) -> list[tuple[str, str]]:
 def _failover_text(analysis: Analysis) -> str:
     if analysis.failovers is None:
         return "no faults in this run"
+    windows = analysis.fault_windows or ()
     parts = []
-    for item in analysis.failovers:
+    for index, item in enumerate(analysis.failovers):
         value = f"{item.failover_s:g} s" if item.failover_s is not None else "not recovered"
-        parts.append(f"{item.fault.fault} -> {value}")
+        text = f"{item.fault.fault} -> {value} by error rate"
+        window = windows[index] if index < len(windows) else None
+        if window is not None and window.served is not None and window.served.misses:
+            text += f" ({served_text(window)})"
+        elif window is not None and window.router_dns is not None:
+            share = pct(window.router_dns.absorbed_share, 1)
+            text += f" ({share} of router lookups stale/fallback)"
+        parts.append(text)
     return "; ".join(parts) or "no faults in this run"
+
+
+def served_text(window: FaultWindow) -> str:
+    """``misses off eu-west-1 after 2.3 s, back 1.1 s after the end`` for one fault."""
+    served = window.served
+    if served is None:
+        return "no origin_region data"
+    if served.failover_s is None:
+        text = f"misses still reached {served.region} at the end"
+    else:
+        text = f"misses off {served.region} after {served.failover_s:.1f} s"
+    if window.fault.end is None:
+        return text
+    if served.failback_s is None:
+        return text + ", never back"
+    return text + f", back {served.failback_s:.1f} s after the end"
