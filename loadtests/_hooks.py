@@ -80,7 +80,7 @@ def _add_arguments(parser: Any, **_: Any) -> None:
     # options are added once.
     for add in dict.fromkeys(spec.add_arguments for spec in _SCENARIOS.values()):
         add(parser)
-    _options.local_workers_on_loopback(parser, sys.argv[1:])
+    _options.local_workers_on_loopback(parser)
 
 
 def _on_init(environment: Any, runner: Any, **_: Any) -> None:

@@ -175,24 +175,63 @@ def flag_given(argv: Sequence[str], flag: str) -> bool:
     return any(arg == flag or arg.startswith(flag + "=") for arg in argv)
 
 
-def local_workers_on_loopback(parser: Any, argv: Sequence[str]) -> None:
+# Locust's master options this module defaults differently with --processes.
+_MASTER_KEYS = ("master_bind_host", "master_bind_port", "master_port")
+
+
+class _NotGiven:
+    """The parser default of a master option, so that a value given in any source shows."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+_NOT_GIVEN = _NotGiven()
+
+
+def local_workers_on_loopback(parser: Any) -> None:
     """With ``--processes``, the master listens on 127.0.0.1, on a free port.
 
     Locust's ``--processes`` forks its workers on this machine and points them
     at 127.0.0.1, yet its master listens on every interface at port 5557: open
     to the network, and a second drill on the same machine fails to bind.
-    Explicit ``--master-bind-host``/``--master-bind-port`` (or their
-    ``LOCUST_*`` variables, or ``locust.conf``) still win: these are defaults.
+
+    ``--processes`` may come from the command line, a ``LOCUST_*`` variable or
+    ``locust.conf``, and only Locust's own parse knows which: the parser's
+    ``parse_known_args`` is wrapped to decide on the parsed options. The master
+    options default to a marker, so a value given in any source (even
+    Locust's own default spelled out) still wins: these are defaults.
     """
-    if not flag_given(argv, "--processes"):
-        return
-    defaults: dict[str, Any] = {"master_bind_host": "127.0.0.1"}
-    if not (flag_given(argv, "--master-bind-port") or flag_given(argv, "--master-port")):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        defaults.update(master_bind_port=port, master_port=port)
-    parser.set_defaults(**defaults)
+    if parser.get_default(_MASTER_KEYS[0]) is _NOT_GIVEN:
+        return  # this parser is already wrapped
+    locust_defaults = {key: parser.get_default(key) for key in _MASTER_KEYS}
+    parser.set_defaults(**dict.fromkeys(_MASTER_KEYS, _NOT_GIVEN))
+    parse_known_args = parser.parse_known_args
+
+    def parse_then_default(*args: Any, **kwargs: Any) -> tuple[argparse.Namespace, list[str]]:
+        options, rest = parse_known_args(*args, **kwargs)
+        _default_master_options(options, locust_defaults)
+        return options, rest
+
+    parser.parse_known_args = parse_then_default
+
+
+def _default_master_options(options: argparse.Namespace, locust_defaults: dict[str, Any]) -> None:
+    """Fill the master options no source gave: on loopback for ``--processes``, else Locust's."""
+    given = {key for key in _MASTER_KEYS if getattr(options, key, None) is not _NOT_GIVEN}
+    # A --worker --processes parent forks workers only: its master is elsewhere.
+    processes = bool(getattr(options, "processes", None))
+    forks_master = processes and not getattr(options, "worker", False)
+    chosen = dict(locust_defaults)
+    if forks_master:
+        chosen["master_bind_host"] = "127.0.0.1"
+        if not given & {"master_bind_port", "master_port"}:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            chosen.update(master_bind_port=port, master_port=port)
+    for key in set(_MASTER_KEYS) - given:
+        setattr(options, key, chosen[key])
 
 
 def add_spike_arguments(parser: Any) -> None:

@@ -173,20 +173,30 @@ def test_pool_size_follows_littles_law():
     assert pool_size(1, 0.5, slots=2) == 8
 
 
-def locust_like_parser(argv: list[str]) -> argparse.ArgumentParser:
+def locust_like_parser() -> argparse.ArgumentParser:
     """Locust's master flags with Locust's defaults (Locust itself is not imported here)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--processes", type=int)
+    parser.add_argument("--worker", action="store_true")
     parser.add_argument("--master-bind-host", default="*")
     parser.add_argument("--master-bind-port", type=int, default=5557)
     parser.add_argument("--master-port", type=int, default=5557)
-    local_workers_on_loopback(parser, argv)
+    local_workers_on_loopback(parser)
     return parser
 
 
 def test_processes_put_the_master_on_a_free_loopback_port():
-    argv = ["--processes", "2"]
-    options = locust_like_parser(argv).parse_args(argv)
+    options = locust_like_parser().parse_args(["--processes", "2"])
+    assert options.master_bind_host == "127.0.0.1"
+    assert options.master_bind_port == options.master_port != 5557
+
+
+def test_processes_from_any_source_is_seen_after_the_parse():
+    # A source that is not argv (locust.conf, LOCUST_PROCESSES) sets the
+    # parsed value; the decision is taken on the parsed options.
+    parser = locust_like_parser()
+    parser.set_defaults(processes=2)
+    options = parser.parse_args([])
     assert options.master_bind_host == "127.0.0.1"
     assert options.master_bind_port == options.master_port != 5557
 
@@ -199,11 +209,27 @@ def test_processes_put_the_master_on_a_free_loopback_port():
     ],
 )
 def test_explicit_master_flags_win(argv):
-    options = locust_like_parser(argv).parse_args(argv)
+    options = locust_like_parser().parse_args(argv)
     assert options.master_bind_host == "0.0.0.0"
     assert 6000 in (options.master_bind_port, options.master_port)
 
 
-def test_without_processes_locusts_defaults_stand():
-    options = locust_like_parser(["--headless"]).parse_args([])
+def test_locusts_own_default_given_explicitly_wins():
+    argv = ["--processes", "2", "--master-bind-host", "*", "--master-bind-port", "5557"]
+    options = locust_like_parser().parse_args(argv)
+    assert (options.master_bind_host, options.master_bind_port) == ("*", 5557)
+    assert options.master_port == 5557
+
+
+@pytest.mark.parametrize("argv", [[], ["--worker", "--processes", "2"]])
+def test_without_a_forked_master_locusts_defaults_stand(argv):
+    options = locust_like_parser().parse_args(argv)
+    assert (options.master_bind_host, options.master_bind_port) == ("*", 5557)
+    assert options.master_port == 5557
+
+
+def test_the_parser_is_wrapped_once():
+    parser = locust_like_parser()
+    local_workers_on_loopback(parser)
+    options = parser.parse_args([])
     assert (options.master_bind_host, options.master_bind_port) == ("*", 5557)
