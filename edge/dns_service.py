@@ -7,13 +7,12 @@ faults and record changes over its agent.
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 import threading
 from typing import Any
 
 from edge.agent import FaultAgent
-from edge.dns_zone import DnsZoneServer, Zone
+from edge.dns_zone import DnsZoneServer, RecordError, Zone
 from edge.fault_specs import DNS_TARGET, DnsFault
 from edge.jsonapi import ApiError, Json, Route, route
 from edge.process import run_child
@@ -41,17 +40,19 @@ class _Records:
         values = body.get("values")
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ApiError(400, "field 'values': must be a list of strings")
-        self.zone.set_txt(name, values, ttl)
+        try:
+            self.zone.set_txt(name, values, ttl)
+        except RecordError as exc:
+            raise ApiError(400, str(exc)) from exc
         return 200, {"name": name, "type": "TXT", "values": values, "ttl": ttl}
 
     def put_a(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         name, ttl = _name_ttl(body)
         address = body.get("address", "127.0.0.1")
         try:
-            ipaddress.IPv4Address(address)
-        except ValueError as exc:
-            raise ApiError(400, "field 'address': must be an IPv4 address") from exc
-        self.zone.set_a(name, address, ttl)
+            self.zone.set_a(name, address, ttl)
+        except RecordError as exc:
+            raise ApiError(400, str(exc)) from exc
         return 200, {"name": name, "type": "A", "address": address, "ttl": ttl}
 
     def delete(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:

@@ -8,12 +8,18 @@ origin domains CloudFront itself resolves before calling the router).
 Fault modes are plain values (:class:`~edge.fault_specs.DnsFault`, from the
 edge's fault vocabulary) set through :meth:`Zone.set_fault`; ``chaos/`` turns
 ``dns:servfail`` and friends into them. The server never decides on its own
-to fail.
+to fail. A ``flap`` fault counts its periods from when it was first set, on the
+zone's clock (injected, so tests can step it).
+
+Records are checked where they enter the zone (:class:`RecordError`): a bad
+one is refused instead of being held and failing every later query for its
+name.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import random
 import socketserver
@@ -32,13 +38,34 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from edge.fault_specs import NO_FAULT, DnsFault, DnsFaultKind
+from edge.fault_specs import (
+    DEFAULT_FLAP_PERIOD_MS,
+    MAX_TTL,
+    NO_FAULT,
+    WRONG_ADDRESS,
+    WRONG_TXT,
+    DnsFault,
+    DnsFaultKind,
+    dns_name_problem,
+)
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 logger = logging.getLogger(__name__)
+
+_MAX_TXT_STRING = 255  # octets in one <character-string> (RFC 1035 §3.3)
+_WRONG_TTL = 60
+
+
+class RecordError(ValueError):
+    """A record the zone refuses; ``field`` names the part that is wrong."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"field {field!r}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -62,26 +89,70 @@ def _key(name: str) -> str:
     return name.lower().rstrip(".") + "."
 
 
+def _checked_name(name: object) -> str:
+    problem = dns_name_problem(name)
+    if problem is not None:
+        raise RecordError("name", problem)
+    return _key(str(name))
+
+
+def _checked_ttl(ttl: object) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
+        raise RecordError("ttl", f"must be an integer within [0, {MAX_TTL}], got {ttl!r:.40}")
+    return ttl
+
+
 class Zone:
     """The records and the current fault, shared by the UDP and TCP listeners."""
 
-    def __init__(self, *, seed: int | None = None) -> None:
+    def __init__(
+        self, *, seed: int | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._lock = threading.Lock()
         self._txt: dict[str, _Record] = {}
         self._a: dict[str, _Record] = {}
         self._faults: tuple[DnsFault, ...] = ()
+        self._since: dict[DnsFault, float] = {}
         self._random = random.Random(seed)
+        self._clock = clock
         self.stats = ZoneStats()
 
     def set_txt(self, name: str, values: Iterable[str], ttl: int = 60) -> None:
-        """Publish ``values`` as the TXT strings of ``name`` (one RR per value)."""
+        """Publish ``values`` as the TXT strings of ``name`` (one RR per value).
+
+        Raises:
+            RecordError: the name is not a DNS name, a value is not a string of
+                at most 255 bytes, or the TTL is not within [0, 2^31 - 1].
+        """
+        key = _checked_name(name)
+        strings = tuple(values)
+        for value in strings:
+            if not isinstance(value, str) or len(value.encode()) > _MAX_TXT_STRING:
+                raise RecordError(
+                    "values", f"each value must be a string of at most {_MAX_TXT_STRING} bytes"
+                )
+        record = _Record(strings, _checked_ttl(ttl))
         with self._lock:
-            self._txt[_key(name)] = _Record(tuple(values), ttl)
+            self._txt[key] = record
 
     def set_a(self, name: str, address: str = "127.0.0.1", ttl: int = 60) -> None:
-        """Publish an A record for ``name``."""
+        """Publish an A record for ``name``.
+
+        Raises:
+            RecordError: the name is not a DNS name, the address is not an IPv4
+                address in dotted-quad form, or the TTL is out of range.
+        """
+        key = _checked_name(name)
+        # ipaddress takes an int too (12345 is 0.0.48.57): only the written form is an address here.
+        if not isinstance(address, str):
+            raise RecordError("address", f"must be an IPv4 address string, got {address!r:.40}")
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError as exc:
+            raise RecordError("address", f"{address!r:.40} is not an IPv4 address") from exc
+        record = _Record((address,), _checked_ttl(ttl))
         with self._lock:
-            self._a[_key(name)] = _Record((address,), ttl)
+            self._a[key] = record
 
     def remove(self, name: str) -> None:
         """Remove every record of ``name`` (it then answers NXDOMAIN)."""
@@ -102,9 +173,12 @@ class Zone:
     def set_faults(self, faults: Iterable[DnsFault]) -> None:
         """Apply several faults at once; a query gets the first that matches it and fires."""
         active = tuple(fault for fault in faults if fault.kind is not DnsFaultKind.NONE)
+        now = self._clock()
         with self._lock:
             changed = active != self._faults
             self._faults = active
+            # A fault set again (the agent re-derives the list) keeps its start for flap.
+            self._since = {fault: self._since.get(fault, now) for fault in active}
         if changed:
             logger.info("dns zone faults set to %s", active)
 
@@ -121,15 +195,31 @@ class Zone:
             return self._faults
 
     def _active_fault(self, qname: str) -> DnsFault:
+        now = self._clock()
         with self._lock:
             for fault in self._faults:
-                if fault.name is not None and _key(fault.name) != qname:
+                owners = fault.owners()
+                if owners and qname not in owners:
+                    continue
+                if fault.kind is DnsFaultKind.FLAP and not self._failing_half(fault, now):
                     continue
                 if self._random.random() >= fault.probability:
                     continue
                 self.stats.faulted += 1
                 return fault
             return NO_FAULT
+
+    def _failing_half(self, fault: DnsFault, now: float) -> bool:
+        period_s = (fault.period_ms or DEFAULT_FLAP_PERIOD_MS) / 1000.0
+        elapsed = max(0.0, now - self._since.get(fault, now))
+        return int(elapsed // period_s) % 2 == 0
+
+    def _delay_s(self, fault: DnsFault) -> float:
+        jitter_ms = 0.0
+        if fault.jitter_ms:
+            with self._lock:
+                jitter_ms = self._random.uniform(0.0, fault.jitter_ms)
+        return (fault.delay_ms + jitter_ms) / 1000.0
 
     def _count(self, qname: str, transport: str) -> None:
         with self._lock:
@@ -159,11 +249,12 @@ class Zone:
         if fault.kind is DnsFaultKind.GARBAGE:
             return b"\x00\x01not-dns"
         if fault.kind is DnsFaultKind.DELAY:
-            time.sleep(fault.delay_ms / 1000.0)
+            time.sleep(self._delay_s(fault))
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         rcode = {
             DnsFaultKind.SERVFAIL: dns.rcode.SERVFAIL,
+            DnsFaultKind.FLAP: dns.rcode.SERVFAIL,  # only returned in a failing half
             DnsFaultKind.NXDOMAIN: dns.rcode.NXDOMAIN,
             DnsFaultKind.REFUSED: dns.rcode.REFUSED,
         }.get(fault.kind)
@@ -173,11 +264,19 @@ class Zone:
         if fault.kind is DnsFaultKind.TRUNCATE and transport == "udp":
             response.flags |= dns.flags.TC
             return response.to_wire()
-        if fault.kind is not DnsFaultKind.NOANSWER:
-            self._fill(response, question.name, question.rdtype)
+        if fault.kind is DnsFaultKind.WRONG_ANSWER:
+            self._fill_wrong(response, question.name, question.rdtype)
+        elif fault.kind is not DnsFaultKind.NOANSWER:
+            self._fill(response, question.name, question.rdtype, fault.ttl)
         return response.to_wire()
 
-    def _fill(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
+    def _fill(
+        self,
+        response: dns.message.Message,
+        qname: dns.name.Name,
+        rdtype: int,
+        ttl: int | None = None,
+    ) -> None:
         key = qname.to_text().lower()
         with self._lock:
             txt = self._txt.get(key)
@@ -188,12 +287,30 @@ class Zone:
         if rdtype == dns.rdatatype.TXT and txt is not None:
             quoted = [_quote(value) for value in txt.values]
             response.answer.append(
-                dns.rrset.from_text_list(qname, txt.ttl, dns.rdataclass.IN, "TXT", quoted)
+                dns.rrset.from_text_list(
+                    qname, txt.ttl if ttl is None else ttl, dns.rdataclass.IN, "TXT", quoted
+                )
             )
         elif rdtype == dns.rdatatype.A and a is not None:
             response.answer.append(
-                dns.rrset.from_text_list(qname, a.ttl, dns.rdataclass.IN, "A", list(a.values))
+                dns.rrset.from_text_list(
+                    qname, a.ttl if ttl is None else ttl, dns.rdataclass.IN, "A", list(a.values)
+                )
             )
+
+    def _fill_wrong(self, response: dns.message.Message, qname: dns.name.Name, rdtype: int) -> None:
+        # Answered whether or not the name exists: a resolver pointing at the wrong place.
+        if rdtype == dns.rdatatype.TXT:
+            rrset = dns.rrset.from_text_list(
+                qname, _WRONG_TTL, dns.rdataclass.IN, "TXT", [_quote(WRONG_TXT)]
+            )
+        elif rdtype == dns.rdatatype.A:
+            rrset = dns.rrset.from_text_list(
+                qname, _WRONG_TTL, dns.rdataclass.IN, "A", [WRONG_ADDRESS]
+            )
+        else:
+            return
+        response.answer.append(rrset)
 
 
 def _quote(value: str) -> str:

@@ -10,16 +10,24 @@ Targets and kinds:
 
 * ``dns``: the zone server (:class:`DnsFault`). ``servfail``, ``nxdomain``,
   ``refused``, ``noanswer``, ``drop`` (never answer), ``delay`` (answer
-  ``delay_ms`` late), ``truncate`` (TC over UDP), ``garbage`` (bytes that
-  are not DNS), with ``delay_ms`` and ``name`` (one owner name only).
+  ``delay_ms`` late, plus a uniform 0..``jitter_ms`` when given),
+  ``truncate`` (TC over UDP), ``garbage`` (bytes that are not DNS),
+  ``wrong_answer`` (TXT queries get the one string ``wrong-answer.invalid``,
+  A queries ``192.0.2.1``), ``ttl`` (normal answers carrying TTL ``ttl``),
+  ``flap`` (``period_ms`` of SERVFAIL, then ``period_ms`` of normal answers,
+  and so on, failing first, counted from when the fault was set; 5000 by
+  default). ``name`` (one owner name) or ``names`` (1 to 16 of them) limit
+  the fault to those names.
 * ``s3:<region>``: the region's fault proxy (:class:`S3Fault`). ``slowdown``
   (503 SlowDown), ``internal_error`` (500 InternalError), ``access_denied``
   (403 AccessDenied), ``no_such_key`` (404 NoSuchKey), each with S3's XML
   error body; ``refused`` (the listener closes: connections are refused),
   ``reset`` (the connection is reset after the request is read), ``delay``
   (``delay_ms`` before the origin answers), ``drop`` or ``timeout`` (the
-  request is read and never answered). ``path_prefix`` limits it to keys
-  under a prefix.
+  request is read and never answered), ``bandwidth`` (the headers at once,
+  the body at ``bytes_per_s``), ``truncate`` (the headers announce the full
+  ``Content-Length``, half the body follows, then the connection closes).
+  ``path_prefix`` limits it to keys under a prefix.
 * ``lambda``: the origin-request function's runtime (:class:`LambdaFault`).
   ``delay`` (the invocation takes ``delay_ms`` longer), ``error`` (it
   raises), ``invalid`` (it returns an invalid request), ``readonly`` (it
@@ -27,7 +35,11 @@ Targets and kinds:
   timeout).
 
 Every spec has ``probability`` (share of matching requests, default 1) and
-``lease_s`` (default 30): the fault ends on its own unless renewed.
+``lease_s`` (default 30): the fault ends on its own unless renewed; ``id``
+makes an injection idempotent. Refused, naming the field: an unknown field, a
+field of another kind (``ttl`` on ``servfail``), kind ``none`` (remove the
+fault instead), a name that is not a DNS name (RFC 1035 §2.3.4 lengths,
+letters, digits and hyphens, plus RFC 8552's underscored labels).
 """
 
 from __future__ import annotations
@@ -39,6 +51,12 @@ from typing import Any
 
 DEFAULT_LEASE_S = 30.0
 MAX_DELAY_MS = 600_000.0
+DEFAULT_FLAP_PERIOD_MS = 5000.0
+MAX_TTL = 2**31 - 1  # RFC 2181 §8
+MAX_NAMES = 16
+# What wrong_answer serves: a name under .invalid (RFC 6761 §6.4) and TEST-NET-1 (RFC 5737).
+WRONG_TXT = "wrong-answer.invalid"
+WRONG_ADDRESS = "192.0.2.1"
 
 DNS_TARGET = "dns"
 LAMBDA_TARGET = "lambda"
@@ -46,6 +64,9 @@ _S3_PREFIX = "s3:"
 
 _REGION_TARGET = re.compile(r"^s3:([a-z]{2}(?:-[a-z]+)+-\d+)$")
 _COMMON = frozenset({"target", "kind", "probability", "lease_s", "id"})
+# RFC 1035 §2.3.1 labels (letters, digits, inner hyphens), with RFC 8552's underscores.
+_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+_MAX_NAME = 253  # the presentation form of a 255-octet wire name, without the root dot
 
 
 def s3_target(region: str) -> str:
@@ -60,6 +81,27 @@ class SpecError(ValueError):
         super().__init__(f"fault spec field {field!r}: {reason}")
         self.field = field
         self.reason = reason
+
+
+def dns_name_problem(name: object) -> str | None:
+    """Why ``name`` is not a DNS owner name (``None`` when it is one)."""
+    if not isinstance(name, str) or not name:
+        return "must be a DNS name (a non-empty string)"
+    bare = name[:-1] if name.endswith(".") else name
+    if len(bare) > _MAX_NAME:
+        return f"must be at most {_MAX_NAME} characters, got {len(bare)}"
+    if not bare or not all(_LABEL.match(label) for label in bare.split(".")):
+        return (
+            f"{_shown(name)} is not a DNS name (labels of 1-63 letters, digits, '-' or '_', "
+            "no '-' at either end)"
+        )
+    return None
+
+
+def _shown(value: object) -> str:
+    # A hostile spec may carry megabytes; an error message quotes only the start.
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def _check_ranges(probability: float, delay_ms: float) -> None:
@@ -84,24 +126,57 @@ class DnsFaultKind(StrEnum):
     DELAY = "delay"  # answer correctly, late
     TRUNCATE = "truncate"  # set TC over UDP so the client must retry over TCP
     GARBAGE = "garbage"  # reply with bytes that are not a DNS message
+    WRONG_ANSWER = "wrong_answer"  # a well-formed answer pointing nowhere
+    TTL = "ttl"  # the right answer with another TTL
+    FLAP = "flap"  # SERVFAIL and answers in turn
 
 
 @dataclass(frozen=True, slots=True)
 class DnsFault:
     """A fault the zone applies to matching queries.
 
-    ``probability`` is the share of matching queries affected; ``delay_ms`` is
-    used by ``delay``. ``name`` limits the fault to one owner name (``None``:
-    every name).
+    ``probability`` is the share of matching queries affected; ``delay_ms`` and
+    ``jitter_ms`` are used by ``delay``, ``ttl`` by ``ttl``, ``period_ms`` by
+    ``flap`` (``None``: 5000). ``name`` and ``names`` limit the fault to those
+    owner names (neither: every name).
     """
 
     kind: DnsFaultKind = DnsFaultKind.NONE
     probability: float = 1.0
     delay_ms: float = 0.0
     name: str | None = None
+    jitter_ms: float | None = None
+    ttl: int | None = None
+    period_ms: float | None = None
+    names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_ranges(self.probability, self.delay_ms)
+        if self.jitter_ms is not None and not 0 <= self.jitter_ms <= MAX_DELAY_MS:
+            msg = f"jitter_ms must be within [0, {MAX_DELAY_MS:g}], got {self.jitter_ms}"
+            raise ValueError(msg)
+        if self.kind is DnsFaultKind.TTL and self.ttl is None:
+            msg = "ttl is required for kind 'ttl'"
+            raise ValueError(msg)
+        if self.ttl is not None and not 0 <= self.ttl <= MAX_TTL:
+            msg = f"ttl must be within [0, {MAX_TTL}], got {self.ttl}"
+            raise ValueError(msg)
+        if self.period_ms is not None and not 0 < self.period_ms <= MAX_DELAY_MS:
+            msg = f"period_ms must be within (0, {MAX_DELAY_MS:g}], got {self.period_ms}"
+            raise ValueError(msg)
+        if len(self.names) > MAX_NAMES:
+            msg = f"names holds at most {MAX_NAMES} names, got {len(self.names)}"
+            raise ValueError(msg)
+        for owner in (self.name, *self.names) if self.name is not None else self.names:
+            problem = dns_name_problem(owner)
+            if problem is not None:
+                msg = f"name {problem}"
+                raise ValueError(msg)
+
+    def owners(self) -> frozenset[str]:
+        """The owner names it is limited to, lower-case with the root dot (empty: every name)."""
+        listed = (self.name, *self.names) if self.name is not None else self.names
+        return frozenset(owner.lower().rstrip(".") + "." for owner in listed)
 
 
 NO_FAULT = DnsFault()
@@ -118,6 +193,8 @@ class S3FaultKind(StrEnum):
     RESET = "reset"
     DELAY = "delay"
     DROP = "drop"
+    BANDWIDTH = "bandwidth"  # the body trickles at bytes_per_s
+    TRUNCATE = "truncate"  # the body stops halfway and the connection closes
 
 
 # Status, S3 error code and message, as S3 sends them.
@@ -141,9 +218,16 @@ class S3Fault:
     probability: float = 1.0
     delay_ms: float = 0.0
     path_prefix: str = ""
+    bytes_per_s: float | None = None
 
     def __post_init__(self) -> None:
         _check_ranges(self.probability, self.delay_ms)
+        if self.kind is S3FaultKind.BANDWIDTH and self.bytes_per_s is None:
+            msg = "bytes_per_s is required for kind 'bandwidth'"
+            raise ValueError(msg)
+        if self.bytes_per_s is not None and not 0 < self.bytes_per_s < float("inf"):
+            msg = f"bytes_per_s must be a positive number, got {self.bytes_per_s}"
+            raise ValueError(msg)
 
 
 class LambdaFaultKind(StrEnum):
@@ -173,7 +257,7 @@ Fault = DnsFault | S3Fault | LambdaFault
 
 def fault_fields(fault: Fault) -> dict[str, Any]:
     """A fault's fields as the control API shows them (empty ones left out)."""
-    return {k: v for k, v in asdict(fault).items() if v not in (None, "")}
+    return {k: v for k, v in asdict(fault).items() if v not in (None, "", ())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +281,7 @@ def target_of(spec: dict[str, Any]) -> str:
         raise SpecError("target", 'must be "dns", "lambda" or "s3:<region>"')
     if target in (DNS_TARGET, LAMBDA_TARGET) or _REGION_TARGET.match(target):
         return target
-    raise SpecError("target", f'must be "dns", "lambda" or "s3:<region>", got {target!r}')
+    raise SpecError("target", f'must be "dns", "lambda" or "s3:<region>", got {_shown(target)}')
 
 
 def parse_spec(spec: object) -> FaultSpec:
@@ -224,19 +308,31 @@ def parse_spec(spec: object) -> FaultSpec:
 
 
 def _kind(spec: dict[str, Any], kinds: type[StrEnum], aliases: dict[str, str] | None = None) -> str:
+    # "none" is how the zone spells "no fault"; a spec asking for it would hold a lease for nothing.
+    valid = [k.value for k in kinds if k.value != DnsFaultKind.NONE.value]
     raw = spec.get("kind")
     if not isinstance(raw, str):
-        raise SpecError("kind", f"is required, one of {', '.join(k.value for k in kinds)}")
+        raise SpecError("kind", f"is required, one of {', '.join(valid)}")
     value = (aliases or {}).get(raw.lower(), raw.lower())
-    if value not in {k.value for k in kinds}:
-        raise SpecError("kind", f"{raw!r} is not one of {', '.join(k.value for k in kinds)}")
+    if value not in valid:
+        if value == DnsFaultKind.NONE.value:
+            raise SpecError("kind", "'none' is not a fault: remove the fault instead")
+        raise SpecError("kind", f"{_shown(raw)} is not one of {', '.join(valid)}")
     return value
 
 
 def _extra(spec: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(spec) - _COMMON - allowed)
     if unknown:
-        raise SpecError(unknown[0], "unknown field (typo?)")
+        field = unknown[0] if len(unknown[0]) <= 60 else f"{unknown[0][:57]}..."
+        raise SpecError(field, "unknown field (typo?)")
+
+
+def _only_for(spec: dict[str, Any], kind: StrEnum, fields: dict[str, StrEnum]) -> None:
+    # A field of another kind is most likely a mistaken kind: say so rather than ignore it.
+    for key, owner in fields.items():
+        if key in spec and kind is not owner:
+            raise SpecError(key, f"only applies to kind {owner.value!r}, not {kind.value!r}")
 
 
 def _number(spec: dict[str, Any], key: str, default: float) -> float:
@@ -260,26 +356,76 @@ def _delay(spec: dict[str, Any]) -> float:
     return delay
 
 
+def _names(spec: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    name, names = spec.get("name"), spec.get("names")
+    if name is not None and names is not None:
+        raise SpecError("names", "give either 'name' or 'names', not both")
+    if name is not None:
+        problem = dns_name_problem(name)
+        if problem is not None:
+            raise SpecError("name", problem)
+        return name, ()
+    if names is None:
+        return None, ()
+    if not isinstance(names, list) or not 1 <= len(names) <= MAX_NAMES:
+        raise SpecError("names", f"must be a list of 1 to {MAX_NAMES} DNS names")
+    for index, owner in enumerate(names):
+        problem = dns_name_problem(owner)
+        if problem is not None:
+            raise SpecError("names", f"entry {index} {problem}")
+    return None, tuple(names)
+
+
 def _dns(spec: dict[str, Any]) -> DnsFault:
-    _extra(spec, {"delay_ms", "name"})
-    name = spec.get("name")
-    if name is not None and (not isinstance(name, str) or not name):
-        raise SpecError("name", "must be a DNS name")
+    _extra(spec, {"delay_ms", "jitter_ms", "ttl", "period_ms", "name", "names"})
     kind = DnsFaultKind(_kind(spec, DnsFaultKind))
+    _only_for(
+        spec,
+        kind,
+        {
+            "jitter_ms": DnsFaultKind.DELAY,
+            "ttl": DnsFaultKind.TTL,
+            "period_ms": DnsFaultKind.FLAP,
+        },
+    )
+    name, names = _names(spec)
     if kind is DnsFaultKind.DELAY and "delay_ms" not in spec:
         raise SpecError("delay_ms", "is required for kind 'delay'")
-    return DnsFault(kind, _probability(spec), _delay(spec), name)
+    jitter = None
+    if "jitter_ms" in spec:
+        jitter = _number(spec, "jitter_ms", 0.0)
+        if not 0.0 <= jitter <= MAX_DELAY_MS:
+            raise SpecError("jitter_ms", f"must be within [0, {MAX_DELAY_MS:g}], got {jitter:g}")
+    ttl = None
+    if kind is DnsFaultKind.TTL:
+        ttl = spec.get("ttl")
+        if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL:
+            raise SpecError("ttl", f"is required for kind 'ttl': an integer within [0, {MAX_TTL}]")
+    period = None
+    if kind is DnsFaultKind.FLAP:
+        period = _number(spec, "period_ms", DEFAULT_FLAP_PERIOD_MS)
+        if not 0.0 < period <= MAX_DELAY_MS:
+            raise SpecError("period_ms", f"must be within (0, {MAX_DELAY_MS:g}], got {period:g}")
+    return DnsFault(kind, _probability(spec), _delay(spec), name, jitter, ttl, period, names)
 
 
 def _s3(spec: dict[str, Any]) -> S3Fault:
-    _extra(spec, {"delay_ms", "path_prefix"})
+    _extra(spec, {"delay_ms", "path_prefix", "bytes_per_s"})
     kind = S3FaultKind(_kind(spec, S3FaultKind, {"timeout": "drop"}))
+    _only_for(spec, kind, {"bytes_per_s": S3FaultKind.BANDWIDTH})
     if kind is S3FaultKind.DELAY and "delay_ms" not in spec:
         raise SpecError("delay_ms", "is required for kind 'delay'")
+    rate = None
+    if kind is S3FaultKind.BANDWIDTH:
+        if "bytes_per_s" not in spec:
+            raise SpecError("bytes_per_s", "is required for kind 'bandwidth'")
+        rate = _number(spec, "bytes_per_s", 0.0)
+        if not 0.0 < rate < float("inf"):
+            raise SpecError("bytes_per_s", f"must be a positive number, got {rate:g}")
     prefix = spec.get("path_prefix", "")
     if not isinstance(prefix, str):
         raise SpecError("path_prefix", "must be a string")
-    return S3Fault(kind, _probability(spec), _delay(spec), prefix.lstrip("/"))
+    return S3Fault(kind, _probability(spec), _delay(spec), prefix.lstrip("/"), rate)
 
 
 def _lambda(spec: dict[str, Any]) -> LambdaFault:
