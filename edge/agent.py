@@ -3,7 +3,9 @@
 The public control API (:mod:`edge.control`) checks a spec and forwards it
 here; the agent keeps it in a :class:`~edge.leases.LeaseTable` so that it
 expires in the process that applies it. Each process adds routes of its own
-(DNS records, cache invalidation, statistics).
+(DNS records, cache invalidation, statistics). An agent takes the same bearer
+token as the control API (``control_token``, handed to each child in its
+config file), so its URL in the state file is no way around the token.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ class FaultAgent(Generic[F]):
             *(extra or []),
         ]
 
-    def serve(self, extra: list[Route] | None = None) -> JsonServer:
-        """Start the agent's server on a free loopback port."""
-        return JsonServer(self.routes(extra)).start()
+    def serve(self, extra: list[Route] | None = None, *, token: str) -> JsonServer:
+        """Start the agent's server on a free loopback port, answering only ``token``'s bearer."""
+        return JsonServer(self.routes(extra), token=token).start()
 
     def _describe(self, lease_id: str) -> Json | None:
         for lease in self.table.active():

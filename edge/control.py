@@ -6,6 +6,10 @@ forwards it to the agent of the process that applies it (the DNS zone, an S3
 region's fault proxy, the edge's function runtime), where its lease runs out
 on its own.
 
+Every route needs ``Authorization: Bearer <control_token>`` (the state
+file's, mode 0600); requests with an ``Origin`` header or a foreign ``Host``
+are refused (:mod:`edge.jsonapi`). The API calls the agents with the same token.
+
 =======  ==============================  ==============================================
 method   path                            what
 =======  ==============================  ==============================================
@@ -27,8 +31,10 @@ GET      /stats                          counters of every process
 
 from __future__ import annotations
 
+import http.client
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from edge.fault_specs import DNS_TARGET, LAMBDA_TARGET, SpecError, parse_spec
 from edge.jsonapi import ApiError, Json, JsonServer, call, route
@@ -40,9 +46,10 @@ if TYPE_CHECKING:
 class ControlApi:
     """Routes control requests to the agents of the distribution's processes."""
 
-    def __init__(self, agents: Mapping[str, str]) -> None:
+    def __init__(self, agents: Mapping[str, str], token: str) -> None:
         # agents: "dns", "edge", "s3:<region>" -> agent URL
         self._agents = dict(agents)
+        self._token = token
         self._server: JsonServer | None = None
 
     def _agent_for(self, target: str) -> str:
@@ -59,8 +66,8 @@ class ControlApi:
         self, agent: str, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> tuple[int, Json]:
         try:
-            return call(agent, method, path, body, timeout=10.0)
-        except OSError as exc:
+            return call(agent, method, path, body, timeout=10.0, token=self._token)
+        except (OSError, http.client.HTTPException) as exc:
             raise ApiError(502, f"agent at {agent} unreachable: {exc}") from exc
 
     def _fault_agents(self) -> list[str]:
@@ -91,8 +98,9 @@ class ControlApi:
             404,
             {"error": f"fault {params['id']!r} is not active (expired or removed)"},
         )
+        path = f"/faults/{_segment(params)}/renew"
         for agent in self._fault_agents():
-            status, payload = self._forward(agent, "POST", f"/faults/{params['id']}/renew", body)
+            status, payload = self._forward(agent, "POST", path, body)
             if status == 200:
                 return status, payload
             if status != 404:
@@ -103,7 +111,7 @@ class ControlApi:
         """DELETE /faults/{id}: idempotent."""
         removed = False
         for agent in self._fault_agents():
-            _, payload = self._forward(agent, "DELETE", f"/faults/{params['id']}")
+            _, payload = self._forward(agent, "DELETE", f"/faults/{_segment(params)}")
             removed = removed or bool(payload.get("removed"))
         return 200, {"id": params["id"], "removed": removed}
 
@@ -126,7 +134,8 @@ class ControlApi:
 
     def delete_record(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
         """DELETE /dns/records/{name}."""
-        return self._forward(self._agent_for(DNS_TARGET), "DELETE", f"/records/{params['name']}")
+        path = f"/records/{_segment(params, 'name')}"
+        return self._forward(self._agent_for(DNS_TARGET), "DELETE", path)
 
     def invalidate(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         """POST /cache/invalidations."""
@@ -161,5 +170,11 @@ class ControlApi:
                 route("GET", "/stats", self.stats),
             ],
             port=port,
+            token=self._token,
         ).start()
         return self._server
+
+
+def _segment(params: dict[str, str], name: str = "id") -> str:
+    # A captured segment goes into the agent's path as one segment, whatever it holds.
+    return quote(params[name], safe="%")

@@ -84,7 +84,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     agent: FaultAgent[DnsFault] = FaultAgent(
         {DNS_TARGET}, on_change=lambda: zone.set_faults(agent.faults(DNS_TARGET))
     )
-    api = agent.serve(_Records(zone).routes())
+    api = agent.serve(_Records(zone).routes(), token=str(config["control_token"]))
     stopping = threading.Event()
 
     def apply_faults() -> None:

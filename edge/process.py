@@ -140,7 +140,11 @@ class Child:
         self.ready: dict[str, Any] = {}
         safe = name.replace(":", "-")
         config_path = run_dir / f"{safe}.json"
-        config_path.write_text(json.dumps(config, indent=1), encoding="utf-8")
+        # Owner-only from the first byte: the config carries the control token.
+        fd = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(config, handle, indent=1)
         self.stderr_path = run_dir / f"{safe}.stderr.log"
         self._stderr: IO[bytes] = self.stderr_path.open("wb")
         env = dict(os.environ)

@@ -144,7 +144,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     def stats(_body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         return 200, proxy.stats.as_json()
 
-    api = agent.serve([route("GET", "/stats", stats)])
+    api = agent.serve([route("GET", "/stats", stats)], token=str(config["control_token"]))
 
     def stop() -> None:
         api.stop()

@@ -711,7 +711,7 @@ def start(config: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     loop = LoopThread("edge", fast=True)
     edge = loop.run(_create(edge_config, agent))
     port = loop.run(edge.start(port=int(config.get("port", 0))))
-    api = agent.serve(_routes(edge))
+    api = agent.serve(_routes(edge), token=str(config["control_token"]))
 
     def stop() -> None:
         api.stop()

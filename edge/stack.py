@@ -8,6 +8,14 @@ dying. Every exit path stops every child by PID (children also die with the
 supervisor on their own: see :mod:`edge.process`), then removes the state
 file.
 
+One ``up`` per state file: before starting anything it takes an exclusive
+``flock`` on ``<state>.lock`` beside the state file and holds it for its whole
+life (the kernel drops it when the process ends, however it ends), so a
+second ``up`` on the same file stops at once, naming the PID that holds it.
+
+The state file is created with mode 0600: it holds ``control_token``, the
+bearer token of the control API and of every agent.
+
 From Python, :func:`launch` runs the supervisor in a process of its own and
 returns a :class:`RunningStack`::
 
@@ -20,9 +28,11 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -59,10 +69,23 @@ POP = "IAD89-P1"
 POP_REGION = "us-east-1"
 LAUNCH_TIMEOUT_S = 120.0
 _SUPERVISE_POLL_S = 0.2
+# Far above any real state file (100,000 sample keys is about 3 MB).
+_MAX_STATE_BYTES = 64 << 20
+# How long a refused `up` waits for the holder to have written its PID.
+_HOLDER_WAIT_S = 1.0
 
 
 class StackError(RuntimeError):
     """The local distribution could not start, or its state file is unusable."""
+
+
+def _check_numbers(data: dict[str, Any], source: str) -> None:
+    """``pids`` must hold integers and ``create_times`` numbers: ``down`` signals by them."""
+    for key, kinds in (("pids", (int,)), ("create_times", (int, float))):
+        for name, value in data.get(key, {}).items():
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                msg = f"{source}: state field {key!r}: {name!r} must be a number"
+                raise StackError(msg)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +103,13 @@ class StackState:
     bucket: str
     function: str
     pop: str
+    control_token: str  # bearer token of the control API and the agents
     origins: dict[str, str] = field(default_factory=dict)  # region -> S3 domain name
     # name -> start time of the process in ``pids``: a PID alone may name a stranger by now
     create_times: dict[str, float] = field(default_factory=dict)
     s3_direct: dict[str, str] = field(default_factory=dict)  # region -> moto URL, no fault proxy
+    # "dns", "edge", "s3:<region>" -> that process's agent URL (same bearer token)
+    agents: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     _REQUIRED = (
@@ -98,6 +124,7 @@ class StackState:
         "bucket",
         "function",
         "pop",
+        "control_token",
     )
 
     @classmethod
@@ -110,35 +137,55 @@ class StackState:
             if key not in data:
                 msg = f"{source}: state field {key!r} is missing"
                 raise StackError(msg)
-        for key in ("regions", "pids", "create_times"):
+        for key in ("regions", "pids", "create_times", "origins", "s3_direct", "agents"):
             if not isinstance(data.get(key, {}), dict):
                 msg = f"{source}: state field {key!r} must be an object"
                 raise StackError(msg)
         if not isinstance(data["sample_keys"], list):
             msg = f"{source}: state field 'sample_keys' must be a list"
             raise StackError(msg)
-        known = set(cls._REQUIRED) | {"origins", "create_times", "s3_direct"}
+        if not isinstance(data["control_token"], str) or not data["control_token"]:
+            msg = f"{source}: state field 'control_token' must be a non-empty string"
+            raise StackError(msg)
+        _check_numbers(data, source)
+        known = set(cls._REQUIRED) | {"origins", "create_times", "s3_direct", "agents"}
         return cls(
             **{key: data[key] for key in cls._REQUIRED},
             origins=dict(data.get("origins", {})),
             create_times=dict(data.get("create_times", {})),
             s3_direct=dict(data.get("s3_direct", {})),
+            agents=dict(data.get("agents", {})),
             extra={k: v for k, v in data.items() if k not in known},
         )
 
     @classmethod
     def load(cls, path: str | Path) -> StackState:
-        """Read a state file."""
+        """Read a state file; anything but one is a :class:`StackError` naming the file."""
         source = Path(path)
         try:
-            text = source.read_text(encoding="utf-8")
+            with source.open("rb") as handle:
+                raw = handle.read(_MAX_STATE_BYTES + 1)
         except OSError as exc:
             msg = f"{source}: cannot read the state file: {exc.strerror or exc}"
+            raise StackError(msg) from exc
+        if len(raw) > _MAX_STATE_BYTES:
+            msg = f"{source}: not a state file (larger than {_MAX_STATE_BYTES >> 20} MB)"
+            raise StackError(msg)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            msg = (
+                f"{source}: not a state file (not UTF-8 text: byte 0x{raw[exc.start]:02x} "
+                f"at offset {exc.start})"
+            )
             raise StackError(msg) from exc
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             msg = f"{source}: not valid JSON at line {exc.lineno}: {exc.msg}"
+            raise StackError(msg) from exc
+        except RecursionError as exc:
+            msg = f"{source}: not a state file (JSON nested too deeply)"
             raise StackError(msg) from exc
         return cls.from_json(data, str(source))
 
@@ -149,13 +196,89 @@ class StackState:
         return {**data, **extra}
 
     def write(self, path: Path) -> None:
-        """Write atomically (a reader never sees half a file)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write atomically (a reader never sees half a file), readable by its owner only."""
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-", suffix=".json")
+        # mkstemp creates 0600 already; say so explicitly before the token is written.
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(self.to_json(), handle, indent=2)
             handle.write("\n")
         Path(tmp).replace(path)
+
+
+# -- one `up` per state file -------------------------------------------------------
+
+
+def lock_path(state_path: Path) -> Path:
+    """The lock file of ``state_path``: ``<state>.lock`` beside it."""
+    return state_path.with_name(state_path.name + ".lock")
+
+
+class StateLock:
+    """The exclusive ``flock`` on ``<state>.lock`` that the ``up`` owning a state file holds.
+
+    The lock file is never removed: removing it would let a second ``up`` lock
+    a new file while a third still waits on the old one.
+    """
+
+    def __init__(self, state_path: Path) -> None:
+        self.state_path = state_path
+        self.path = lock_path(state_path)
+        self._fd: int | None = None
+
+    def _open_locked(self) -> int:
+        """Open and lock the file, or raise :class:`StackError` naming the holder."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            msg = f"{self.state_path}: cannot open its lock file {self.path}: {exc.strerror}"
+            raise StackError(msg) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fd)
+            os.close(fd)
+            msg = (
+                f"{self.state_path}: a local distribution is already running or starting on "
+                f"this state file (pid {holder} holds {self.path}); stop it first "
+                f"(`edgedrill down --state {self.state_path}`)"
+            )
+            raise StackError(msg) from None
+        except OSError as exc:
+            os.close(fd)
+            msg = f"{self.state_path}: cannot lock {self.path}: {exc.strerror}"
+            raise StackError(msg) from exc
+        return fd
+
+    def acquire(self) -> StateLock:
+        """Take the lock for this process's life and write its PID into the lock file."""
+        fd = self._open_locked()
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def check_free(self) -> None:
+        """Raise :class:`StackError` if another process holds the lock (taking it only briefly)."""
+        os.close(self._open_locked())
+
+    def release(self) -> None:
+        """Let the next ``up`` have the state file (idempotent)."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def _holder(fd: int) -> str:
+    """The PID written by the lock's holder (it writes it right after taking the lock)."""
+    deadline = time.monotonic() + _HOLDER_WAIT_S
+    while True:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text.isdigit() or time.monotonic() > deadline:
+            return text if text.isdigit() else "unknown"
+        time.sleep(0.02)
 
 
 # -- the supervisor ---------------------------------------------------------------
@@ -205,6 +328,8 @@ class Supervisor:
         self.regions = [r.strip() for r in str(args.regions).split(",") if r.strip()]
         self.children: dict[str, Child] = {}
         self.control: Any = None
+        # 32 random bytes: the control API's and every agent's bearer token.
+        self.token = secrets.token_urlsafe(32)
         self.state: StackState | None = None
         self._stop = threading.Event()
 
@@ -215,7 +340,8 @@ class Supervisor:
     def start(self) -> StackState:
         """Start every child, the control API, and write the state file."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # The children's config files hold the token.
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         for sub in ("lambda", "cloudfront"):
             folder = self.log_dir / sub
             folder.mkdir(exist_ok=True)
@@ -238,6 +364,7 @@ class Supervisor:
                     {"name": d, "address": "127.0.0.1", "ttl": self.args.a_ttl}
                     for d in domains.values()
                 ],
+                "control_token": self.token,
             },
             self.run_dir,
         )
@@ -250,6 +377,7 @@ class Supervisor:
                     "bucket": BUCKET,
                     "objects": self.args.objects,
                     "seed": self.args.seed,
+                    "control_token": self.token,
                 },
                 self.run_dir,
             )
@@ -265,7 +393,7 @@ class Supervisor:
 
         agents = {"dns": dns["agent"], "edge": edge_ready["agent"]}
         agents.update({name: ready["agent"] for name, ready in regions.items()})
-        self.control = ControlApi(agents).serve(self.args.control_port)
+        self.control = ControlApi(agents, self.token).serve(self.args.control_port)
         first = regions[f"s3:{self.regions[0]}"]
         self.state = StackState(
             edge_url=edge_ready["edge_url"],
@@ -283,8 +411,10 @@ class Supervisor:
             bucket=BUCKET,
             function=FUNCTION,
             pop=POP,
+            control_token=self.token,
             origins=domains,
             s3_direct={r: regions[f"s3:{r}"]["backend"] for r in self.regions},
+            agents=agents,
             extra={"router_config": str(router_config), "pop_region": POP_REGION},
         )
         self.state.write(self.state_path)
@@ -348,6 +478,7 @@ class Supervisor:
                 "region": POP_REGION,
                 "router_config": str(router_config),
             },
+            "control_token": self.token,
         }
         self.children["edge"] = Child("edge", "edge.server", config, self.run_dir)
         return self.children["edge"].wait_ready(deadline)
@@ -370,7 +501,7 @@ class Supervisor:
         for child in reversed(list(self.children.values())):
             with contextlib.suppress(Exception):
                 child.stop()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError, RecursionError, AttributeError):
             state = json.loads(self.state_path.read_text(encoding="utf-8"))
             if state.get("pids", {}).get("up") == os.getpid():
                 self.state_path.unlink()
@@ -388,7 +519,7 @@ def _existing_stack(state_path: Path) -> int | None:
         data = json.loads(state_path.read_text(encoding="utf-8"))
         pid = int(data["pids"]["up"])
         started = data.get("create_times", {}).get("up")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
     if is_ours(pid, None if started is None else float(started)):
         return pid
@@ -407,6 +538,15 @@ def run_up(args: argparse.Namespace) -> int:
     problems = _check(args)
     if problems:
         raise StackError("; ".join(problems))
+    # Before anything starts: a second `up` on this file must not get as far as a child.
+    lock = StateLock(args.state.resolve()).acquire()
+    try:
+        return _run_locked(args)
+    finally:
+        lock.release()
+
+
+def _run_locked(args: argparse.Namespace) -> int:
     running = _existing_stack(args.state.resolve())
     if running is not None:
         msg = (
@@ -440,7 +580,7 @@ def _banner(state: StackState, state_path: Path) -> str:
     lines = [
         f"edgedrill local distribution is up (state: {state_path})",
         f"  edge      {state.edge_url}   (POP {state.pop})",
-        f"  control   {state.control_url}",
+        f"  control   {state.control_url}   (bearer token: control_token in the state file)",
         f"  dns       {state.dns}   (TXT {state.routing_name})",
     ]
     lines += [f"  s3 {region:<10} {url}" for region, url in state.regions.items()]
@@ -545,6 +685,8 @@ def launch(
 ) -> RunningStack:
     """Start the local distribution in its own processes and wait (bounded) for its state file."""
     state_path = Path(state_path).resolve()
+    # The child takes the lock for good; this only fails fast, before a process starts.
+    StateLock(state_path).check_free()
     running = _existing_stack(state_path)
     if running is not None:
         msg = f"{state_path}: a local distribution is already running (up pid {running})"

@@ -34,6 +34,10 @@ class LocalDistribution:
         self.log_dir = Path(str(_get(state, "log_dir", workdir / LOG_DIR)))
         self.regions: dict[str, str] = dict(_get(state, "regions", {}) or {})
         self.bucket: str = str(_get(state, "bucket", "") or "")
+        # For faults: the control API and its bearer token (every call needs it).
+        self.state_path = workdir / STATE_FILE
+        self.control_url: str = str(_get(state, "control_url", "") or "")
+        self.control_token: str = str(_get(state, "control_token", "") or "")
         self.memory_mb = memory_mb
         self._stopped = False
 

@@ -65,15 +65,20 @@ class Client:
 
 
 class Control:
-    """The control API of a running stack."""
+    """The control API of a running stack, called with its bearer token."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         self.url = url
+        self.token = token
+
+    @classmethod
+    def of(cls, stack: RunningStack) -> Control:
+        return cls(stack.state.control_url, stack.state.control_token)
 
     def __call__(
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> tuple[int, Any]:
-        return call(self.url, method, path, body)
+        return call(self.url, method, path, body, token=self.token)
 
     def inject(self, **spec: Any) -> str:
         status, payload = self("POST", "/faults", spec)
@@ -152,7 +157,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
 @pytest.fixture
 def control(stack: RunningStack) -> Iterator[Control]:
-    api = Control(stack.state.control_url)
+    api = Control.of(stack)
     try:
         yield api
     finally:

@@ -44,6 +44,7 @@ def _state_naming(path: Path, pid: int, create_times: dict[str, float]) -> None:
         bucket="edgedrill-media",
         function="edgedrill-router",
         pop="IAD89-P1",
+        control_token="stale-stack-token-0123456789",
         create_times=create_times,
     ).write(path)
 
@@ -182,7 +183,7 @@ def test_bad_options_fail_fast_naming_the_option(tmp_path: Path) -> None:
 def test_cold_start_then_warm_reuse_over_http(tmp_path: Path) -> None:
     with launch(tmp_path / "state.json", objects=10) as stack:
         edge = Client(stack.state.edge_url)
-        control = Control(stack.state.control_url)
+        control = Control.of(stack)
         try:
             for n in range(5):
                 assert edge.get(f"/{stack.state.sample_keys[n]}?seq={n}").status == 200
