@@ -20,7 +20,13 @@ from results.billing import DEFAULT_THRESHOLD_MS, Billing, Prices, bill
 from results.cache_metrics import DnsCacheMetrics, EdgeCacheMetrics, dns_cache, edge_cache
 from results.environments import Environments, environments
 from results.errors import MalformedLines, RunFolderError
-from results.failover import DEFAULT_ERROR_RATE, DEFAULT_STABLE_S, Failover, failover
+from results.failover import (
+    DEFAULT_ERROR_RATE,
+    DEFAULT_STABLE_S,
+    Failover,
+    failover,
+    observed_until,
+)
 from results.fault_windows import FaultWindow, fault_windows
 from results.latency import DEFAULT_PERCENTILES, WindowSeries, percentiles, sliding_percentiles
 from results.loading import read_inputs
@@ -250,16 +256,18 @@ class Analysis:
             return None
         records = self.data.records
         failed = records.failed
+        faults = self.data.faults
+        ends = observed_until(faults, self.timeline.start + self.timeline.seconds)
         return tuple(
             failover(
                 fault,
                 records.start,
                 failed,
-                data_end=self.timeline.start + self.timeline.seconds,
+                data_end=end,
                 error_rate=error_rate,
                 stable_s=stable_s,
             )
-            for fault in self.data.faults
+            for fault, end in zip(faults, ends, strict=True)
         )
 
     @property

@@ -12,6 +12,11 @@ were observed after it (with at least one request); errors that begin late,
 once a cached DNS answer expires, are still this fault's. If no second went
 over the threshold the failover time is 0; if the data ends before
 ``stable_s`` clean seconds, there is none.
+
+With several faults in a run, a fault's data ends where the next fault that
+starts after it ended begins (:func:`observed_until`): a DNS fault followed by
+a bucket outage is not charged with the outage's errors. Faults that overlap
+cannot be told apart and share the data to its end.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from results.records import BoolArray, FloatArray, IntArray
     from results.run_folder import Fault
 
@@ -60,7 +67,8 @@ def failover(
     """Measure one fault against the per-request records (``start`` sorted)."""
     stable_s = max(1, int(stable_s))
     seconds = max(1, math.ceil(data_end - fault.start))
-    edges = fault.start + np.arange(seconds + 1, dtype=np.float64)
+    # The last second may be partial: what comes after data_end is not this fault's.
+    edges = np.minimum(fault.start + np.arange(seconds + 1, dtype=np.float64), data_end)
     bounds = np.searchsorted(start, edges, side="left")
     requests = np.diff(bounds)
     failed_before = np.concatenate(([0], np.cumsum(failed, dtype=np.int64)))
@@ -81,6 +89,16 @@ def failover(
         stable_s=stable_s,
         after_fault_end=bool(lifted),
     )
+
+
+def observed_until(faults: Sequence[Fault], data_end: float) -> list[float]:
+    """Per fault, where its data ends: the next fault that starts after it ended, or the end."""
+    ends: list[float] = []
+    for fault in faults:
+        end = fault.end_or(data_end)
+        later = [other.start for other in faults if other.start >= end and other is not fault]
+        ends.append(min([data_end, *later]))
+    return ends
 
 
 def _back_under(over: BoolArray, requests: IntArray, stable_s: int) -> int | None:

@@ -98,7 +98,7 @@ def _shade_faults(axes: Axes, analysis: Analysis) -> None:
             fontweight="bold",
             clip_on=True,
             zorder=5,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1.0},
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.0},
             gid=f"fault-label-{index}",
         )
 
@@ -108,8 +108,10 @@ def _legend(axes: Axes, *others: Axes) -> None:
     handles, labels = axes.get_legend_handles_labels()
     for other in others:
         more_handles, more_labels = other.get_legend_handles_labels()
-        handles += more_handles
-        labels += more_labels
+        for handle, label in zip(more_handles, more_labels, strict=True):
+            if label not in labels:  # panels sharing fault windows name them once
+                handles.append(handle)
+                labels.append(label)
     if handles:
         figure = axes.get_figure()
         if figure is not None:

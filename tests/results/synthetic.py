@@ -213,13 +213,42 @@ def write_rate(path: Path, rows: Iterable[tuple[int, float, float, float]]) -> N
 
 
 def write_faults(path: Path, faults: Iterable[tuple[str, str, float, float | None]]) -> None:
-    """Write ``faults.jsonl``."""
+    """Write ``faults.jsonl`` with the four keys every version of it has."""
     path.write_text(
         "".join(
             json.dumps({"fault": f, "target": t, "start": s, "end": e}) + "\n"
             for f, t, s, e in faults
         )
     )
+
+
+def fault_document(
+    fault: str,
+    target: str,
+    start: float,
+    end: float | None,
+    *,
+    region: str | None = None,
+    kind: str = "",
+    probability: float = 1.0,
+    fault_id: str = "",
+) -> dict[str, object]:
+    """One ``faults.jsonl`` object with every key of the chaos contract."""
+    return {
+        "fault": fault,
+        "target": target,
+        "region": region,
+        "kind": kind,
+        "probability": probability,
+        "start": start,
+        "end": end,
+        "id": fault_id or f"{fault}@{start:.3f}",
+    }
+
+
+def write_fault_documents(path: Path, documents: Iterable[dict[str, object]]) -> None:
+    """Write ``faults.jsonl`` from whole objects (:func:`fault_document`)."""
+    path.write_text("".join(json.dumps(document) + "\n" for document in documents))
 
 
 def write_lambda_log(run_dir: Path, lines: Iterable[str], region: str = "us-east-1") -> Path:
@@ -304,7 +333,15 @@ def minimal_run(
 
 @dataclass(frozen=True)
 class FaultSpec:
-    """A fault in a generated drill: errors at ``error_rate`` for ``impact_s`` from its start."""
+    """A fault in a generated drill: errors at ``error_rate`` for ``impact_s`` from its start.
+
+    A bucket fault (target ``s3:<region>``) has misses answered by its region
+    until ``failover_s`` after its start (the last request before that is a
+    miss answered there) and again from ``failback_s`` after its end (the
+    first request from then on is a miss answered there; ``None``: never
+    within the run). Other faults move traffic off ``region`` for their window
+    when ``moves_traffic``.
+    """
 
     fault: str
     target: str
@@ -313,6 +350,15 @@ class FaultSpec:
     error_rate: float = 0.5
     impact_s: float = 4.0
     region: str = "us-east-1"  # the origin region it breaks (traffic moves off it)
+    kind: str = ""
+    failover_s: float = 0.0
+    failback_s: float | None = 0.0
+    moves_traffic: bool = True
+
+    @property
+    def bucket(self) -> bool:
+        """Whether the fault breaks one region's bucket (``s3:<region>``)."""
+        return self.target.startswith("s3:")
 
 
 @dataclass(frozen=True)
@@ -365,6 +411,9 @@ class Truth:
     above_threshold: int = 0
     states: dict[str, int] = field(default_factory=dict)
     target_total: float = 0.0
+    # Per fault, in the drill's order: (failover_s, failback_s) from the region that
+    # answered each miss; None for a fault that breaks no bucket.
+    served: list[tuple[float, float | None] | None] = field(default_factory=list)
 
 
 def generate(run_dir: Path, drill: Drill | None = None) -> Truth:
@@ -385,7 +434,10 @@ def generate(run_dir: Path, drill: Drill | None = None) -> Truth:
     status = np.full(n, 200, dtype=np.int64)
     region_index = np.arange(n) % len(drill.regions)
     region = np.asarray(drill.regions, dtype=object)[region_index]
-    _apply_faults(drill, rng, start, hit, status, region)
+    # The router's choice: a bucket fault leaves it alone (the edge's origin group
+    # answers from the other region), a fault that moves traffic moves it too.
+    chosen = region.copy()
+    served = _apply_faults(drill, rng, start, hit, status, region, chosen)
     failed = status >= 400
     router_ms = rng.lognormal(math.log(0.4), 0.5, n)
     slow = rng.random(n) < drill.slow_share
@@ -448,9 +500,19 @@ def generate(run_dir: Path, drill: Drill | None = None) -> Truth:
             ),
         )
     if drill.faults:
-        write_faults(
+        write_fault_documents(
             run_dir / "faults.jsonl",
-            ((f.fault, f.target, T0 + f.start_s, T0 + f.end_s) for f in drill.faults),
+            (
+                fault_document(
+                    f.fault,
+                    f.target,
+                    T0 + f.start_s,
+                    T0 + f.end_s,
+                    region=f.target.removeprefix("s3:") if f.bucket else None,
+                    kind=f.kind,
+                )
+                for f in drill.faults
+            ),
         )
     if drill.locust_csv:
         _write_locust(run_dir, viewer_ms, failed)
@@ -467,7 +529,7 @@ def generate(run_dir: Path, drill: Drill | None = None) -> Truth:
             states,
             queries,
             dns_ms,
-            region,
+            chosen,
         )
     if drill.access_log:
         write_access_log(
@@ -495,6 +557,7 @@ def generate(run_dir: Path, drill: Drill | None = None) -> Truth:
         above_threshold=int(np.count_nonzero(router_ms[miss_index] > drill.threshold_ms)),
         states={s: int(np.count_nonzero(miss_states == s)) for s in ("hit", "miss", "stale")},
         target_total=float(target.sum()),
+        served=served,
     )
 
 
@@ -505,17 +568,49 @@ def _apply_faults(
     hit: np.ndarray,
     status: np.ndarray,
     region: np.ndarray,
-) -> None:
-    """Errors from each fault's start for its impact time; traffic moved off its region."""
+    chosen: np.ndarray,
+) -> list[tuple[float, float | None] | None]:
+    """Errors from each fault's start for its impact time; traffic moved off its region.
+
+    Returns each bucket fault's (failover_s, failback_s) as the requests now hold them.
+    """
+    served: list[tuple[float, float | None] | None] = []
     for fault in drill.faults:
-        hit_at = (start >= T0 + fault.start_s) & (start < T0 + fault.start_s + fault.impact_s)
+        begin, end = T0 + fault.start_s, T0 + fault.end_s
+        hit_at = (start >= begin) & (start < begin + fault.impact_s)
         broken = hit_at & ~hit & (rng.random(len(start)) < fault.error_rate)
         status[broken] = 503
-        moved = (start >= T0 + fault.start_s) & (start < T0 + fault.end_s)
-        moved &= region == fault.region
         others = [r for r in drill.regions if r != fault.region]
-        if others:
-            region[moved] = others[0]
+        if not fault.bucket:
+            served.append(None)
+            if fault.moves_traffic and others:
+                moved = (start >= begin) & (start < end) & (region == fault.region)
+                region[moved] = others[0]
+                chosen[moved] = others[0]
+            continue
+        off = begin + fault.failover_s
+        back = end + fault.failback_s if fault.failback_s is not None else math.inf
+        moved = (start >= off) & (start < back) & (region == fault.region)
+        region[moved] = others[0]
+        failover_s = 0.0
+        if fault.failover_s > 0:
+            last = int(np.searchsorted(start, off, side="left")) - 1
+            hit[last] = False
+            region[last] = chosen[last] = fault.region
+            failover_s = _as_written(start[last]) - begin
+        failback_s = None
+        first = int(np.searchsorted(start, back, side="left"))
+        if first < len(start):
+            hit[first] = False
+            region[first] = chosen[first] = fault.region
+            failback_s = _as_written(start[first]) - end
+        served.append((failover_s, failback_s))
+    return served
+
+
+def _as_written(epoch: float) -> float:
+    """A start time as the analysis reads it back from requests.csv (microseconds)."""
+    return float(f"{epoch:.6f}")
 
 
 def _write_logs(

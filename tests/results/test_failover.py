@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from results.failover import failover
+from results.failover import failover, observed_until
 from results.run_folder import Fault
 
 
@@ -87,3 +87,25 @@ def test_the_threshold_matters() -> None:
     fault = Fault("s3:slow", "", 110.0, None)
     assert failover(fault, starts, failed, data_end=130.0, error_rate=0.2).failover_s == 0.0
     assert failover(fault, starts, failed, data_end=130.0, error_rate=0.05).failover_s == 3.0
+
+
+def test_a_later_fault_is_not_charged_to_an_earlier_one() -> None:
+    # Fault A (110-115) causes nothing; fault B from 125.5 fails everything for 3 s.
+    starts, failed = _records(40, dict.fromkeys(range(26, 29), 1.0))
+    first = Fault("dns:servfail", "dns", 110.0, 115.0)
+    second = Fault("bucket:503", "s3:eu-west-1", 125.5, 130.0)
+    ends = observed_until([first, second], 140.0)
+    assert ends == [125.5, 140.0]
+    # The partial last second [125, 125.5) holds none of B's failures.
+    assert failover(first, starts, failed, data_end=ends[0]).failover_s == 0.0
+    assert failover(first, starts, failed, data_end=140.0).failover_s == 19.0
+    assert failover(second, starts, failed, data_end=ends[1]).failover_s == 4.0
+
+
+def test_overlapping_faults_share_the_data() -> None:
+    faults = [
+        Fault("a", "", 110.0, 120.0),
+        Fault("b", "", 115.0, 125.0),
+        Fault("c", "", 130.0, None),
+    ]
+    assert observed_until(faults, 140.0) == [130.0, 130.0, 140.0]
