@@ -162,8 +162,8 @@ _BREAKS = {
     FaultKind.BUCKET_RESET: "connections reset once the request is read",
     FaultKind.BUCKET_BLACKHOLE: "requests read and never answered",
     FaultKind.BUCKET_TRUNCATE: "bodies cut halfway under their full Content-Length",
-    FaultKind.LAMBDA_ERROR: "the function raises (the edge answers 502)",
-    FaultKind.LAMBDA_TIMEOUT: "the function runs past its timeout (the edge answers 504)",
+    FaultKind.LAMBDA_ERROR: "the function raises (the edge answers 503)",
+    FaultKind.LAMBDA_TIMEOUT: "the function runs past its 30 s timeout (the edge answers 503)",
 }
 
 VALID_SPELLINGS = ", ".join(kind.usage for kind in FaultKind)

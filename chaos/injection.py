@@ -76,6 +76,7 @@ class Injection:
         self._clock = clock
         self._pending = [str(spec["id"]) for spec in specs]
         self._rolling_back = False
+        self._confirmed = False
         self._lock = threading.Lock()
         self._on_rollback: list[Callable[[], None]] = []
 
@@ -87,7 +88,7 @@ class Injection:
     @property
     def rolled_back(self) -> bool:
         """Whether every spec has been confirmed removed."""
-        return self.end is not None and not self._pending
+        return self._confirmed
 
     def lapsed(self) -> bool:
         """Whether the lease has run out since the last confirmed renewal."""
@@ -127,6 +128,8 @@ class Injection:
         for callback in self._on_rollback:
             callback()
         with self._lock:
+            if self._confirmed:
+                return True
             for fault_id in reversed(list(self._pending)):
                 try:
                     self._client.remove(fault_id)
@@ -140,6 +143,7 @@ class Injection:
                 return False
             self.detail = ""
             self.end = min(self._clock(), self.expires_at)
+            self._confirmed = True
             return True
 
 
@@ -169,7 +173,10 @@ def inject(
     try:
         for n, spec in enumerate(specs):
             suffix = f".{n}" if len(specs) > 1 else ""
-            body = {**spec, "lease_s": lease_s, "id": f"{fault.kind.value}-{token}{suffix}"}
+            # No ':' in ids: it is percent-encoded on some paths to the agents, and an
+            # id must read the same on every path (inject, renew, remove).
+            slug = fault.kind.value.replace(":", "-")
+            body = {**spec, "lease_s": lease_s, "id": f"{slug}-{token}{suffix}"}
             posted.append(body)
             client.inject(body)
             if start is None:

@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from edgedrill.commands import distribution, gate, results, router, run, seed
+from edgedrill.commands import chaos, distribution, gate, results, router, run, seed
 from edgedrill.errors import CliError
 from loadtests._errors import LoadtestError
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # In the order of ``edgedrill --help``; ``seed`` adds ``--seed-from-log`` to ``up``,
 # so it comes after ``distribution``.
-COMMAND_GROUPS: tuple[ModuleType, ...] = (router, distribution, seed, run, gate, results)
+COMMAND_GROUPS: tuple[ModuleType, ...] = (router, distribution, seed, run, gate, results, chaos)
 
 
 def build_parser() -> argparse.ArgumentParser:

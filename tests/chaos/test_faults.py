@@ -189,7 +189,7 @@ def test_bad_values_are_syntax_errors(spelling: str, says: str) -> None:
 def test_probability_given_twice_differently_is_refused() -> None:
     with pytest.raises(FaultSyntaxError, match="given twice"):
         parse_fault("bucket:503,probability=0.5", probability=0.2)
-    with pytest.raises(FaultSyntaxError, match="within 0..1"):
+    with pytest.raises(FaultSyntaxError, match=r"within 0\.\.1"):
         parse_fault("bucket:503", probability=1.5)
 
 
