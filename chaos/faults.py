@@ -152,7 +152,7 @@ _BREAKS = {
     FaultKind.DNS_WRONG_ANSWER: "a wrong answer (TXT wrong-answer.invalid, A 192.0.2.1)",
     FaultKind.DNS_TTL: "right answers with this TTL",
     FaultKind.DNS_FLAP: "SERVFAIL for one period, right answers the next, alternately",
-    FaultKind.ORIGIN_DNS_FAIL: "SERVFAIL for the bucket domains: the edge answers 502",
+    FaultKind.ORIGIN_DNS_FAIL: "SERVFAIL for the bucket domains (502 once the edge's cache ends)",
     FaultKind.BUCKET_503: "503 SlowDown with S3's XML error body",
     FaultKind.BUCKET_500: "500 InternalError with S3's XML error body",
     FaultKind.BUCKET_403: "403 AccessDenied with S3's XML error body",
