@@ -11,6 +11,7 @@ from results.analysis import analyse, load_run
 from results.errors import FormatError
 from results.gate import Outcome, evaluate, parse_gate
 from results.plots import PLOTS, render
+from results.report import render_html, report_page
 from results.summary import summary
 from tests.results.synthetic import (
     HIT,
@@ -369,3 +370,26 @@ def test_origins_plot_shows_served_region_beside_router_choice(
     assert any(text.startswith(f"router chose {US}") for text in legend)
     # Both panels carry every fault's label.
     assert _texts(figure).count(BUCKET) == 2
+
+
+def test_report_lists_each_fault_with_its_window(chaos_run: tuple[Analysis, Truth]) -> None:
+    analysis, truth = chaos_run
+    page = report_page(analysis, [])
+    assert page.faults is not None
+    table = page.faults.table
+    rows = {row[0]: dict(zip(table.headers, row, strict=True)) for row in table.rows}
+    bucket = rows["bucket:503"]
+    expected = truth.served[1]
+    assert expected is not None
+    assert bucket["target"] == "s3:eu-west-1"
+    assert bucket["start (s)"] == "20.5"
+    assert bucket["duration (s)"] == "9.5"
+    assert bucket["failover, served region"] == f"{expected[0]:.3f} s"
+    assert bucket["failback, served region"] == f"{expected[1]:.3f} s"
+    errors = (analysis.fault_windows or ())[1]
+    assert bucket["errors in the window"] == f"{errors.errors:,} of {errors.requests:,}"
+    assert rows["bucket:500"]["failback, served region"] == "never"
+    assert rows["dns:servfail"]["failover, served region"] == "-"
+    assert rows["dns:servfail"]["router DNS stale/fallback"].endswith("%")
+    html = render_html(analysis, [])
+    assert "<td>bucket:503</td><td>s3:eu-west-1</td>" in html
