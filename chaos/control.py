@@ -20,12 +20,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT_S = 10.0
 
 
-def control_token(state: StackState) -> str | None:
-    """The state file's bearer token for the control API, if it has one."""
-    token = getattr(state, "control_token", None) or state.extra.get("control_token")
-    return token if isinstance(token, str) and token else None
-
-
 class ControlClient:
     """Inject, renew, remove and list faults through one control API."""
 
@@ -39,16 +33,13 @@ class ControlClient:
     @classmethod
     def from_state(cls, state: StackState, timeout: float = DEFAULT_TIMEOUT_S) -> ControlClient:
         """The client of the distribution a state file describes."""
-        return cls(state.control_url, control_token(state), timeout)
+        return cls(state.control_url, state.control_token, timeout)
 
     def _call(
         self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> tuple[int, dict[str, Any]]:
-        # Only send the token when there is one, so state files written before
-        # the control API required it keep working.
-        extra: dict[str, Any] = {"token": self._token} if self._token else {}
         try:
-            return call(self.url, method, path, body, self.timeout, **extra)
+            return call(self.url, method, path, body, self.timeout, token=self._token)
         except OSError as exc:
             raise ControlError(self.url, None, f"{method} {path}: {exc}") from exc
 

@@ -352,3 +352,13 @@ def test_the_control_api_refusal_names_url_and_status(
     unreachable = ControlClient("http://127.0.0.1:9", timeout=2)
     with pytest.raises(ControlError, match=r"http://127\.0\.0\.1:9 is unreachable"):
         unreachable.list()
+
+
+def test_a_client_without_the_states_token_is_refused_with_401(stack: RunningStack) -> None:
+    for token in (None, "not-the-token-of-this-state-file"):
+        client = ControlClient(stack.state.control_url, token)
+        with pytest.raises(ControlError) as caught:
+            client.list()
+        assert caught.value.status == 401
+        assert stack.state.control_url in str(caught.value)
+    assert isinstance(ControlClient.from_state(stack.state).list(), list)
