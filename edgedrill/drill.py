@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import math
 import os
 import signal
@@ -37,6 +38,8 @@ from loadtests._run_folder import DEFAULT_RESULTS_DIR, create_run_dir
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from chaos.timeline import Drill
 
 SCENARIOS = ("spike", "replay")
 # The locustfiles: ``python -m locust -f`` loads them by path, as a user does.
@@ -91,6 +94,21 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     BASELINE_RPS.add_to(group, default=None, metavar="RPS")
     SPIKE_FACTOR.add_to(group, default=None, metavar="X")
     group.add_argument("--processes", type=int, default=None, metavar="N")
+    group.add_argument(
+        "--fault",
+        action="append",
+        default=None,
+        metavar="FAULT,at=S,for=S",
+        help="inject FAULT at S s into the load for S s, e.g. bucket:503,at=20s,for=30s "
+        "(optional region=R, probability=P); repeatable",
+    )
+    group.add_argument(
+        "--drill",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="drill file (TOML): [[fault]] entries, an optional [gate] and [stop] condition",
+    )
     # Passed on to the local distribution only: a --host run has its own objects.
     OBJECTS.add_to(group, metavar="N")
     group.add_argument(
@@ -151,6 +169,10 @@ def drill_args(args: argparse.Namespace) -> list[str]:
             extra += [flag, str(value)]
     if args.host is None:
         extra += ["--objects", str(OBJECTS.check(args.objects))]
+    for fault in getattr(args, "fault", None) or ():
+        extra += ["--fault", fault]
+    if getattr(args, "drill", None) is not None:
+        extra += ["--drill", str(Path(args.drill).resolve())]
     rest = list(args.locust_args or [])
     if rest and rest[0] != "--" and not rest[0].startswith("-"):
         # Locust would take it for a user class and fail with "Unknown User(s)".
@@ -175,6 +197,43 @@ def log_passed_on(locust_args: Sequence[str] | None) -> bool:
     return flag_given(locust_args or (), "--log")
 
 
+def check_faults(args: argparse.Namespace) -> Drill | None:
+    """Parse ``--fault`` and ``--drill`` before anything starts; the drill file, if given.
+
+    A bad spelling or drill file is a usage error (exit 2) naming the entry.
+    Faults drive the local distribution's control API: a real distribution
+    (``--host``) has none yet.
+    """
+    from chaos.errors import ChaosError
+    from chaos.timeline import load_drill, parse_timed_fault
+
+    try:
+        timeline = [parse_timed_fault(text) for text in getattr(args, "fault", None) or ()]
+        drill = load_drill(args.drill) if getattr(args, "drill", None) is not None else None
+    except ChaosError as exc:
+        raise CliError(str(exc)) from exc
+    if drill is not None:
+        timeline += drill.faults
+    if timeline and args.host is not None:
+        msg = "--fault/--drill faults apply to the local distribution only; drop --host"
+        raise CliError(msg)
+    return drill
+
+
+def aborted_by_stop_condition(run_dir: Path) -> str:
+    """Why the drill's stop condition aborted it (``run.json``'s ``aborted``), else ``""``.
+
+    A drill stopped another way (Ctrl-C, the gate's ``--abort-after``) has no
+    ``aborted`` there, though its journal says ``aborted`` too.
+    """
+    try:
+        document = json.loads((run_dir / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    reason = document.get("aborted") if isinstance(document, dict) else None
+    return str(reason) if reason else ""
+
+
 def run_drill_from_args(
     args: argparse.Namespace, *, started: Callable[[Path], None] | None = None
 ) -> Path:
@@ -182,6 +241,7 @@ def run_drill_from_args(
     if args.scenario == "replay" and not args.log and not log_passed_on(args.locust_args):
         msg = "--log is required with --scenario replay"
         raise CliError(msg)
+    check_faults(args)
     return run_drill(
         scenario=args.scenario,
         duration=args.duration,

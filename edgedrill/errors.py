@@ -3,7 +3,9 @@
 ```
 CliError            exit 2: usage or input error (bad flag, bad file, malformed JSON)
 ├── DrillError      exit 2: the drill did not run to completion
-└── GateFailed      exit 1: a drill ran but breached a threshold
+├── GateFailed      exit 1: a drill ran but breached a threshold
+└── DrillAborted    exit 3: the drill's stop condition aborted it (faults rolled back,
+                    its run folder kept and analysed)
 ```
 
 Errors of the packages below (a scenario's ``LoadtestError``, the stack's
@@ -34,3 +36,9 @@ class GateFailed(CliError):
     """A capacity gate threshold was breached."""
 
     exit_code = 1
+
+
+class DrillAborted(CliError):
+    """The drill's stop condition aborted it; its faults were rolled back."""
+
+    exit_code = 3

@@ -6,6 +6,7 @@ request and writes the batch to the run's ``requests.csv`` once a second.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from loadtests._run_owner import Run, RunOwner
@@ -27,7 +28,7 @@ class LocalController(RunOwner):
 
     def _run_started(self, run: Run, options: argparse.Namespace) -> None:
         self.collector.discard()
-        self.collector.sink = run.writer.write
+        self.collector.sink = functools.partial(self.write_records, run)
         self._start_dispatcher(run.plan, 0, 1, run.t0, run.end - run.t0, options)
 
     def _drain(self, run: Run) -> None:

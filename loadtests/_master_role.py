@@ -81,7 +81,7 @@ class MasterController(RunOwner):
         run = self.run
         if run is None or msg.data.get("run") != run.id:
             return
-        run.writer.write(msg.data["rows"])
+        self.write_records(run, msg.data["rows"])
 
     def _on_drained(self, environment: Any, msg: Any, **_: Any) -> None:
         run = self.run

@@ -13,7 +13,9 @@ stepping 20x to 100 requests/s.
 
 from __future__ import annotations
 
+import argparse
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +29,10 @@ from loadtests._run_folder import DEFAULT_RESULTS_DIR
 from loadtests._schedule import Arrivals, spike_profile
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Sequence
 
+    from chaos.stop import StopCondition
+    from chaos.timeline import TimedFault
     from loadtests._cloudfront_log import ParsedLog
 
 _WEEK_S = 7 * 86_400.0
@@ -168,6 +171,77 @@ def add_common_arguments(parser: Any) -> None:
         help="response header that names the origin region, when the edge reports it",
         include_in_web_ui=False,
     )
+    add_chaos_arguments(parser)
+
+
+class _AddFault(argparse.Action):
+    """``--fault`` is repeatable, its value one string of faults separated by spaces.
+
+    Locust's web UI edits an option as text and converts it back to the type
+    of its current value; a list is split at commas there, which every timed
+    fault holds (``bucket:503,at=20s,for=30s``). A string of space-separated
+    faults survives the web UI, ``locust.conf`` and ``LOCUST_FAULT`` alike.
+    """
+
+    def __call__(
+        self, parser: Any, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        current = str(getattr(namespace, self.dest, "") or "")
+        setattr(namespace, self.dest, f"{current} {values}".strip())
+
+
+def add_chaos_arguments(parser: Any) -> None:
+    """Faults on the run's timeline (``--fault``, ``--drill``) and the distribution they hit."""
+    group = _group(parser, "chaos")
+    group.add_argument(
+        "--fault",
+        action=_AddFault,
+        default="",
+        help="a fault on the run's timeline: FAULT,at=S,for=S[,region=R][,probability=P], "
+        "e.g. bucket:503,at=20s,for=30s; repeatable (in the web UI: separated by spaces)",
+    )
+    group.add_argument(
+        "--drill",
+        default="",
+        help="drill file (TOML): [[fault]] entries and an optional [stop] condition",
+    )
+    group.add_argument(
+        "--state",
+        default="",
+        help="state file of a distribution started with `edgedrill up`: drive it (and inject "
+        "its faults) instead of starting a local one",
+        include_in_web_ui=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    """The faults of a run's options: the timeline, the stop condition, where they came from."""
+
+    timeline: tuple[TimedFault, ...]
+    stop: StopCondition | None
+    drill: str
+
+    def __bool__(self) -> bool:
+        """Whether there is anything for an experiment to do."""
+        return bool(self.timeline) or self.stop is not None
+
+
+def fault_plan(options: argparse.Namespace) -> FaultPlan:
+    """Parse ``--fault`` and ``--drill``; a bad one is a :class:`ScenarioError` naming it."""
+    from chaos.errors import ChaosError
+    from chaos.timeline import COMMAND_LINE, load_drill, parse_timed_fault
+
+    texts = str(getattr(options, "fault", "") or "").replace(";", " ").split()
+    drill_file = str(getattr(options, "drill", "") or "")
+    try:
+        timeline = [parse_timed_fault(text) for text in texts]
+        drill = load_drill(drill_file) if drill_file else None
+    except ChaosError as exc:
+        raise ScenarioError(str(exc)) from exc
+    if drill is None:
+        return FaultPlan(tuple(timeline), None, COMMAND_LINE)
+    return FaultPlan((*timeline, *drill.faults), drill.stop, drill.source)
 
 
 def flag_given(argv: Sequence[str], flag: str) -> bool:
@@ -284,6 +358,7 @@ def common_checks(options: argparse.Namespace) -> None:
     """Reject common options that cannot work."""
     for declared in (POOL_LATENCY, LATE_THRESHOLD_MS, DRAIN_TIMEOUT, MEMORY_MB, OBJECTS):
         _value(options, declared)
+    fault_plan(options)
 
 
 def read_keys(path_text: str) -> list[str]:

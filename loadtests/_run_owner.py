@@ -11,6 +11,14 @@ A run, from start to stop, as its owner sees it:
 4. ``test_stop``: ``rate.csv``, ``run.json``, Locust's CSVs and the local
    distribution's logs join ``requests.csv`` in the run folder.
 
+With ``--fault`` or ``--drill`` the owner also runs the drill's timeline
+(:class:`chaos.experiment.Experiment`) from the schedule's origin, against the
+distribution it drives (its own local one, or ``--state FILE``'s), and feeds
+it every batch of records for the stop condition; the faults are rolled back
+when the run is finished, whichever way it ends (``journal.json`` says
+``completed``, or ``aborted`` when cut short). A stop condition that fires
+stops the load and names its reason in ``run.json`` (``aborted``).
+
 Without ``--host`` the local distribution is started in ``init`` and stopped
 on every way out (end of test, Ctrl-C, SIGTERM, an error in a later ``init``
 listener): in ``quitting`` and, as a backstop, at interpreter exit.
@@ -37,7 +45,15 @@ from loadtests._controller import PLAN_OPTION, Controller, Tick
 from loadtests._errors import LoadtestError
 from loadtests._locust_csv import LocustCsv
 from loadtests._plans import pool_size
-from loadtests._records import RecordsWriter, rate_rows, write_rate_csv
+from loadtests._records import (
+    DURATION_MS,
+    ERROR,
+    START,
+    STATUS,
+    RecordsWriter,
+    rate_rows,
+    write_rate_csv,
+)
 from loadtests._run_folder import (
     LOCUST_CSV_PREFIX,
     MALFORMED_TXT,
@@ -53,8 +69,10 @@ from loadtests._schedule import count_per_second
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
+    from chaos.experiment import Experiment
+    from edge.stack import StackState
     from loadtests._controller import ScenarioSpec
     from loadtests._local import LocalDistribution
     from loadtests._plans import Plan
@@ -89,6 +107,8 @@ class Run:
     drained: dict[int, dict[str, Any]] = field(default_factory=dict)
     drain_complete: bool = False
     locust_csv: LocustCsv | None = None
+    experiment: Experiment | None = None
+    aborted: str = ""  # why the drill's stop condition stopped the load
 
 
 class RunOwner(Controller, abc.ABC):
@@ -106,6 +126,8 @@ class RunOwner(Controller, abc.ABC):
         self._explicit_spawn_rate: float | None = None
         self._run_dir_used = False
         self._next_scenario: str | None = None
+        # --state FILE: a running distribution to drive and inject faults into.
+        self.state_file: tuple[Path, StackState] | None = None
 
     # -- what each role does its own way -----------------------------------------
 
@@ -151,16 +173,19 @@ class RunOwner(Controller, abc.ABC):
         # and plans (for a replay, seeds) before the test starts; the web UI
         # plans when a test is started from it, with the options edited there.
         eager = scenario is not None and bool(options.headless or options.autostart)
-        local = self.environment.host is None
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             _options.common_checks(options)
+            self._attach_state(options)
+            local = self.environment.host is None
             if eager and scenario is not None:
-                self.scenarios[scenario].validate(options, local)
+                # --state brings its distribution's keys, as the local one does.
+                self.scenarios[scenario].validate(options, local or self.local_keys is not None)
             if local:
                 self._start_local(options)
             if eager and scenario is not None:
                 self.plan_for(scenario)
+            self._announce_control()
         except LoadtestError as exc:
             logger.error("edgedrill: %s", exc)
             self.stop_local()
@@ -203,6 +228,50 @@ class RunOwner(Controller, abc.ABC):
         self.local_keys = list(self.local.keys)
         self.environment.host = self.local.edge_url
         logger.info("edgedrill: local distribution at %s", self.local.edge_url)
+
+    def _attach_state(self, options: argparse.Namespace) -> None:
+        """``--state FILE``: drive that distribution (unless ``--host`` names another)."""
+        path = str(getattr(options, "state", "") or "")
+        if not path:
+            if _options.fault_plan(options).timeline and self.environment.host is not None:
+                msg = (
+                    "--fault/--drill: faults need a distribution with a control API: "
+                    "drop --host (the local one) or give --state FILE of `edgedrill up`"
+                )
+                raise _options.ScenarioError(msg)
+            return
+        from edge.stack import StackError, StackState
+
+        try:
+            state = StackState.load(path)
+        except StackError as exc:
+            raise _options.ScenarioError(f"--state: {exc}") from exc
+        self.state_file = (Path(path).resolve(), state)
+        if self.environment.host is None:
+            self.environment.host = state.edge_url
+            self.local_keys = list(state.sample_keys)
+
+    def fault_state(self) -> tuple[Path, StackState] | None:
+        """The state file (path and content) of the distribution faults go to, if any."""
+        if self.state_file is not None:
+            return self.state_file
+        if self.local is not None:
+            from loadtests._local import STATE_FILE
+
+            return self.local.workdir / STATE_FILE, self.local.state
+        return None
+
+    def _announce_control(self) -> None:
+        """Say where another terminal can inject faults into this run's distribution."""
+        found = self.fault_state()
+        if found is not None:
+            path, state = found
+            logger.info(
+                "edgedrill: control API %s; inject from another terminal with "
+                "`edgedrill chaos inject FAULT --state %s`",
+                state.control_url,
+                path,
+            )
 
     def stop_local(self) -> None:
         """Stop the local distribution if this process started it (idempotent)."""
@@ -289,6 +358,7 @@ class RunOwner(Controller, abc.ABC):
             msg = "no edgedrill scenario is selected"
             raise _options.ScenarioError(msg)
         plan = self.plan_for(scenario)
+        faults = _options.fault_plan(options)
         slots = self._slots()
         users, spawn_rate = self._pool(plan, len(slots))
         now = time.time()
@@ -336,7 +406,67 @@ class RunOwner(Controller, abc.ABC):
             plan.peak_rps,
             users,
         )
+        if faults:
+            run.experiment = self._start_experiment(run, faults)
         self._run_started(run, options)
+
+    def _start_experiment(self, run: Run, faults: _options.FaultPlan) -> Experiment:
+        from chaos.control import ControlClient
+        from chaos.experiment import Experiment
+
+        found = self.fault_state()
+        if found is None:
+            msg = "--fault/--drill: no distribution to inject into (give --state FILE)"
+            raise _options.ScenarioError(msg)
+        state = found[1]
+        experiment = Experiment(
+            faults.timeline,
+            ControlClient.from_state(state),
+            state,
+            run.run_dir,
+            drill=faults.drill,
+            stop_condition=faults.stop,
+            on_abort=functools.partial(self._abort_run, run),
+        )
+        # Offsets count from the schedule's origin, the time axis of requests.csv.
+        experiment.start(origin=run.t0)
+        logger.info("edgedrill: drill %s: %d fault(s)", faults.drill, len(faults.timeline))
+        return experiment
+
+    def _abort_run(self, run: Run, reason: str) -> None:
+        """The drill's stop condition fired: its faults are rolled back; stop the load."""
+        run.aborted = reason
+        logger.error("edgedrill: drill aborted: %s", reason)
+        runner = self.environment.runner
+        if runner is not None:
+            headless = bool(getattr(self.environment.parsed_options, "headless", False))
+            gevent.spawn(runner.quit if headless else runner.stop)
+
+    def write_records(self, run: Run, rows: Sequence[Any]) -> None:
+        """Write a batch of records to the run; the drill's stop condition sees them too."""
+        run.writer.write(rows)
+        experiment = run.experiment
+        if experiment is not None and experiment.watch is not None:
+            experiment.observe(
+                (
+                    float(row[START]),
+                    int(row[STATUS]) == 0 or int(row[STATUS]) >= 400 or bool(row[ERROR]),
+                    float(row[DURATION_MS]),
+                )
+                for row in rows
+            )
+
+    def _stop_experiment(self, run: Run) -> None:
+        """Roll back the run's faults: completed if the schedule ran out, else aborted."""
+        from chaos.journal import Status
+
+        experiment, run.experiment = run.experiment, None
+        if experiment is None:
+            return
+        if time.time() < run.end:
+            experiment.stop(Status.ABORTED, "the load was stopped before the end of its schedule")
+        else:
+            experiment.stop(Status.COMPLETED)
 
     def _new_run_dir(self, options: argparse.Namespace, scenario: str) -> Path:
         if options.run_dir and not self._run_dir_used:
@@ -365,6 +495,7 @@ class RunOwner(Controller, abc.ABC):
         run, self.run = self.run, None
         if run is None:
             return
+        self._stop_experiment(run)
         self._last_records(run)
         run.writer.close()
         counts = run.writer.counts
@@ -414,6 +545,7 @@ class RunOwner(Controller, abc.ABC):
             "users": run.users,
             "duration_s": run.plan.duration,
             "plan": run.plan.summary(),
+            **({"aborted": run.aborted} if run.aborted else {}),
             "records_dropped": self.collector.dropped
             + sum(int(r.get("records_dropped", 0)) for r in reports.values()),
             "dispatch": [

@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgedrill.commands.results import add_analysis_arguments, analyse_run, analysis_options
-from edgedrill.drill import add_drill_arguments, positive_float, run_drill_from_args
-from edgedrill.errors import CliError, GateFailed
+from edgedrill.drill import (
+    aborted_by_stop_condition,
+    add_drill_arguments,
+    check_faults,
+    positive_float,
+    run_drill_from_args,
+)
+from edgedrill.errors import CliError, DrillAborted, GateFailed
 from edgedrill.watch import DrillWatcher
 from edgedrill_formats.run_folder import RUN_JSON
 
@@ -35,8 +41,9 @@ def register(subparsers: Any) -> None:
         help="the capacity gate: run a drill (or take --run DIR) and judge it",
         description="Run the default drill (or the scenario given) or take a finished run "
         "folder with --run, and evaluate the thresholds of [tool.edgedrill.gate] in "
-        "pyproject.toml or of [gate] in --gate FILE. Exit 0: pass; 1: a threshold breached; "
-        "2: usage or input error.",
+        "pyproject.toml or of [gate] in --gate FILE (or in the --drill file). Exit 0: pass; "
+        "1: a threshold breached; 2: usage or input error; 3: the drill's stop condition "
+        "aborted it.",
     )
     check.add_argument("--gate", type=Path, metavar="FILE", help="TOML file with a [gate] table")
     check.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here")
@@ -67,8 +74,13 @@ def _load_gate(args: argparse.Namespace) -> Gate:
     from results.errors import GateConfigError
     from results.gate import load_gate
 
+    path = args.gate
+    if path is None and args.run is None:
+        drill = check_faults(args)
+        if drill is not None and drill.gate is not None:
+            path = Path(drill.source)  # its [gate] table
     try:
-        return load_gate(args.gate, pyproject=find_pyproject(Path.cwd()))
+        return load_gate(path, pyproject=find_pyproject(Path.cwd()))
     except GateConfigError as exc:
         raise CliError(str(exc)) from exc
 
@@ -76,6 +88,8 @@ def _load_gate(args: argparse.Namespace) -> Gate:
 def _drill_options_given(args: argparse.Namespace) -> list[str]:
     given = []
     for name in (
+        "fault",
+        "drill",
         "duration",
         "out",
         "host",
@@ -108,7 +122,22 @@ def check_command(args: argparse.Namespace) -> int:
         run_dir = args.run
     else:
         run_dir, aborted = _run_drill(args, gate)
-    return _judge(run_dir, gate, options, args.junit, aborted)
+    stopped = aborted_by_stop_condition(run_dir) if args.run is None else ""
+    try:
+        code = _judge(run_dir, gate, options, args.junit, aborted or stopped)
+    except GateFailed as exc:
+        if stopped:
+            raise _aborted(run_dir, stopped) from exc
+        raise
+    if stopped:
+        raise _aborted(run_dir, stopped)
+    return code
+
+
+def _aborted(run_dir: Path, reason: str) -> DrillAborted:
+    return DrillAborted(
+        f"the drill was aborted ({reason}); every fault was rolled back; see {run_dir}"
+    )
 
 
 def _judge(run_dir: Path, gate: Gate, options: Options, junit: Path | None, aborted: str) -> int:

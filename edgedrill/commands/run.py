@@ -5,6 +5,10 @@ spike sized to the machine, the run folder written under ``results/runs/``
 and its path printed on stdout (Locust's own output goes to stderr and to the
 run folder's ``locust.log``). The run is then analysed into the same folder:
 ``plots/*.png``, ``report.html``, ``summary.json`` and ``summary.md``.
+
+``--fault`` and ``--drill`` put faults on the load's timeline; a drill whose
+stop condition fired exits 3 (:class:`DrillAborted`) once its run folder is
+analysed.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from edgedrill.drill import add_drill_arguments, run_drill_from_args
-from edgedrill.errors import CliError
+from edgedrill.drill import aborted_by_stop_condition, add_drill_arguments, run_drill_from_args
+from edgedrill.errors import CliError, DrillAborted
 
 if TYPE_CHECKING:
     import argparse
+    from pathlib import Path
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +45,9 @@ def run_command(args: argparse.Namespace) -> int:
     """Run the drill, print its run folder, then write its report and plots there."""
     run_dir = run_drill_from_args(args)
     print(run_dir, flush=True)  # noqa: T201 - the command's output
+    aborted = aborted_by_stop_condition(run_dir)
     if args.no_report:
+        _raise_if_aborted(run_dir, aborted)
         return 0
     from results.errors import ResultsError  # numpy and matplotlib load late
     from results.report import write_report
@@ -52,4 +59,11 @@ def run_command(args: argparse.Namespace) -> int:
         message = f"the run is recorded in {run_dir}, but its report failed: {exc}"
         raise CliError(message) from exc
     print(f"report: {report}", file=sys.stderr)  # noqa: T201
+    _raise_if_aborted(run_dir, aborted)
     return 0
+
+
+def _raise_if_aborted(run_dir: Path, reason: str) -> None:
+    if reason:
+        msg = f"the drill was aborted ({reason}); every fault was rolled back; see {run_dir}"
+        raise DrillAborted(msg)
