@@ -35,14 +35,13 @@ from xml.sax.saxutils import escape
 
 from edge.fault_specs import S3_ERRORS, S3Fault, S3FaultKind
 from edge.http_wire import (
+    ClientConnection,
+    Headers,
     MalformedRequest,
     ProtocolError,
     Request,
-    encode_request,
-    encode_response,
+    ServerConnection,
     end_to_end,
-    read_request,
-    read_response,
     without,
 )
 
@@ -55,6 +54,9 @@ MAX_UPLOAD = 256 << 20
 _DROP_HOLD_S = 3600.0
 _REFUSED_POLL_S = 0.05
 _BACKEND_TIMEOUT_S = 60.0
+
+# A response before it goes on the wire: status, headers (with Content-Length), body.
+_Answer = tuple[int, Headers, bytes]
 
 
 @dataclass(slots=True)
@@ -124,7 +126,7 @@ class FaultProxy:
         self._random = random.Random(seed)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
-        self._pool: deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = deque()
+        self._pool: deque[tuple[asyncio.StreamWriter, ClientConnection]] = deque()
         self._watch: asyncio.Task[None] | None = None
         self.stats = ProxyStats()
 
@@ -148,7 +150,7 @@ class FaultProxy:
         for writer in list(self._writers):
             writer.transport.abort()
         while self._pool:
-            _, writer = self._pool.popleft()
+            writer, _ = self._pool.popleft()
             writer.transport.abort()
 
     async def _listen(self) -> None:
@@ -201,35 +203,38 @@ class FaultProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         self.stats.connections += 1
+        connection = ServerConnection(reader, MAX_UPLOAD)
         try:
             while True:
                 try:
-                    request = await read_request(reader, MAX_UPLOAD, writer)
+                    request = await connection.next_request(writer)
                 except MalformedRequest as exc:
-                    writer.write(_plain_error(exc.status, "InvalidRequest", exc.detail))
+                    writer.write(connection.respond(*_plain_error(exc.status, exc.detail)))
                     await writer.drain()
                     return
                 if request is None:
                     return
                 self.stats.requests += 1
-                if not await self._answer(request, writer):
+                if not await self._answer(request, connection, writer):
                     return
-                if not request.keep_alive:
+                if not connection.keep_alive:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError, OSError):
+        except (ConnectionError, OSError):
             return
         finally:
             self._writers.discard(writer)
             if not writer.is_closing():
                 writer.close()
 
-    async def _answer(self, request: Request, writer: asyncio.StreamWriter) -> bool:
+    async def _answer(
+        self, request: Request, connection: ServerConnection, writer: asyncio.StreamWriter
+    ) -> bool:
         """Answer one request; False when the connection must end."""
         fault = self._pick_fault(request)
         if fault is not None:
             self.stats.faulted[fault.kind.value] = self.stats.faulted.get(fault.kind.value, 0) + 1
             if fault.kind in S3_ERRORS:
-                writer.write(_s3_error(fault.kind, request))
+                writer.write(connection.respond(*_s3_error(fault.kind, request)))
                 await writer.drain()
                 return True
             if fault.kind in (S3FaultKind.RESET, S3FaultKind.REFUSED):
@@ -240,15 +245,15 @@ class FaultProxy:
                 return False
             await asyncio.sleep(fault.delay_ms / 1000.0)
         try:
-            response = await self._forward(request)
-        except (OSError, ProtocolError, asyncio.IncompleteReadError, TimeoutError) as exc:
+            status, headers, body, reason = await self._forward(request)
+        except (OSError, ProtocolError, TimeoutError) as exc:
             self.stats.backend_errors += 1
             logger.warning("%s backend failed: %s", self.target, exc)
-            writer.write(_s3_error(S3FaultKind.INTERNAL_ERROR, request))
+            writer.write(connection.respond(*_s3_error(S3FaultKind.INTERNAL_ERROR, request)))
             await writer.drain()
             return True
         self.stats.forwarded += 1
-        writer.write(response)
+        writer.write(connection.respond(status, headers, body, reason))
         await writer.drain()
         return True
 
@@ -260,32 +265,30 @@ class FaultProxy:
             await asyncio.sleep(0.1)
         writer.transport.abort()
 
-    async def _forward(self, request: Request) -> bytes:
+    async def _forward(self, request: Request) -> tuple[int, Headers, bytes, str]:
+        """The backend's answer to ``request``, dressed as S3's."""
         headers = end_to_end(request.headers, also=frozenset({"expect"}))
         headers.append(("Connection", "keep-alive"))
-        data = encode_request(
-            request.method, request.target, without(headers, "content-length"), request.body
-        )
+        headers = without(headers, "content-length")
         for attempt in range(2):
             reused = bool(self._pool)
             if reused:
-                reader, writer = self._pool.pop()
+                writer, backend = self._pool.pop()
             else:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*self._backend, limit=1 << 20), _BACKEND_TIMEOUT_S
                 )
+                backend = ClientConnection(reader)
             try:
-                writer.write(data)
-                response = await asyncio.wait_for(
-                    read_response(reader, request.method), _BACKEND_TIMEOUT_S
-                )
-            except (OSError, asyncio.IncompleteReadError, ProtocolError):
+                writer.write(backend.request(request.method, request.target, headers, request.body))
+                response = await asyncio.wait_for(backend.response(), _BACKEND_TIMEOUT_S)
+            except (OSError, ProtocolError):
                 writer.transport.abort()
                 if reused and attempt == 0:
                     continue  # the pooled connection had been closed by the backend
                 raise
             if response.reusable:
-                self._pool.append((reader, writer))
+                self._pool.append((writer, backend))
             else:
                 writer.close()
             break
@@ -299,7 +302,7 @@ class FaultProxy:
         out.append(("Server", "AmazonS3"))
         length = response.header("content-length") if request.method == "HEAD" else None
         out.append(("Content-Length", length if length is not None else str(len(response.body))))
-        return encode_response(response.status, out, response.body, response.reason)
+        return response.status, out, response.body, response.reason
 
 
 def _object_key(request: Request) -> str:
@@ -314,7 +317,7 @@ def _http_date() -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
 
 
-def _s3_error(kind: S3FaultKind, request: Request) -> bytes:
+def _s3_error(kind: S3FaultKind, request: Request) -> _Answer:
     status, code, message = S3_ERRORS[kind]
     req_id = request_id()
     body = s3_error_body(code, message, request.target.split("?", 1)[0], req_id)
@@ -326,15 +329,15 @@ def _s3_error(kind: S3FaultKind, request: Request) -> bytes:
         ("Server", "AmazonS3"),
         ("Content-Length", str(len(body))),
     ]
-    return encode_response(status, headers, b"" if request.method == "HEAD" else body)
+    return status, headers, b"" if request.method == "HEAD" else body
 
 
-def _plain_error(status: int, code: str, message: str) -> bytes:
-    body = s3_error_body(code, message, "", request_id())
+def _plain_error(status: int, message: str) -> _Answer:
+    body = s3_error_body("InvalidRequest", message, "", request_id())
     headers = [
         ("Content-Type", "application/xml"),
         ("Server", "AmazonS3"),
         ("Connection", "close"),
         ("Content-Length", str(len(body))),
     ]
-    return encode_response(status, headers, body)
+    return status, headers, body

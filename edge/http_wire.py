@@ -1,25 +1,38 @@
-"""HTTP/1.1 on the wire (RFC 9112) for asyncio streams: parse, frame, serialise.
+"""HTTP/1.1 on the wire (RFC 9112) for asyncio streams, parsed and framed by h11.
 
 The edge server, its origin client and the S3 fault proxies all speak
-HTTP/1.1 through these functions. Viewer requests are checked strictly, as a
-CDN's front end does: anything malformed raises :class:`MalformedRequest`
-with the status to answer, and never reaches the rest of the server.
+HTTP/1.1 through one :class:`ServerConnection` or :class:`ClientConnection`
+per TCP connection, each wrapping an ``h11.Connection`` that is reused
+request after request (``start_next_cycle``). h11 parses request and status
+lines, headers and bodies (Content-Length, chunked, close-delimited), and
+decides keep-alive. On top of it sits what CloudFront does to viewer
+requests: its quotas (20,480 bytes of request line and headers, 8,192 bytes
+of URL), its status codes, and a few checks h11 leaves out (obsolete line
+folding, Content-Length together with Transfer-Encoding, HTTP versions
+other than 1.x). Anything malformed raises :class:`MalformedRequest` with
+the status to answer, and never reaches the rest of the server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+import h11
+
+if TYPE_CHECKING:
+    import asyncio
 
 # CloudFront quotas: 20,480 bytes for the request line and headers together,
 # 8,192 bytes for the URL.
 MAX_REQUEST_HEAD = 20_480
 MAX_URL = 8_192
 MAX_RESPONSE_HEAD = 65_536
-_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_VERSION = re.compile(rb"^HTTP/(\d)\.(\d)$")
+_READ_SIZE = 65_536
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VERSIONS = {b"1.1": "HTTP/1.1", b"1.0": "HTTP/1.0"}
 _HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -34,10 +47,8 @@ _HOP_BY_HOP = frozenset(
     }
 )
 
-_FRAMING = frozenset({"connection", "transfer-encoding", "content-length"})
-
-REASONS: dict[int, str] = {status.value: status.phrase for status in HTTPStatus}
-REASONS[494] = "Request Header Too Large"
+REASONS: dict[int, bytes] = {status.value: status.phrase.encode() for status in HTTPStatus}
+REASONS[494] = b"Request Header Too Large"
 
 
 class MalformedRequest(Exception):
@@ -52,6 +63,10 @@ class MalformedRequest(Exception):
 
 class ProtocolError(Exception):
     """An origin answered with something that is not HTTP/1.x."""
+
+
+class NoResponse(ProtocolError):
+    """The origin closed the connection before the first byte of its response."""
 
 
 Headers = list[tuple[str, str]]
@@ -88,6 +103,15 @@ def end_to_end(headers: Headers, also: frozenset[str] = frozenset()) -> Headers:
     return [(key, value) for name, key, value in lowered if name not in drop]
 
 
+def header_problem(headers: Headers) -> str | None:
+    """Why ``headers`` cannot go on the wire as they are, or None when they can."""
+    try:
+        h11.Response(status_code=200, headers=_encoded(headers))
+    except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
+        return str(exc)
+    return None
+
+
 @dataclass(slots=True)
 class Request:
     """One parsed request."""
@@ -98,6 +122,7 @@ class Request:
     headers: Headers
     body: bytes = b""
     head_bytes: int = 0
+    keep_alive: bool = True  # h11's verdict: the connection stays open after the response
     _first: dict[str, str] | None = None  # lower-cased name -> first value, built on first use
 
     def header(self, name: str) -> str | None:
@@ -108,14 +133,6 @@ class Request:
             for key, value in self.headers:
                 first.setdefault(key.lower(), value)
         return first.get(name.lower())
-
-    @property
-    def keep_alive(self) -> bool:
-        """Whether the connection stays open after the response."""
-        tokens = {t.strip().lower() for t in (self.header("connection") or "").split(",")}
-        if self.version == "HTTP/1.0":
-            return "keep-alive" in tokens
-        return "close" not in tokens
 
 
 @dataclass(slots=True)
@@ -133,197 +150,269 @@ class Response:
         return header(self.headers, name)
 
 
-async def read_request(
-    reader: asyncio.StreamReader,
-    max_body: int = 1 << 20,
-    writer: asyncio.StreamWriter | None = None,
-) -> Request | None:
-    """Read one request; None on a clean end of stream before its first byte.
+def _encoded(headers: Headers) -> list[tuple[bytes, bytes]]:
+    # latin-1, not h11's ASCII: header values may carry obs-text (RFC 9110 §5.5).
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
 
-    With ``writer``, a request that sent ``Expect: 100-continue`` is told to
-    go on before its body is read (RFC 9110 §10.1.1).
-    """
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial.strip():
+
+def _decoded(event: h11.Request | h11.Response) -> Headers:
+    # raw_items(): the names as the peer cased them, not h11's lower-cased ones.
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in event.headers.raw_items()
+    ]
+
+
+class ServerConnection:
+    """The server side of one viewer connection: h11.SERVER with CloudFront's rules on top."""
+
+    __slots__ = ("_h11", "_max_body", "_reader")
+
+    def __init__(self, reader: asyncio.StreamReader, max_body: int = 1 << 20) -> None:
+        self._reader = reader
+        self._max_body = max_body
+        self._h11 = _server()
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection carries another request after the last response."""
+        return self._h11.our_state is h11.IDLE
+
+    async def next_request(self, writer: asyncio.StreamWriter | None = None) -> Request | None:
+        """Read one request; None on a clean end of stream before its first byte.
+
+        With ``writer``, a request that sent ``Expect: 100-continue`` is told to
+        go on before its body is read (RFC 9110 §10.1.1).
+        """
+        event, head = await self._read_head()
+        if event is None:
             return None
-        raise MalformedRequest(400, "connection closed inside the request head") from exc
-    except asyncio.LimitOverrunError as exc:
-        raise MalformedRequest(494, "request line and headers exceed 20,480 bytes") from exc
-    if len(head) > MAX_REQUEST_HEAD:
-        raise MalformedRequest(494, "request line and headers exceed 20,480 bytes")
-    request = parse_request_head(head)
-    expect = (request.header("expect") or "").lower()
-    if writer is not None and expect == "100-continue" and request.version == "HTTP/1.1":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.body = await _read_request_body(reader, request, max_body)
-    return request
+        version = _VERSIONS.get(event.http_version)
+        if version is None:
+            if event.http_version[:2] != b"1.":
+                raise MalformedRequest(505, "only HTTP/1.0 and HTTP/1.1 are served over plain TCP")
+            version = "HTTP/" + event.http_version.decode("ascii")
+        if len(event.target) > MAX_URL:
+            raise MalformedRequest(414, "URL exceeds 8,192 bytes")
+        request = Request(
+            event.method.decode("ascii"),
+            event.target.decode("ascii"),
+            version,
+            _decoded(event),
+            b"",
+            head,
+        )
+        length = request.header("content-length")
+        if length is not None:
+            if request.header("transfer-encoding") is not None:
+                # A request smuggling vector (RFC 9112 §6.3): refused outright.
+                raise MalformedRequest(
+                    400, "both Transfer-Encoding and Content-Length", "InvalidRequestHeader"
+                )
+            if int(length) > self._max_body:
+                raise MalformedRequest(413, "request body too large")
+        if writer is not None and self._h11.they_are_waiting_for_100_continue:
+            go_on = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+            writer.write(self._h11.send(go_on))
+        request.body = await self._read_body()
+        request.keep_alive = self._h11.their_state is h11.DONE
+        return request
 
-
-def parse_request_head(head: bytes) -> Request:
-    """Parse a request line and headers (``head`` ends with the blank line)."""
-    lines = head[:-4].split(b"\r\n")
-    while lines and not lines[0]:
-        lines.pop(0)  # RFC 9112 §2.2: ignore empty lines before the request line
-    if not lines:
-        raise MalformedRequest(400, "empty request")
-    method, target, version = _request_line(lines[0])
-    headers = [_header_line(line) for line in lines[1:]]
-    if version == "HTTP/1.1" and header(headers, "host") is None:
-        raise MalformedRequest(400, "HTTP/1.1 request without Host", "InvalidRequestHeader")
-    return Request(method, target, version, headers, b"", len(head))
-
-
-def _request_line(line: bytes) -> tuple[str, str, str]:
-    parts = line.split(b" ")
-    if len(parts) != 3:
-        raise MalformedRequest(400, "request line is not 'METHOD target HTTP/x.y'")
-    method, target, version = parts
-    if not _TOKEN.match(method):
-        raise MalformedRequest(400, "method is not a token", "InvalidRequestMethod")
-    version_match = _VERSION.match(version)
-    if version_match is None:
-        raise MalformedRequest(400, "malformed HTTP version")
-    if version_match.group(1) != b"1":
-        raise MalformedRequest(505, "only HTTP/1.0 and HTTP/1.1 are served over plain TCP")
-    if len(target) > MAX_URL:
-        raise MalformedRequest(414, "URL exceeds 8,192 bytes")
-    if not target or any(c <= 0x20 or c == 0x7F for c in target):
-        raise MalformedRequest(400, "request target is empty or holds control characters")
-    return method.decode("ascii"), target.decode("latin-1"), version.decode("ascii")
-
-
-def _header_line(line: bytes) -> tuple[str, str]:
-    if line[:1] in (b" ", b"\t"):
-        raise MalformedRequest(400, "obsolete line folding in headers", "InvalidRequestHeader")
-    name, sep, value = line.partition(b":")
-    if not sep or not _TOKEN.match(name):
-        raise MalformedRequest(400, "malformed header line", "InvalidRequestHeader")
-    if b"\0" in value or b"\r" in value or b"\n" in value:
-        raise MalformedRequest(400, "header value holds control characters", "InvalidRequestHeader")
-    return name.decode("ascii"), value.strip(b" \t").decode("latin-1")
-
-
-async def _read_request_body(
-    reader: asyncio.StreamReader, request: Request, max_body: int
-) -> bytes:
-    encodings = [v for k, v in request.headers if k.lower() == "transfer-encoding"]
-    lengths = {v.strip() for k, v in request.headers if k.lower() == "content-length"}
-    if encodings:
-        if lengths:
-            raise MalformedRequest(
-                400, "both Transfer-Encoding and Content-Length", "InvalidRequestHeader"
-            )
-        if ",".join(encodings).strip().lower() != "chunked":
-            raise MalformedRequest(501, "only the chunked transfer coding is accepted")
-        try:
-            return await read_chunked(reader, max_body)
-        except ProtocolError as exc:
-            raise MalformedRequest(400, f"bad chunked body: {exc}") from exc
-    if not lengths:
-        return b""
-    if len(lengths) > 1 or not next(iter(lengths)).isdigit():
-        raise MalformedRequest(400, "invalid Content-Length", "InvalidRequestHeader")
-    length = int(next(iter(lengths)))
-    if length > max_body:
-        raise MalformedRequest(413, "request body too large")
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError as exc:
-        raise MalformedRequest(400, "connection closed inside the request body") from exc
-
-
-async def read_chunked(reader: asyncio.StreamReader, max_body: int) -> bytes:
-    """Read a chunked body and its trailer section."""
-    body = bytearray()
-    try:
+    async def _read_head(self) -> tuple[h11.Request | None, int]:
+        """The next request's head event and its size on the wire (None at a clean end)."""
+        chunks = self._pipelined()
+        if not chunks:  # nothing buffered: wait for bytes before asking h11
+            await self._feed_head(chunks)
+        conn = self._h11
         while True:
-            size_line = await reader.readuntil(b"\r\n")
-            size_text = size_line.split(b";", 1)[0].strip()
             try:
-                size = int(size_text, 16)
-            except ValueError as exc:
-                raise ProtocolError(f"bad chunk size {size_text!r}") from exc
-            if size < 0:
-                raise ProtocolError("negative chunk size")
-            if size == 0:
-                while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                    pass
-                return bytes(body)
-            if len(body) + size > max_body:
-                raise ProtocolError("body too large")
-            body += await reader.readexactly(size)
-            if await reader.readexactly(2) != b"\r\n":
-                raise ProtocolError("chunk not followed by CRLF")
-    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-        raise ProtocolError(f"stream ended inside a chunked body: {exc}") from exc
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _refused(exc, b"".join(chunks)) from exc
+            if type(event) is h11.Request:
+                break
+            if event is not h11.NEED_DATA:  # ConnectionClosed before a request began
+                return None, 0
+            await self._feed_head(chunks)
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        head = len(raw) - len(conn.trailing_data[0])
+        if head > MAX_REQUEST_HEAD:
+            raise MalformedRequest(494, "request line and headers exceed 20,480 bytes")
+        if raw.find(b"\n ", 0, head) >= 0 or raw.find(b"\n\t", 0, head) >= 0:
+            # h11 unfolds obs-fold; CloudFront refuses it (RFC 9112 §5.2 allows either).
+            raise MalformedRequest(400, "obsolete line folding in headers", "InvalidRequestHeader")
+        return event, head
+
+    def _pipelined(self) -> list[bytes]:
+        """The bytes already received for the next request: what followed the last one."""
+        leftover = self._h11.trailing_data[0]
+        if leftover[:1] in (b"\r", b"\n"):
+            # RFC 9112 §2.2: empty lines before a request line are ignored; h11
+            # refuses them, so this cycle starts on a fresh connection state.
+            self._h11 = _server()
+            leftover = leftover.lstrip(b"\r\n")
+            self._h11.receive_data(leftover)
+        return [leftover] if leftover else []
+
+    async def _feed_head(self, chunks: list[bytes]) -> None:
+        """Read more of a request head into h11 and ``chunks`` (b"" at the end of stream)."""
+        while True:
+            data = await self._reader.read(_READ_SIZE)
+            if chunks or not data:
+                break
+            data = data.lstrip(b"\r\n")  # empty lines before the request line
+            if data:
+                break
+        self._h11.receive_data(data)
+        if data:
+            chunks.append(data)
+
+    async def _read_body(self) -> bytes:
+        conn = self._h11
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise MalformedRequest(400, f"bad request body: {exc}") from exc
+            if event is h11.NEED_DATA:
+                conn.receive_data(await self._reader.read(_READ_SIZE))
+            elif type(event) is h11.Data:
+                size += len(event.data)
+                if size > self._max_body:
+                    raise MalformedRequest(413, "request body too large")
+                parts.append(event.data)
+            elif type(event) is h11.EndOfMessage:
+                return b"".join(parts)
+            else:
+                raise MalformedRequest(400, f"unexpected {type(event).__name__} in a request body")
+
+    def respond(self, status: int, headers: Headers, body: bytes = b"", reason: str = "") -> bytes:
+        """Serialise the response to the current request; ``headers`` carry Content-Length.
+
+        h11 withholds the body of a response to HEAD, and closes the
+        connection after it when either side asked to.
+        """
+        conn = self._h11
+        phrase = reason.encode("latin-1") if reason else REASONS.get(status, b"Unknown")
+        head = h11.Response(status_code=status, headers=_encoded(headers), reason=phrase)
+        parts = [conn.send(head)]
+        if body:
+            parts.append(conn.send(h11.Data(data=body)))
+        parts.append(conn.send(h11.EndOfMessage()))
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+        return b"".join(parts)
 
 
-def _response_head(head: bytes) -> tuple[int, str, Headers, dict[str, str], bytes]:
-    """Status, reason, headers, the framing headers' first values and the version."""
-    lines = head[:-4].split(b"\r\n")
-    status_parts = lines[0].split(b" ", 2)
-    if (
-        len(status_parts) < 2
-        or not status_parts[0].startswith(b"HTTP/1.")
-        or not status_parts[1].isdigit()
-    ):
-        raise ProtocolError(f"bad status line {lines[0][:80]!r}")
-    reason = status_parts[2].decode("latin-1") if len(status_parts) > 2 else ""
-    headers: Headers = []
-    framing: dict[str, str] = {}  # the first connection, transfer-encoding, content-length
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise ProtocolError(f"bad header line {line[:80]!r}")
-        key, text = name.strip().decode("latin-1"), value.strip().decode("latin-1")
-        headers.append((key, text))
-        lower = key.lower()
-        if lower in _FRAMING and lower not in framing:
-            framing[lower] = text
-    return int(status_parts[1]), reason, headers, framing, status_parts[0]
+def _server() -> h11.Connection:
+    # h11 counts only a head still incomplete against the limit; a complete
+    # head that arrived in one read is measured in _read_head.
+    return h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
 
 
-async def read_response(
-    reader: asyncio.StreamReader, method: str, max_body: int = 1 << 30
-) -> Response:
-    """Read one response to a ``method`` request from an origin."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError as exc:
-        raise ProtocolError("response head too large") from exc
-    status, reason, headers, framing, version = _response_head(head)
-    tokens = {t.strip().lower() for t in framing.get("connection", "").split(",")}
-    reusable = version == b"HTTP/1.1" and "close" not in tokens
-    if method == "HEAD" or status < 200 or status in (204, 304):
-        return Response(status, headers, b"", reason, reusable)
-    encoding = framing.get("transfer-encoding", "").lower()
-    if "chunked" in encoding:
-        return Response(status, headers, await read_chunked(reader, max_body), reason, reusable)
-    length_text = framing.get("content-length")
-    if length_text is not None:
-        if not length_text.strip().isdigit():
-            raise ProtocolError(f"bad Content-Length {length_text!r}")
-        length = int(length_text)
-        if length > max_body:
-            raise ProtocolError("response body too large")
-        return Response(status, headers, await reader.readexactly(length), reason, reusable)
-    return Response(status, headers, await reader.read(max_body), reason, reusable=False)
+def _refused(exc: h11.RemoteProtocolError, raw: bytes) -> MalformedRequest:
+    """The MalformedRequest for h11's objection to a request head."""
+    message = str(exc)
+    if exc.error_status_hint == 431:
+        return MalformedRequest(494, "request line and headers exceed 20,480 bytes")
+    if exc.error_status_hint == 501:
+        return MalformedRequest(501, "only the chunked transfer coding is accepted")
+    if message == "peer unexpectedly closed connection":
+        return MalformedRequest(400, "connection closed inside the request head")
+    if message.startswith(("illegal request line", "no request line")):
+        parts = raw.split(b"\r\n", 1)[0].split(b" ")
+        if len(parts) == 3 and not _TOKEN.fullmatch(parts[0]):
+            return MalformedRequest(400, "method is not a token", "InvalidRequestMethod")
+        return MalformedRequest(400, "request line is not 'METHOD target HTTP/x.y'")
+    return MalformedRequest(400, message, "InvalidRequestHeader")
 
 
-def encode_response(status: int, headers: Headers, body: bytes = b"", reason: str = "") -> bytes:
-    """Serialise a response; ``headers`` must already carry Content-Length."""
-    phrase = reason or REASONS.get(status, "Unknown")
-    lines = [f"HTTP/1.1 {status} {phrase}"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+class ClientConnection:
+    """The client side of one origin connection: h11.CLIENT, reused while keep-alive holds."""
 
+    __slots__ = ("_h11", "_reader")
 
-def encode_request(method: str, target: str, headers: Headers, body: bytes = b"") -> bytes:
-    """Serialise a request; adds Content-Length when there is a body."""
-    lines = [f"{method} {target} HTTP/1.1"]
-    lines.extend(f"{name}: {value}" for name, value in headers)
-    if body or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_RESPONSE_HEAD)
+
+    def request(self, method: str, target: str, headers: Headers, body: bytes = b"") -> bytes:
+        """Serialise one request; adds Content-Length when there is a body.
+
+        Raises :class:`ProtocolError` for a request h11 will not send (no Host,
+        a target with spaces or control characters).
+        """
+        conn = self._h11
+        fields = _encoded(headers)
+        if body or method in ("POST", "PUT", "PATCH"):
+            fields.append((b"Content-Length", b"%d" % len(body)))
+        try:
+            parts = [conn.send(h11.Request(method=method, target=target, headers=fields))]
+            if body:
+                parts.append(conn.send(h11.Data(data=body)))
+            parts.append(conn.send(h11.EndOfMessage()))
+        except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
+            raise ProtocolError(f"cannot send the request: {exc}") from exc
+        return b"".join(parts)
+
+    async def response(self, max_body: int = 1 << 30) -> Response:
+        """Read the response to the request last serialised."""
+        conn = self._h11
+        head = await self._response_head()
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise ProtocolError(str(exc)) from exc
+            if event is h11.NEED_DATA:
+                conn.receive_data(await self._reader.read(_READ_SIZE))
+            elif type(event) is h11.Data:
+                size += len(event.data)
+                if size > max_body:
+                    raise ProtocolError("response body too large")
+                parts.append(event.data)
+            elif type(event) is h11.EndOfMessage:
+                break
+            else:
+                raise ProtocolError(f"unexpected {type(event).__name__} in a response body")
+        # A body delimited by the end of the stream leaves h11 DONE on a closed connection.
+        reusable = (
+            conn.our_state is h11.DONE
+            and conn.their_state is h11.DONE
+            and not conn.trailing_data[1]
+        )
+        if reusable:
+            conn.start_next_cycle()
+        return Response(
+            head.status_code,
+            _decoded(head),
+            b"".join(parts),
+            head.reason.decode("latin-1"),
+            reusable,
+        )
+
+    async def _response_head(self) -> h11.Response:
+        """The final response's head; 1xx responses before it are skipped."""
+        conn = self._h11
+        waiting = not conn.trailing_data[0]  # nothing buffered: read before asking h11
+        received = not waiting
+        while True:
+            if waiting:
+                data = await self._reader.read(_READ_SIZE)
+                if not data and not received:
+                    raise NoResponse("the origin closed the connection without answering")
+                received = True
+                conn.receive_data(data)
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise ProtocolError(str(exc)) from exc
+            if type(event) is h11.Response:
+                return event
+            waiting = event is h11.NEED_DATA
+            if not waiting and type(event) is not h11.InformationalResponse:
+                raise ProtocolError(f"unexpected {type(event).__name__} before a response")

@@ -30,13 +30,16 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from edge.http_wire import Headers, ProtocolError, Response, encode_request, read_response
+from edge.http_wire import ClientConnection, Headers, NoResponse, ProtocolError, Response
 
 logger = logging.getLogger(__name__)
 
 FAILOVER_STATUSES = frozenset({400, 403, 404, 416, 500, 502, 503, 504})
 FAILOVER_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DNS_TIMEOUT_S = 2.0
+
+# One origin connection: its streams and its HTTP/1.1 state, reused while pooled.
+_Link = tuple[asyncio.StreamReader, asyncio.StreamWriter, ClientConnection]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,44 +148,41 @@ class OriginClient:
 
     def __init__(self, settings: OriginSettings) -> None:
         self.settings = settings
-        self._idle: dict[
-            tuple[str, int], deque[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]]
-        ] = {}
+        self._idle: dict[tuple[str, int], deque[tuple[_Link, float]]] = {}
         self.connects = 0
         self.reused = 0
 
-    async def _connect(
-        self, address: tuple[str, int]
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self, address: tuple[str, int]) -> _Link:
         last: Exception | None = None
         for _ in range(max(self.settings.connection_attempts, 1)):
             try:
                 self.connects += 1
-                return await asyncio.wait_for(
+                reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(*address, limit=1 << 20),
                     self.settings.connection_timeout_s,
                 )
             except (OSError, TimeoutError) as exc:
                 last = exc
+            else:
+                return reader, writer, ClientConnection(reader)
         kind = "timed out" if isinstance(last, TimeoutError) else f"{type(last).__name__}: {last}"
         raise OriginFailure(
             "OriginConnectError", 502, f"cannot connect to {address[0]}:{address[1]}: {kind}"
         )
 
-    def _checkout(
-        self, address: tuple[str, int]
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    def _checkout(self, address: tuple[str, int]) -> _Link | None:
         idle = self._idle.get(address)
         now = time.monotonic()
         while idle:
-            reader, writer, since = idle.pop()
+            link, since = idle.pop()
+            reader, writer, _ = link
             if (
                 now - since < self.settings.keepalive_timeout_s
                 and not writer.is_closing()
                 and not reader.at_eof()
             ):
                 self.reused += 1
-                return reader, writer
+                return link
             writer.close()
         return None
 
@@ -195,19 +195,19 @@ class OriginClient:
         body: bytes = b"",
     ) -> Response:
         """Send one request and read the whole response; raises :class:`OriginFailure`."""
-        data = encode_request(method, target, headers, body)
         loop = asyncio.get_running_loop()
         for attempt in range(2):
             pooled = self._checkout(address)
-            reader, writer = pooled if pooled is not None else await self._connect(address)
+            link = pooled if pooled is not None else await self._connect(address)
+            _, writer, http = link
             # One timer per fetch; when it fires it cuts the connection, and the
             # read that fails because of it is reported as the timeout it is.
             timer = _ResponseTimer(writer)
             handle = loop.call_later(self.settings.response_timeout_s, timer.expire)
             try:
-                writer.write(data)
-                response = await read_response(reader, method, self.settings.max_body_bytes)
-            except (OSError, asyncio.IncompleteReadError, ProtocolError) as exc:
+                writer.write(http.request(method, target, headers, body))
+                response = await http.response(self.settings.max_body_bytes)
+            except (OSError, ProtocolError) as exc:
                 writer.transport.abort()
                 if timer.expired:
                     raise OriginFailure(
@@ -221,7 +221,7 @@ class OriginClient:
             finally:
                 handle.cancel()
             if response.reusable:
-                self._idle.setdefault(address, deque()).append((reader, writer, time.monotonic()))
+                self._idle.setdefault(address, deque()).append((link, time.monotonic()))
             else:
                 writer.close()
             return response
@@ -231,7 +231,7 @@ class OriginClient:
         """Close every pooled connection."""
         for idle in self._idle.values():
             while idle:
-                _, writer, _ = idle.pop()
+                (_, writer, _), _ = idle.pop()
                 with contextlib.suppress(RuntimeError):
                     writer.close()
 
@@ -251,6 +251,4 @@ class _ResponseTimer:
 
 
 def _nothing_read(exc: BaseException) -> bool:
-    if isinstance(exc, asyncio.IncompleteReadError):
-        return not exc.partial
-    return isinstance(exc, ConnectionError | BrokenPipeError)
+    return isinstance(exc, NoResponse | ConnectionError)

@@ -40,10 +40,10 @@ from edge.cache import CacheSettings, EdgeCache, Entry, byte_range, not_modified
 from edge.http_wire import (
     MalformedRequest,
     Request,
-    encode_response,
+    ServerConnection,
     end_to_end,
     header,
-    read_request,
+    header_problem,
 )
 from edge.jsonapi import ApiError, Json, route
 from edge.lambda_runtime import FunctionPool, FunctionSettings, Invocation, Outcome
@@ -252,15 +252,16 @@ class EdgeServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
+        connection = ServerConnection(reader)
         try:
             while True:
                 started = time.time()
                 self._waiting[writer] = time.monotonic()
                 try:
-                    request = await read_request(reader, writer=writer)
+                    request = await connection.next_request(writer)
                 except MalformedRequest as exc:
                     if not writer.is_closing():  # not closed by the idle sweep
-                        await self._malformed(writer, exc, peer, started)
+                        await self._malformed(connection, writer, exc, peer, started)
                     return
                 except (ConnectionError, OSError):
                     return
@@ -271,12 +272,12 @@ class EdgeServer:
                 started = time.time()
                 reply, request_id = await self._respond(request, peer[0])
                 keep = request.keep_alive and not reply.close
-                data = self._encode(request, reply, keep)
+                data = self._encode(connection, request, reply, keep)
                 writer.write(data)
                 first_byte = time.time()
                 self._log(request, reply, request_id, peer, started, first_byte, len(data))
                 await writer.drain()
-                if not keep:
+                if not connection.keep_alive:
                     return
         except (ConnectionError, OSError):
             return
@@ -289,6 +290,7 @@ class EdgeServer:
 
     async def _malformed(
         self,
+        connection: ServerConnection,
         writer: asyncio.StreamWriter,
         exc: MalformedRequest,
         peer: tuple[Any, ...],
@@ -302,13 +304,20 @@ class EdgeServer:
         )
         self.stats.count(reply)
         stub = Request("-", "/", "HTTP/1.1", [])
-        data = self._encode(stub, reply, keep=False, request_id=request_id)
+        data = self._encode(connection, stub, reply, keep=False, request_id=request_id)
         with contextlib.suppress(ConnectionError, OSError):
             writer.write(data)
             await writer.drain()
         self._log(stub, reply, request_id, peer, started, time.time(), len(data))
 
-    def _encode(self, request: Request, reply: Reply, keep: bool, request_id: str = "") -> bytes:
+    def _encode(
+        self,
+        connection: ServerConnection,
+        request: Request,
+        reply: Reply,
+        keep: bool,
+        request_id: str = "",
+    ) -> bytes:
         headers = list(reply.headers)
         body = b"" if request.method == "HEAD" else reply.body
         if reply.status != 304 and not any(k.lower() == "content-length" for k, _ in headers):
@@ -316,7 +325,7 @@ class EdgeServer:
         if request_id:
             headers += self._cf_headers(request_id, reply.result)
         headers.append(("Connection", "keep-alive" if keep else "close"))
-        return encode_response(reply.status, headers, body)
+        return connection.respond(reply.status, headers, body)
 
     def _cf_headers(
         self, request_id: str, result: str, age: int | None = None
@@ -568,12 +577,7 @@ class EdgeServer:
             return self._error(503, "LambdaExecutionError", request_id), False
         value = invocation.value
         if is_generated_response(value):
-            generated = generated_response(value)
-            if isinstance(generated, str):
-                self._validation_failed(request_id, [generated])
-                return self._error(502, "LambdaValidationError", request_id), False
-            status, headers, body = generated
-            return Reply(status, headers, body, "Miss"), False
+            return self._generated(value, request_id), False
         problems = validate_request(value, original, request.method)
         if problems:
             self._validation_failed(request_id, problems)
@@ -604,6 +608,20 @@ class EdgeServer:
             response.status, response.headers, response.body, "Miss", origin_region=region
         )
         return reply, False
+
+    def _generated(self, value: dict[str, Any], request_id: str) -> Reply:
+        """The reply for a response the function generated, or its validation error."""
+        generated = generated_response(value)
+        if isinstance(generated, str):
+            self._validation_failed(request_id, [generated])
+            return self._error(502, "LambdaValidationError", request_id)
+        status, headers, body = generated
+        # Headers h11 would refuse to send are refused here, as CloudFront does.
+        problem = header_problem(headers)
+        if problem is not None:
+            self._validation_failed(request_id, [f"invalid header: {problem}"])
+            return self._error(502, "LambdaValidationError", request_id)
+        return Reply(status, headers, body, "Miss")
 
     async def _invoke(self, event: dict[str, Any]) -> Invocation:
         started = self.pool.invoke(event)
