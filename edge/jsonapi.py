@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ class Route:
         captured: dict[str, str] = {}
         for want, got in zip(self.pattern, parts, strict=True):
             if want.startswith("{") and want.endswith("}"):
-                captured[want[1:-1]] = got
+                # The sender percent-encodes a segment (an id may hold ':' or '/'):
+                # the handler sees the value it was given.
+                captured[want[1:-1]] = unquote(got)
             elif want != got:
                 return None
         return captured

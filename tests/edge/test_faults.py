@@ -210,6 +210,20 @@ def test_fault_leases_expire_renew_and_remove(control: Control) -> None:
     assert control("DELETE", "/faults/kept-fault") == (200, {"id": "kept-fault", "removed": False})
 
 
+def test_an_id_with_a_colon_renews_and_removes(control: Control) -> None:
+    # The control API forwards the id to the agent as one percent-encoded segment.
+    fault_id = "bucket:503.drill-1"
+    assert (
+        control.inject(target="s3:eu-west-1", kind="slowdown", lease_s=30, id=fault_id) == fault_id
+    )
+    segment = "bucket%3A503.drill-1"
+    status, renewed = control("POST", f"/faults/{segment}/renew", {"lease_s": 30})
+    assert status == 200, renewed
+    assert control("DELETE", f"/faults/{segment}") == (200, {"id": fault_id, "removed": True})
+    _, listed = control("GET", "/faults")
+    assert fault_id not in {f["id"] for f in listed["faults"]}
+
+
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
