@@ -11,7 +11,11 @@ region's moto server unless a leased fault says otherwise:
   (a kernel cannot refuse some connections and accept others on one socket);
 * ``reset``: the connection is reset once the request is read;
 * ``delay``: the answer comes ``delay_ms`` late;
-* ``drop``: the request is read and never answered, until the client gives up.
+* ``drop``: the request is read and never answered, until the client gives up;
+* ``bandwidth``: the headers go at once, the body at ``bytes_per_s`` (the
+  rest at once if the fault ends mid-body);
+* ``truncate``: the headers announce the full ``Content-Length``, half the
+  body follows, then the connection closes.
 
 The proxy also presents itself as S3 does: ``Server: AmazonS3`` and
 ``x-amz-request-id`` on every answer.
@@ -253,9 +257,43 @@ class FaultProxy:
             await writer.drain()
             return True
         self.stats.forwarded += 1
-        writer.write(connection.respond(status, headers, body, reason))
+        wire = connection.respond(status, headers, body, reason)
+        if fault is not None and fault.kind is S3FaultKind.TRUNCATE:
+            head, sent = _split_head(wire)
+            writer.write(head + sent[: len(sent) // 2])
+            await writer.drain()
+            writer.close()
+            return False
+        if fault is not None and fault.bytes_per_s is not None:
+            await self._trickle(wire, fault, fault.bytes_per_s, writer)
+            return True
+        writer.write(wire)
         await writer.drain()
         return True
+
+    async def _trickle(
+        self, wire: bytes, fault: S3Fault, rate: float, writer: asyncio.StreamWriter
+    ) -> None:
+        """Send the head at once, then the body at ``rate`` bytes/s while ``fault`` lasts."""
+        head, body = _split_head(wire)
+        writer.write(head)
+        await writer.drain()
+        # A twentieth of a second per write: smooth enough for a client, few wake-ups for us.
+        chunk = max(1, int(rate / 20))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        sent = 0
+        while sent < len(body):
+            if fault not in self._agent.faults(self.target):
+                break  # removed or expired mid-body: the rest goes at once
+            piece = body[sent : sent + chunk]
+            sent += len(piece)
+            # Each piece leaves when the bytes so far are due: the whole body takes len/rate.
+            await asyncio.sleep(max(0.0, started + sent / rate - loop.time()))
+            writer.write(piece)
+            await writer.drain()
+        writer.write(body[sent:])
+        await writer.drain()
 
     async def _hold(self, writer: asyncio.StreamWriter) -> None:
         deadline = time.monotonic() + _DROP_HOLD_S
@@ -311,6 +349,12 @@ def _object_key(request: Request) -> str:
     if ".s3." in host or host.endswith(".s3.amazonaws.com"):
         return path  # virtual-hosted style: the bucket is in the host
     return path.split("/", 1)[1] if "/" in path else ""
+
+
+def _split_head(wire: bytes) -> tuple[bytes, bytes]:
+    """A serialised response's head (through its blank line) and the body bytes after it."""
+    end = wire.index(b"\r\n\r\n") + 4
+    return wire[:end], wire[end:]
 
 
 def _http_date() -> str:

@@ -7,6 +7,7 @@ for ``flap``); the rest go through a running distribution's control API.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 
 from edge.dns_zone import DnsZoneServer, RecordError, Zone
 from edge.fault_specs import WRONG_ADDRESS, WRONG_TXT, DnsFault, DnsFaultKind
+from edge.s3_regions import s3_client
 from edge.stack import RunningStack
 from tests.edge.conftest import Control
 
@@ -287,6 +289,73 @@ def test_flap_through_the_control_api_with_a_real_clock(
     control("DELETE", "/faults")
     assert _eventually(lambda: ask(port, routing).rcode() == dns.rcode.NOERROR)
     assert all(ask(port, routing).rcode() == dns.rcode.NOERROR for _ in range(10))
+
+
+OBJECT_BYTES = 100_000
+
+
+@pytest.fixture
+def big_object(stack: RunningStack) -> str:
+    """A fresh 100 kB object in us-east-1, put through the region's fault proxy."""
+    key = f"engines/{time.monotonic_ns()}.bin"
+    s3_client(stack.state.regions["us-east-1"], "us-east-1").put_object(
+        Bucket=stack.state.bucket, Key=key, Body=bytes(range(256)) * 390 + b"x" * 160
+    )
+    return key
+
+
+def fetch(stack: RunningStack, key: str) -> tuple[float, float, bytes]:
+    """GET one object from us-east-1's proxy: seconds to the headers, to the end, the body."""
+    host, port = stack.state.regions["us-east-1"].split("//", 1)[1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        started = time.perf_counter()
+        connection.request("GET", f"/{stack.state.bucket}/{key}")
+        response = connection.getresponse()
+        headers_s = time.perf_counter() - started
+        assert response.status == 200
+        assert response.getheader("content-length") == str(OBJECT_BYTES)
+        body = response.read()
+        return headers_s, time.perf_counter() - started, body
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_bandwidth_sends_the_body_at_the_rate(
+    stack: RunningStack, control: Control, big_object: str
+) -> None:
+    _, plain_s, plain = fetch(stack, big_object)
+    assert len(plain) == OBJECT_BYTES
+    fault = control.inject(
+        target="s3:us-east-1", kind="bandwidth", bytes_per_s=200_000, path_prefix="engines/"
+    )
+    headers_s, slow_s, slow = fetch(stack, big_object)
+    assert slow == plain
+    # 100 kB at 200 kB/s: half a second by construction (the pacing only ever waits longer).
+    assert slow_s >= 0.4
+    assert slow_s / plain_s >= 2
+    assert headers_s <= slow_s / 4  # the headers go at once, only the body trickles
+    assert control.stats()["s3:us-east-1"]["faulted"].get("bandwidth", 0) >= 1
+    control("DELETE", f"/faults/{fault}")
+    _, again_s, again = fetch(stack, big_object)
+    assert again == plain
+    assert slow_s / again_s >= 2
+
+
+@pytest.mark.slow
+def test_truncate_announces_the_full_length_and_sends_half(
+    stack: RunningStack, control: Control, big_object: str
+) -> None:
+    _, _, whole = fetch(stack, big_object)
+    fault = control.inject(target="s3:us-east-1", kind="truncate", path_prefix="engines/")
+    with pytest.raises(http.client.IncompleteRead) as caught:
+        fetch(stack, big_object)
+    assert caught.value.partial == whole[: OBJECT_BYTES // 2]
+    assert caught.value.expected == OBJECT_BYTES - OBJECT_BYTES // 2
+    assert control.stats()["s3:us-east-1"]["faulted"].get("truncate", 0) >= 1
+    control("DELETE", f"/faults/{fault}")
+    assert fetch(stack, big_object)[2] == whole
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 3.0) -> bool:
