@@ -23,29 +23,11 @@ from chaos.control import ControlClient
 from chaos.errors import ControlError
 from chaos.faults import parse_fault
 from chaos.injection import inject, injected
-from edge.stack import RunningStack, launch
+from edge.stack import RunningStack
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = launch(tmp_path_factory.mktemp("chaos") / "state.json", objects=20)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def control(stack: RunningStack) -> Iterator[ControlClient]:
-    client = ControlClient.from_state(stack.state)
-    try:
-        yield client
-    finally:
-        client.clear()
 
 
 class Inject:

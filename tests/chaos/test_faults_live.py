@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Iterator
 
 import dns.exception
 import dns.flags
@@ -21,27 +20,9 @@ import pytest
 from chaos.control import ControlClient
 from chaos.faults import parse_fault
 from chaos.injection import injected
-from edge.stack import RunningStack, launch
+from edge.stack import RunningStack
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = launch(tmp_path_factory.mktemp("kinds") / "state.json", objects=20)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def control(stack: RunningStack) -> Iterator[ControlClient]:
-    client = ControlClient.from_state(stack.state)
-    try:
-        yield client
-    finally:
-        client.clear()
 
 
 def query(
@@ -100,8 +81,9 @@ def test_dns_error_answers(
 
 
 def test_dns_drop_never_answers(stack: RunningStack, control: ControlClient) -> None:
-    with injected(parse_fault("dns:drop"), control, stack.state), pytest.raises(
-        dns.exception.Timeout
+    with (
+        injected(parse_fault("dns:drop"), control, stack.state),
+        pytest.raises(dns.exception.Timeout),
     ):
         query(stack, timeout=0.5)
     assert query(stack).rcode() == dns.rcode.NOERROR
@@ -198,16 +180,18 @@ def test_bucket_latency(stack: RunningStack, control: ControlClient) -> None:
 
 
 def test_bucket_reset(stack: RunningStack, control: ControlClient) -> None:
-    with injected(parse_fault("bucket:reset"), control, stack.state), pytest.raises(
-        (ConnectionError, http.client.RemoteDisconnected)
+    with (
+        injected(parse_fault("bucket:reset"), control, stack.state),
+        pytest.raises((ConnectionError, http.client.RemoteDisconnected)),
     ):
         bucket_get(stack)
     assert bucket_get(stack)[0] == 200
 
 
 def test_bucket_blackhole(stack: RunningStack, control: ControlClient) -> None:
-    with injected(parse_fault("bucket:blackhole"), control, stack.state), pytest.raises(
-        TimeoutError
+    with (
+        injected(parse_fault("bucket:blackhole"), control, stack.state),
+        pytest.raises(TimeoutError),
     ):
         bucket_get(stack, timeout=0.5)
     assert bucket_get(stack)[0] == 200

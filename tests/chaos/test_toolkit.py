@@ -16,19 +16,10 @@ import pytest
 from chaos import toolkit
 from chaos.control import ControlClient
 from chaos.errors import ChaosError
-from edge.stack import DEFAULT_STATE, RunningStack, launch
+from edge.stack import DEFAULT_STATE, RunningStack
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "chaos" / "examples" / "bucket-outage.json"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = launch(tmp_path_factory.mktemp("toolkit") / "state.json", objects=20)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
