@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import gevent
 
+import signal
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,9 @@ MSG_DRAIN = "edgedrill_drain"
 MSG_DRAINED = "edgedrill_drained"
 # The Environment attribute that holds the process's controller.
 _ATTRIBUTE = "edgedrill_controller"
+# A test stopped early (Ctrl-C, the web UI's stop) waits this long at most, and
+# never longer than --drain-timeout, for the requests already sent to end.
+STOP_GRACE_S = 5.0
 
 Tick = tuple[int, float, list[Any]]
 
@@ -74,9 +79,13 @@ class Controller:
         options = self.environment.parsed_options
         if options is not None:
             self.collector.origin_header = str(options.origin_region_header).lower()
+        interrupt_main_greenlet_only()
 
     def on_test_start(self) -> None:
         """A test starts (Locust's ``test_start``)."""
+
+    def on_test_stopping(self) -> None:
+        """A test is about to stop, its users still alive (Locust's ``test_stopping``)."""
 
     def on_test_stop(self) -> None:
         """A test stops (Locust's ``test_stop``)."""
@@ -96,6 +105,12 @@ class Controller:
         """Keep a record of every request this process makes, flushed once a second."""
         self.environment.events.request.add_listener(self.collector.on_request)
         self._flusher = gevent.spawn(self.collector.run_forever)
+
+    def _stop_grace(self) -> float:
+        """How long a test stopped early waits for its requests in flight (<= --drain-timeout)."""
+        options = self.environment.parsed_options
+        drain = float(getattr(options, "drain_timeout", STOP_GRACE_S))
+        return max(min(drain, STOP_GRACE_S), 0.0)
 
     def _stop_recording(self) -> None:
         if self._flusher is not None:
@@ -132,7 +147,30 @@ class Controller:
             "late": dispatcher.late,
             "unsent": dispatcher.unsent,
             "in_flight": dispatcher.in_flight,
+            "abandoned": dispatcher.abandoned,
         }
+
+
+def interrupt_main_greenlet_only() -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` in the main greenlet only, never in a user's.
+
+    Python raises it in whatever code runs when SIGINT arrives: in a gevent
+    process that is any greenlet, often a user's amid a request the target
+    has already served, or the collector's amid a batch, and what that
+    greenlet held is lost unrecorded. Here the signal only schedules the
+    exception, and the hub throws it into the main greenlet (where Locust
+    waits for it) the way gevent raises its own system errors there.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return  # someone chose another handler (Locust's --processes parent, a test)
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        hub = gevent.get_hub()
+        hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def attach(environment: Any, controller: Controller) -> None:

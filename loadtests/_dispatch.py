@@ -74,6 +74,7 @@ class Dispatcher:
         self.released = 0
         self.taken = 0
         self.in_flight = 0
+        self.abandoned = 0
         self.late = 0
 
     def start(self) -> None:
@@ -82,8 +83,12 @@ class Dispatcher:
 
     @property
     def finished(self) -> bool:
-        """Every ticket before the end has been sent and answered."""
-        if not self._exhausted or self.in_flight:
+        """Every ticket before the end has been sent and answered (once stopped: every sent one)."""
+        if self.in_flight:
+            return False
+        if self._stopped:
+            return True
+        if not self._exhausted:
             return False
         return all(offset >= self._limit for offset in self._waiting.values())
 
@@ -128,9 +133,16 @@ class Dispatcher:
         self.in_flight += 1
         return Assignment(ticket, late_s)
 
-    def done(self) -> None:
-        """The calling user finished the request of its last :meth:`take`."""
+    def done(self, *, completed: bool = True) -> None:
+        """The calling user is through with the request of its last :meth:`take`.
+
+        ``completed=False``: the request was cut off (its user was killed)
+        before it ended, so no record of it exists, yet the target may have
+        served it. It is counted, never hidden.
+        """
         self.in_flight -= 1
+        if not completed:
+            self.abandoned += 1
         if self.in_flight == 0:
             self._changed.set()
 

@@ -95,6 +95,12 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         controller.on_test_start()
 
 
+def _on_test_stopping(environment: Any, **_: Any) -> None:
+    controller = find_controller(environment)
+    if controller is not None:
+        controller.on_test_stopping()
+
+
 def _on_test_stop(environment: Any, **_: Any) -> None:
     controller = find_controller(environment)
     if controller is not None:
@@ -115,5 +121,6 @@ def listen(hook: Any, listener: Callable[..., None]) -> None:
 listen(events.init_command_line_parser, _add_arguments)
 listen(events.init, _on_init)
 listen(events.test_start, _on_test_start)
+listen(events.test_stopping, _on_test_stopping)
 listen(events.test_stop, _on_test_stop)
 listen(events.quitting, _on_quitting)

@@ -41,11 +41,22 @@ class LocalController(RunOwner):
         self.collector.flush()
 
     def _cut_short(self) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            return
+        dispatcher.stop()
+        if self.run is not None:
+            # Requests already sent end on their own, recorded, if given the time.
+            dispatcher.drain(self._stop_grace())
 
     def _last_records(self, run: Run) -> None:
+        """The counts and the last records, taken together (no switch between them).
+
+        A request that ends after this is in flight in ``run.json``; were the
+        counts taken first and the records later, it could be in both or neither.
+        """
+        report = self._dispatcher_report(drained=run.drain_complete)
         self.collector.flush()
         self.collector.sink = None
-        if not run.drained:
-            run.drained[0] = self._dispatcher_report(drained=False)
+        report["records_dropped"] = self.collector.dropped
+        run.drained[0] = report

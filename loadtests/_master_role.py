@@ -49,9 +49,17 @@ class MasterController(RunOwner):
         reported = self._ask_workers(run, timeout=timeout, limit=limit, wait=timeout + 5.0)
         run.drain_complete = reported and all(r.get("drained") for r in run.drained.values())
 
-    def _ask_workers(self, run: Run, *, timeout: float, limit: float, wait: float) -> bool:
-        """Have every worker drain (up to ``timeout``) and report; wait ``wait`` s for all."""
-        self.runner.send_message(MSG_DRAIN, {"run": run.id, "timeout": timeout, "limit": limit})
+    def _ask_workers(
+        self, run: Run, *, timeout: float, limit: float, wait: float, stop: bool = False
+    ) -> bool:
+        """Have every worker drain (up to ``timeout``) and report; wait ``wait`` s for all.
+
+        ``stop``: the run is cut short; workers send nothing more and only wait
+        for the requests they have in flight.
+        """
+        self.runner.send_message(
+            MSG_DRAIN, {"run": run.id, "timeout": timeout, "limit": limit, "stop": stop}
+        )
         deadline = time.monotonic() + wait
         while len(run.drained) < len(run.slots) and time.monotonic() < deadline:
             gevent.sleep(0.05)
@@ -68,7 +76,10 @@ class MasterController(RunOwner):
         if run is None or len(run.drained) >= len(run.slots):
             return
         limit = max(time.time() - run.t0, 0.0)
-        if not self._ask_workers(run, timeout=0.0, limit=limit, wait=GATHER_TIMEOUT_S):
+        grace = self._stop_grace()
+        if not self._ask_workers(
+            run, timeout=grace, limit=limit, wait=grace + GATHER_TIMEOUT_S, stop=True
+        ):
             missing = sorted(set(run.slots.values()) - set(run.drained))
             logger.warning(
                 "edgedrill: no final report from worker slot(s) %s; their last records may be lost",
@@ -80,6 +91,9 @@ class MasterController(RunOwner):
     def _on_records(self, environment: Any, msg: Any, **_: Any) -> None:
         run = self.run
         if run is None or msg.data.get("run") != run.id:
+            return
+        if msg.data.get("slot") in run.drained:
+            # Sent after the slot's report, which counts these requests in flight.
             return
         self.write_records(run, msg.data["rows"])
 

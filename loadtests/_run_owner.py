@@ -8,8 +8,15 @@ A run, from start to stop, as its owner sees it:
    exist before the first request is due, and the run folder is made.
 3. When the schedule is over, the shape waits (``--drain-timeout``) for late
    and in-flight requests, then ends the test.
-4. ``test_stop``: ``rate.csv``, ``run.json``, Locust's CSVs and the local
-   distribution's logs join ``requests.csv`` in the run folder.
+4. ``test_stopping`` (or ``quitting``, which comes first on Ctrl-C), while
+   the users still live: a run cut short sends nothing more and gives the
+   requests in flight a bounded grace to end; then ``rate.csv``,
+   ``run.json``, Locust's CSVs and the local distribution's logs join
+   ``requests.csv`` in the run folder.
+
+Every request sent is accounted for: it is a record in ``requests.csv``, or
+``run.json`` counts it (``in_flight_at_end``: sent, with no record when the
+folder was written; ``records_dropped``: recorded but not written).
 
 With ``--fault`` or ``--drill`` the owner also runs the drill's timeline
 (:class:`chaos.experiment.Experiment`) from the schedule's origin, against the
@@ -30,6 +37,7 @@ import gevent
 
 import abc
 import atexit
+import contextlib
 import functools
 import logging
 import math
@@ -143,7 +151,7 @@ class RunOwner(Controller, abc.ABC):
         """The run folder is made: start whatever sends or receives its records."""
 
     def _cut_short(self) -> None:
-        """The test stops: stop sending and collect what is still on its way."""
+        """The test stops: stop sending, give the requests in flight a grace, collect them."""
 
     def _last_records(self, run: Run) -> None:
         """Before the folder is written: the records and counts this process holds."""
@@ -360,7 +368,6 @@ class RunOwner(Controller, abc.ABC):
         plan = self.plan_for(scenario)
         faults = _options.fault_plan(options)
         slots = self._slots()
-        users, spawn_rate = self._pool(plan, len(slots))
         now = time.time()
         t0 = now + START_LEAD_S
         end = t0 + plan.duration
@@ -368,6 +375,28 @@ class RunOwner(Controller, abc.ABC):
             # --run-time cuts the schedule, counted from its start.
             end = min(end, t0 + float(options.run_time))
         run_dir = self._new_run_dir(options, scenario)
+        try:
+            self._open_run(run_dir, scenario, plan, faults, slots, (now, end))
+        except BaseException:
+            self.run = None
+            _remove_if_empty(run_dir)
+            raise
+
+    def _open_run(
+        self,
+        run_dir: Path,
+        scenario: str,
+        plan: Plan,
+        faults: _options.FaultPlan,
+        slots: dict[str, int],
+        span: tuple[float, float],
+    ) -> None:
+        """Open the run in ``run_dir``: records, Locust's CSVs, the workers' plan, the faults."""
+        now, end = span
+        environment = self.environment
+        options = environment.parsed_options
+        users, spawn_rate = self._pool(plan, len(slots))
+        t0 = now + START_LEAD_S
         run = Run(
             id=uuid.uuid4().hex,
             scenario=scenario,
@@ -485,8 +514,14 @@ class RunOwner(Controller, abc.ABC):
 
     # -- test stop -------------------------------------------------------------------
 
+    def on_test_stopping(self) -> None:
+        """Finish the run before Locust kills the users, whose requests would end unrecorded."""
+        if self.run is not None:
+            self._cut_short()
+            self.finish_run()
+
     def on_test_stop(self) -> None:
-        """Finish the run: stop dispatching, collect the last records, write the run folder."""
+        """Finish the run if ``test_stopping`` did not: stop dispatching, write the run folder."""
         self._cut_short()
         self.finish_run()
 
@@ -539,15 +574,18 @@ class RunOwner(Controller, abc.ABC):
             "billing_threshold_ms": _billing_threshold_ms(),
             "scheduled": round(scheduled),
             "unsent": sum(int(r.get("unsent", 0)) for r in reports.values()),
-            "in_flight_at_end": sum(int(r.get("in_flight", 0)) for r in reports.values()),
+            # Sent and never recorded: still in flight, or cut off mid-request.
+            "in_flight_at_end": sum(
+                int(r.get("in_flight", 0)) + int(r.get("abandoned", 0)) for r in reports.values()
+            ),
             "complete": run.drain_complete,
             "workers": self._workers(run),
             "users": run.users,
             "duration_s": run.plan.duration,
             "plan": run.plan.summary(),
             **({"aborted": run.aborted} if run.aborted else {}),
-            "records_dropped": self.collector.dropped
-            + sum(int(r.get("records_dropped", 0)) for r in reports.values()),
+            # As each dispatching process counted it with its last records.
+            "records_dropped": sum(int(r.get("records_dropped", 0)) for r in reports.values()),
             "dispatch": [
                 {k: v for k, v in reports[slot].items() if k not in _NOT_DISPATCH}
                 for slot in sorted(reports)
@@ -570,6 +608,12 @@ class RunOwner(Controller, abc.ABC):
         finally:
             super().on_quitting()
             self.stop_local()
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """Remove a run folder a failed start left empty (one holding anything stays)."""
+    with contextlib.suppress(OSError):  # not empty, or gone: nothing of a run is thrown away
+        run_dir.rmdir()
 
 
 def _targets(run: Run) -> list[float]:

@@ -32,6 +32,7 @@ class WorkerController(Controller):
         super().__init__(environment, runner, scenarios)
         self.worker_run: str | None = None
         self.worker_slot: int | None = None
+        self._reported = False
 
     def on_init(self) -> None:
         """Answer the master's drain, ship the last records on quitting, record requests."""
@@ -66,10 +67,11 @@ class WorkerController(Controller):
             return
         self.worker_run = str(info["run"])
         self.worker_slot = int(slot)
-        run_id = self.worker_run
+        self._reported = False
+        run_id, slot_id = self.worker_run, self.worker_slot
         self.collector.discard()
         self.collector.sink = lambda rows: self.runner.send_message(
-            MSG_RECORDS, {"run": run_id, "rows": rows}
+            MSG_RECORDS, {"run": run_id, "slot": slot_id, "rows": rows}
         )
         self._start_dispatcher(
             plan,
@@ -80,25 +82,39 @@ class WorkerController(Controller):
             options,
         )
 
+    def on_test_stopping(self) -> None:
+        """Ship the last records and counts before Locust kills this worker's users."""
+        self._finish_worker()
+
     def on_test_stop(self) -> None:
         """This worker's share is over: ship its last records and counts."""
         self._finish_worker()
 
     def _on_drain(self, environment: Any, msg: Any, **_: Any) -> None:
-        if msg.data.get("run") != self.worker_run or self.dispatcher is None:
+        dispatcher = self.dispatcher
+        if msg.data.get("run") != self.worker_run or dispatcher is None:
             return
-        self.dispatcher.close_at(float(msg.data.get("limit", math.inf)))
-        drained = self.dispatcher.drain(float(msg.data.get("timeout", 10.0)))
-        self.dispatcher.stop()
+        dispatcher.close_at(float(msg.data.get("limit", math.inf)))
+        if msg.data.get("stop"):
+            # Cut short: send nothing more, only let what is in flight end.
+            dispatcher.stop()
+        drained = dispatcher.drain(float(msg.data.get("timeout", 10.0)))
+        dispatcher.stop()
         self._report_to_master(drained=drained)
 
     def _report_to_master(self, *, drained: bool) -> None:
-        """Ship the buffered records, then this worker's counts (in that order, one channel).
+        """Ship the buffered records, then this worker's counts (in that order, one channel), once.
 
         The counts are taken before the records are handed over, with no switch
         in between: a request that ends while they are sent is still in flight
-        in the report, so ``released - in_flight`` are exactly the records shipped.
+        in the report, so ``released - in_flight - abandoned`` are exactly the
+        records shipped. The master keeps no record of this slot sent after
+        its report; a second report (the master's drain and this worker's own
+        quitting both asked) would add nothing.
         """
+        if self._reported or self.worker_run is None:
+            return
+        self._reported = True
         report = self._dispatcher_report(drained=drained)
         self.collector.flush()
         report.update(
@@ -108,10 +124,13 @@ class WorkerController(Controller):
 
     def _finish_worker(self, *_: Any, **__: Any) -> None:
         """This worker's share is over: ship its last records and counts (once)."""
-        if self.dispatcher is not None:
-            self.dispatcher.stop()
-        if self.worker_run is not None and self.dispatcher is not None:
-            self._report_to_master(drained=False)
+        dispatcher = self.dispatcher
+        if dispatcher is not None:
+            dispatcher.stop()
+            if self.worker_run is not None and not self._reported:
+                # Requests already sent end on their own, recorded, if given the time.
+                dispatcher.drain(self._stop_grace())
+                self._report_to_master(drained=False)
         self.collector.flush()
         self.collector.sink = None
         self.worker_run = None

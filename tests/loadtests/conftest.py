@@ -161,10 +161,10 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     """Start a Python subprocess (``-m locust ...``, a script, the CLI) under watch."""
     started: list[Running] = []
 
-    def start(*args: str, cwd: Path | None = None) -> Running:
+    def start(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Running:
         tmpdir = tmp_path / f"tmp{len(started)}"
         tmpdir.mkdir()
-        env = dict(os.environ)
+        env = {**os.environ, **(env or {})}
         env["TMPDIR"] = str(tmpdir)
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
