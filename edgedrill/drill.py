@@ -21,6 +21,7 @@ import ctypes
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +33,13 @@ from typing import IO, TYPE_CHECKING
 import loadtests
 from edge.settings import OBJECTS
 from edgedrill.errors import CliError, DrillError
-from edgedrill_formats.run_folder import LOCUST_CSV_PREFIX, LOCUST_HTML, LOCUST_LOG, RUN_JSON
+from edgedrill_formats.run_folder import (
+    LOCUST_CSV_PREFIX,
+    LOCUST_HTML,
+    LOCUST_LOG,
+    REQUESTS_CSV,
+    RUN_JSON,
+)
 from loadtests._options import BASELINE_RPS, SPIKE_FACTOR, flag_given
 from loadtests._run_folder import DEFAULT_RESULTS_DIR, create_run_dir
 
@@ -303,13 +310,28 @@ def run_drill(
         if (run_dir / RUN_JSON).exists():
             print(f"the run so far (stopped early): {run_dir}", file=sys.stderr)  # noqa: T201
         raise
-    if code != 0:
-        msg = f"Locust exited with code {code}; see {run_dir / LOCUST_LOG}\n{tail}"
-        raise DrillError(msg)
-    if not (run_dir / RUN_JSON).exists():
-        msg = f"the drill wrote no {RUN_JSON} in {run_dir}; see {run_dir / LOCUST_LOG}\n{tail}"
+    if code != 0 or not (run_dir / RUN_JSON).exists():
+        what = f"Locust exited with code {code}" if code != 0 else f"the drill wrote no {RUN_JSON}"
+        if _remove_unless_recorded(run_dir):
+            msg = f"{what}; no run folder was kept; Locust's output ended with:\n{tail}"
+        else:
+            msg = f"{what}; see {run_dir / LOCUST_LOG}\n{tail}"
         raise DrillError(msg)
     return run_dir
+
+
+def _remove_unless_recorded(run_dir: Path) -> bool:
+    """Remove the run folder of a drill that failed before it recorded anything; True if removed.
+
+    A folder holding only Locust's output (a usage error, a log with no valid
+    request) is no run: left behind, it would be listed among the runs and
+    picked as the latest one. Its output goes into the error message instead.
+    A folder with records (a run that broke midway) is kept for its analysis.
+    """
+    if (run_dir / REQUESTS_CSV).exists() or (run_dir / RUN_JSON).exists():
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return not run_dir.exists()
 
 
 def _child_env() -> dict[str, str]:

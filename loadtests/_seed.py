@@ -112,7 +112,9 @@ def seed_regions(regions: Mapping[str, str], bucket: str, objects: list[SeedObje
         msg = (
             f"the log's objects add up to {total / 1024**3:.1f} GiB, more than the "
             f"{MAX_TOTAL_BYTES / 1024**3:.0f} GiB the local regions hold in memory; "
-            "replay a --window of it"
+            "seed from a smaller log (fewer of a folder's files, or its lines cut to a "
+            "shorter span: a replay's --window does not shrink what is seeded), "
+            "or replay against the real distribution with --host, which seeds nothing"
         )
         raise SeedError(msg)
     for endpoint in regions.values():

@@ -125,9 +125,49 @@ def test_a_failing_locust_is_reported_with_its_output(tmp_path):
             quiet=True,
         )
     assert "--keys FILE is required" in str(caught.value) or "--baseline-rps" in str(caught.value)
-    (run_dir,) = tmp_path.iterdir()
-    assert (run_dir / "locust.log").is_file()
+    # Nothing was recorded: no run folder is left, Locust's output is in the message.
+    assert "no run folder was kept" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
     assert isinstance(caught.value, CliError)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("junk", [b"not\ta\tlog\tline\n" * 3, b"\x00\xff\xfe binary\n"])
+def test_a_replay_of_a_log_with_no_request_leaves_no_run_folder(tmp_path, capsys, junk):
+    log = tmp_path / "junk.log"
+    log.write_bytes(junk)
+    out = tmp_path / "runs"
+    code = main(["run", "--scenario", "replay", "--log", str(log), "--out", str(out), "--quiet"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no valid request" in err, err
+    assert str(log) in err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_replay_of_an_unreadable_log_leaves_no_run_folder(tmp_path, capsys):
+    out = tmp_path / "runs"
+    missing = tmp_path / "nowhere" / "access.log"
+    code = main(["run", "--scenario", "replay", "--log", str(missing), "--out", str(out)])
+    assert code == 2
+    assert str(missing) in capsys.readouterr().err
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_failed_drill_keeps_a_folder_that_holds_records(tmp_path):
+    from edgedrill.drill import _remove_unless_recorded
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "locust.log").write_text("error\n")
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    (recorded / "requests.csv").write_text("start\n")
+    assert _remove_unless_recorded(empty) is True
+    assert not empty.exists()
+    assert _remove_unless_recorded(recorded) is False
+    assert (recorded / "requests.csv").is_file()
 
 
 def test_bad_duration_is_refused():

@@ -378,7 +378,10 @@ def test_an_init_failure_after_the_distribution_started_stops_it(run_locust, tmp
     [
         (["-f", SPIKE, "--host", "http://127.0.0.1:9"], "--keys FILE is required with --host"),
         (["-f", REPLAY, "--log", "/nonexistent/access.log"], "/nonexistent/access.log does not"),
-        (["-f", SPIKE, "--spike-factor", "0"], "--spike-factor must be"),
+        (
+            ["-f", SPIKE, "--spike-factor", "0"],
+            "argument --spike-factor: must be within (0, 10000], got '0'",
+        ),
     ],
 )
 def test_bad_input_fails_before_anything_starts(run_locust, tmp_path, args, message):

@@ -50,8 +50,15 @@ def test_only_loopback_is_seeded():
 
 def test_too_much_for_memory_is_refused_before_any_upload():
     huge = objects_from_log([request("/big", size=3 * 1024**3)])
-    with pytest.raises(SeedError, match="GiB"):
+    with pytest.raises(SeedError, match="GiB") as refused:
         seed_regions({"us-east-1": "http://127.0.0.1:9"}, BUCKET, huge)
+    message = str(refused.value)
+    assert "3.0 GiB, more than the 2 GiB" in message
+    # It names what every way of seeding can do (seed, up --seed-from-log, a
+    # local replay), not an option one of them lacks.
+    assert "seed from a smaller log" in message
+    assert "with --host" in message
+    assert "replay a --window" not in message
 
 
 @pytest.fixture
