@@ -166,12 +166,13 @@ def _decoded(event: h11.Request | h11.Response) -> Headers:
 class ServerConnection:
     """The server side of one viewer connection: h11.SERVER with CloudFront's rules on top."""
 
-    __slots__ = ("_h11", "_max_body", "_reader")
+    __slots__ = ("_bodiless", "_h11", "_max_body", "_reader")
 
     def __init__(self, reader: asyncio.StreamReader, max_body: int = 1 << 20) -> None:
         self._reader = reader
         self._max_body = max_body
         self._h11 = _server()
+        self._bodiless = False  # the current request is a HEAD: its response has no body
 
     @property
     def keep_alive(self) -> bool:
@@ -184,9 +185,11 @@ class ServerConnection:
         With ``writer``, a request that sent ``Expect: 100-continue`` is told to
         go on before its body is read (RFC 9110 §10.1.1).
         """
+        self._bodiless = False
         event, head = await self._read_head()
         if event is None:
             return None
+        self._bodiless = event.method == b"HEAD"
         version = _VERSIONS.get(event.http_version)
         if version is None:
             if event.http_version[:2] != b"1.":
@@ -291,14 +294,14 @@ class ServerConnection:
     def respond(self, status: int, headers: Headers, body: bytes = b"", reason: str = "") -> bytes:
         """Serialise the response to the current request; ``headers`` carry Content-Length.
 
-        h11 withholds the body of a response to HEAD, and closes the
+        A response to HEAD, 204 or 304 goes without ``body``; h11 closes the
         connection after it when either side asked to.
         """
         conn = self._h11
         phrase = reason.encode("latin-1") if reason else REASONS.get(status, b"Unknown")
         head = h11.Response(status_code=status, headers=_encoded(headers), reason=phrase)
         parts = [conn.send(head)]
-        if body:
+        if body and not self._bodiless and status not in (204, 304):
             parts.append(conn.send(h11.Data(data=body)))
         parts.append(conn.send(h11.EndOfMessage()))
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:

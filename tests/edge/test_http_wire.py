@@ -276,7 +276,7 @@ def test_a_response_to_head_carries_the_length_and_no_body() -> None:
     async def run() -> bytes:
         connection = ServerConnection(_reader(b"HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n"))
         assert await connection.next_request() is not None
-        return connection.respond(200, [("Content-Length", "5")])
+        return connection.respond(200, [("Content-Length", "5")], b"hello")
 
     answer = asyncio.run(run())
     assert answer.endswith(b"Content-Length: 5\r\n\r\n")
