@@ -154,3 +154,27 @@ def test_state_drives_a_distribution_started_elsewhere(run_locust, tmp_path):
         assert ControlClient.from_state(stack.state).list() == []
     finally:
         stack.stop()
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_fault_rolls_it_back_and_the_journal_says_aborted(spawn, tmp_path):
+    runs = tmp_path / "runs"
+    running = spawn(
+        "-m", "locust", "-f", SPIKE, "--headless", "--only-summary", "--objects", "50",
+        "--results-dir", str(runs), "--fault", "bucket:503,at=0.5s,for=60s",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while "fault bucket:503 injected" not in running.output():
+        assert time.monotonic() < deadline, running.output()[-3000:]
+        time.sleep(0.2)
+    running.signal(signal.SIGINT)
+    finished = running.finish(timeout=60)
+    assert finished.code in (0, 1), finished.output[-3000:]
+    [run] = list(runs.iterdir())
+    [fault] = _faults(run)
+    assert float(fault["end"]) - float(fault["start"]) < 30  # type: ignore[arg-type]
+    journal = json.loads((run / "journal.json").read_text())
+    assert journal["status"] == "aborted"
+    assert [r["ok"] for r in journal["rollbacks"]] == [True]
+    assert "aborted" not in json.loads((run / "run.json").read_text())  # not its stop condition
+    assert finished.leftovers() == []
