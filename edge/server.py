@@ -273,11 +273,9 @@ class EdgeServer:
                 reply, request_id = await self._respond(request, peer[0])
                 keep = request.keep_alive and not reply.close
                 data = self._encode(connection, request, reply, keep)
-                writer.write(data)
                 first_byte = time.time()
                 self._log(request, reply, request_id, peer, started, first_byte, len(data))
-                await writer.drain()
-                if not connection.keep_alive:
+                if not await _deliver(writer, data) or not connection.keep_alive:
                     return
         except (ConnectionError, OSError):
             return
@@ -748,5 +746,19 @@ def main() -> int:
     return run_child("edge.server", start)
 
 
+async def _deliver(writer: asyncio.StreamWriter, data: bytes) -> bool:
+    """Write a response; False when the viewer hung up while the origin answered.
+
+    The request was served (and logged) either way. uvloop raises RuntimeError,
+    not ConnectionError, on a write to a closed transport, so check first.
+    """
+    if writer.is_closing():
+        return False
+    writer.write(data)
+    await writer.drain()
+    return True
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -102,9 +102,9 @@ def test_with_a_wrong_token_401(stack: RunningStack, endpoint: str, given: str) 
     assert reply_headers["www-authenticate"] == "Bearer"
     # The token of the state file with one character changed is as wrong.
     token = stack.state.control_token
-    assert call(url, "GET", "/faults", token=token[:-1] + ("a" if token[-1] != "a" else "b"))[
-        0
-    ] == 401
+    assert (
+        call(url, "GET", "/faults", token=token[:-1] + ("a" if token[-1] != "a" else "b"))[0] == 401
+    )
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -214,3 +214,31 @@ def test_clients_that_hang_up_print_no_traceback(stack: RunningStack, endpoint: 
     new = log.read_text(encoding="utf-8", errors="replace")[len(before) :]
     assert "Traceback" not in new, new[-3000:]
     assert "Error" not in new, new[-3000:]
+
+
+def test_viewers_that_hang_up_before_the_response_print_no_traceback(
+    stack: RunningStack,
+) -> None:
+    # The origin answers late; the viewer resets its connection before the edge writes.
+    control = Control.of(stack)
+    control.inject(target="s3:us-east-1", kind="delay", delay_ms=300, lease_s=30)
+    control.inject(target="s3:eu-west-1", kind="delay", delay_ms=300, lease_s=30)
+    log = _child_stderr(stack, "edge")
+    before = log.read_text(encoding="utf-8", errors="replace")
+    port = _port(stack.state.edge_url)
+    try:
+        for n in range(5):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            key = stack.state.sample_keys[n % len(stack.state.sample_keys)]
+            sock.sendall(f"GET /{key}?gone={n} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            time.sleep(0.05)
+            _reset(sock)
+        time.sleep(0.6)
+    finally:
+        control("DELETE", "/faults")
+    status = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    status.request("GET", f"/{stack.state.sample_keys[0]}?after=1")
+    assert status.getresponse().status == 200
+    status.close()
+    new = log.read_text(encoding="utf-8", errors="replace")[len(before) :]
+    assert "Traceback" not in new, new[-3000:]
