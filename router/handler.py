@@ -29,6 +29,8 @@ from router.routing import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from router.config import OriginConfig
+
 logger = logging.getLogger(__name__)
 
 # Never let the lookup eat the last milliseconds of the trigger's time budget.
@@ -101,6 +103,21 @@ class Environment:
             self._answer, self._found = values, candidates(self.config, values)
         return self._found
 
+    def _failover_attempt(self, request: Request) -> OriginConfig | None:
+        """The configured secondary origin the request arrived on, if it did.
+
+        With an origin group, CloudFront runs the function again for the
+        failover attempt, the request then headed to the group's secondary
+        origin. Routing that attempt by the answer set would send half of them
+        back to the region that just failed; the router leaves it where
+        CloudFront sent it. The primary is the first configured origin.
+        """
+        arrived = current_domain(request).lower().rstrip(".")
+        for origin in self.config.origins[1:]:
+            if arrived in (origin.domain, origin.custom_domain):
+                return origin
+        return None
+
     def _route(
         self, request: Request, result: CacheResult
     ) -> tuple[str, str, str, str, tuple[str, ...]]:
@@ -110,6 +127,10 @@ class Environment:
         try:
             found = self._candidates(result.values)
             unknown = found.unknown
+            kept = self._failover_attempt(request)
+            if kept is not None:
+                reason = "failover attempt: kept on its origin"
+                return kept.domain, kept.region, state, reason, unknown
             if unknown and result.state is CacheState.MISS:
                 logger.warning(
                     "ignoring unknown origins in %s: %s", self.config.routing_name, unknown

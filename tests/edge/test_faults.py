@@ -13,7 +13,7 @@ import pytest
 
 from edge.access_log import parse_line
 from edge.stack import RunningStack
-from tests.edge.conftest import Client, Control, access_log, access_record, lambda_log
+from tests.edge.conftest import Client, Control, Reply, access_log, access_record, lambda_log
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,33 @@ def test_failover_to_the_secondary_on_503(
     # Every failover ran the router a second time.
     assert len(routes) == 6 + after["edge"]["failovers"] - before["edge"]["failovers"]
     assert {r["region"] for r in routes} == {"us-east-1", "eu-west-1"}
+
+
+def test_concurrent_misses_all_fail_over_from_a_503_region(
+    stack: RunningStack, control: Control, fresh_key: Callable[[], str]
+) -> None:
+    # Many environments at once: a failover attempt must not be routed back to
+    # the failed region by an environment whose round-robin points there next.
+    control.inject(target="s3:us-east-1", kind="slowdown", lease_s=30)
+    since = len(lambda_log(stack))
+    keys = [fresh_key() for _ in range(40)]
+
+    def get(key: str) -> Reply:
+        client = Client(stack.state.edge_url)  # one connection per thread
+        try:
+            return client.get(key)
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(get, keys))
+    assert [r.status for r in replies] == [200] * 40
+    assert {r.header("x-edgedrill-origin-region") for r in replies} == {"eu-west-1"}
+    kept = [
+        r for r in _route_lines(stack, since) if str(r.get("reason", "")).startswith("failover")
+    ]
+    assert kept
+    assert {r["region"] for r in kept} == {"eu-west-1"}
 
 
 def test_s3_error_body_is_s3s_xml(stack: RunningStack, control: Control) -> None:

@@ -185,3 +185,23 @@ def test_reset_environment_makes_the_next_call_a_cold_start() -> None:
         assert fresh.invocations == 0
     finally:
         reset_environment(previous)
+
+
+def test_a_failover_attempt_stays_on_the_secondary_origin(
+    load_event: Callable[[str], Any],
+) -> None:
+    # CloudFront's failover attempt arrives headed to the origin group's secondary;
+    # the answer names only the primary, which has just failed.
+    env, _, lines = env_with(answer(USE1))
+    event = load_event("s3-origin")
+    origin = event["Records"][0]["cf"]["request"]["origin"]["s3"]
+    origin["domainName"] = EUW1
+    origin["region"] = "eu-west-1"
+    request = env.handle(event, Context())
+    assert request["origin"]["s3"]["domainName"] == EUW1
+    log = json.loads(lines[-1])
+    assert log["region"] == "eu-west-1"
+    assert log["reason"] == "failover attempt: kept on its origin"
+    # A primary attempt is routed by the answer as before.
+    request = env.handle(load_event("s3-origin"), Context())
+    assert request["origin"]["s3"]["domainName"] == USE1
