@@ -23,6 +23,7 @@ from router.routing import (
     WeightedRoundRobin,
     candidates,
     current_domain,
+    ranked,
     rewrite,
 )
 
@@ -75,7 +76,9 @@ class Environment:
             timeout_ms = max(min(timeout_ms, remaining - _DEADLINE_MARGIN_MS), 0.0)
         result = self.cache.lookup(timeout_ms / 1000.0)
         self.dns_queries += result.queries
-        origin_domain, region, state, reason, unknown = self._route(request, result)
+        viewer_request = cf_config.get("requestId")
+        key = viewer_request if isinstance(viewer_request, str) else ""
+        origin_domain, region, state, reason, unknown = self._route(request, result, key)
         handler_ms = (self.timer() - started) * 1000.0
         request_id = getattr(context, "aws_request_id", None) or cf_config.get("requestId", "")
         log = InvocationLog(
@@ -103,14 +106,13 @@ class Environment:
             self._answer, self._found = values, candidates(self.config, values)
         return self._found
 
-    def _failover_attempt(self, request: Request) -> OriginConfig | None:
+    def _arrived_on_secondary(self, request: Request) -> OriginConfig | None:
         """The configured secondary origin the request arrived on, if it did.
 
         With an origin group, CloudFront runs the function again for the
         failover attempt, the request then headed to the group's secondary
-        origin. Routing that attempt by the answer set would send half of them
-        back to the region that just failed; the router leaves it where
-        CloudFront sent it. The primary is the first configured origin.
+        origin; the primary attempt arrives on the primary, the first
+        configured origin.
         """
         arrived = current_domain(request).lower().rstrip(".")
         for origin in self.config.origins[1:]:
@@ -118,8 +120,27 @@ class Environment:
                 return origin
         return None
 
+    def _pick(
+        self, request: Request, origins: tuple[OriginConfig, ...], key: str
+    ) -> tuple[OriginConfig, str]:
+        """The origin for this attempt, and why when it is not the usual choice.
+
+        With CloudFront's ``requestId`` both attempts of a viewer request rank
+        the origins alike (:func:`ranked`): the first attempt takes the first,
+        the failover attempt the next one, never the region that just failed.
+        Without an id the first attempt takes the round-robin's pick and a
+        failover attempt stays where CloudFront sent it.
+        """
+        secondary = self._arrived_on_secondary(request)
+        if secondary is None:
+            return (ranked(origins, key)[0] if key else self.balancer.pick(origins)), ""
+        order = ranked(origins, key) if key else []
+        if len(order) > 1:
+            return order[1], "failover attempt: the next origin in this request's order"
+        return secondary, "failover attempt: kept on its origin"
+
     def _route(
-        self, request: Request, result: CacheResult
+        self, request: Request, result: CacheResult, key: str = ""
     ) -> tuple[str, str, str, str, tuple[str, ...]]:
         """Rewrite the request for the chosen origin; fall back on any problem."""
         state, reason = result.state.value, result.reason
@@ -127,17 +148,14 @@ class Environment:
         try:
             found = self._candidates(result.values)
             unknown = found.unknown
-            kept = self._failover_attempt(request)
-            if kept is not None:
-                reason = "failover attempt: kept on its origin"
-                return kept.domain, kept.region, state, reason, unknown
             if unknown and result.state is CacheState.MISS:
                 logger.warning(
                     "ignoring unknown origins in %s: %s", self.config.routing_name, unknown
                 )
             if found.origins:
-                origin = self.balancer.pick(found.origins)
+                origin, why = self._pick(request, found.origins, key)
                 rewrite(request, origin)
+                reason = "; ".join(part for part in (reason, why) if part)
                 return origin.domain, origin.region, state, reason, unknown
             if result.state in (CacheState.HIT, CacheState.MISS, CacheState.STALE):
                 state = CacheState.FALLBACK.value

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,6 +63,25 @@ class WeightedRoundRobin:
                 best = index
         self._scores[best] -= self._total
         return origins[best]
+
+
+def ranked(origins: tuple[OriginConfig, ...], key: str) -> list[OriginConfig]:
+    """``origins`` in the order weighted rendezvous hashing gives ``key``, best first.
+
+    Every origin scores ``-weight / ln(u)`` with ``u`` uniform in (0, 1) from a
+    hash of the key and the origin's domain: over many keys each origin comes
+    first in proportion to its weight, and one key always gets the same order.
+    Both of CloudFront's attempts for a viewer request carry its ``requestId``,
+    so the failover attempt can take the next origin in that request's order,
+    never the one its first attempt used.
+    """
+
+    def score(origin: OriginConfig) -> float:
+        digest = hashlib.blake2b(f"{key}\0{origin.domain}".encode(), digest_size=8).digest()
+        unit = (int.from_bytes(digest, "big") + 0.5) / 2.0**64
+        return -origin.weight / math.log(unit)
+
+    return sorted(origins, key=score, reverse=True)
 
 
 def rewrite(request: Request, origin: OriginConfig) -> None:

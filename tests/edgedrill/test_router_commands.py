@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from edgedrill.cli import main
+from router.config import OriginConfig
+from router.routing import ranked
 from tests.router.conftest import EUW1, ROUTING_NAME, USE1
 
 if TYPE_CHECKING:
@@ -69,13 +71,22 @@ def test_invoke_prints_request_logs_and_summary(tmp_path: Path, zone_server: Dns
     assert zone_server.zone.stats.queries == 1
 
 
-def test_invoke_spreads_over_both_regions(tmp_path: Path, zone_server: DnsZoneServer) -> None:
+def test_invoke_routes_by_the_viewer_request_id(tmp_path: Path, zone_server: DnsZoneServer) -> None:
     config = write_config(tmp_path / "config.json", zone_server)
-    done = run_cli(
-        "invoke", str(EVENTS / "custom-origin.json"), "--config", str(config), "--repeat", "9"
-    )
-    logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
-    assert {log["region"] for log in logs} == {"us-east-1", "eu-west-1"}
+    origins = (OriginConfig("us-east-1", USE1), OriginConfig("eu-west-1", EUW1))
+    # One id whose order puts each region first: every repeat of a viewer
+    # request goes to the same region, and different requests spread.
+    ids = {ranked(origins, f"viewer-{n}")[0].region: f"viewer-{n}" for n in range(20)}
+    assert set(ids) == {"us-east-1", "eu-west-1"}
+    for region, request_id in ids.items():
+        event = json.loads((EVENTS / "custom-origin.json").read_text())
+        event["Records"][0]["cf"]["config"]["requestId"] = request_id
+        path = tmp_path / f"{region}.json"
+        path.write_text(json.dumps(event))
+        done = run_cli("invoke", str(path), "--config", str(config), "--repeat", "4")
+        assert done.returncode == 0, done.stderr
+        logs = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+        assert [log["region"] for log in logs] == [region] * 5
 
 
 def test_invoke_malformed_event_exits_2(tmp_path: Path) -> None:
@@ -170,7 +181,9 @@ def test_package_runs_alone_in_an_isolated_interpreter(
         output["first"]["origin"]["s3"]["domainName"],
         output["second"]["origin"]["s3"]["domainName"],
     }
-    assert domains == {USE1, EUW1}
+    # One viewer request (one requestId): both invocations route it alike.
+    assert len(domains) == 1
+    assert domains <= {USE1, EUW1}
     emf = [json.loads(line) for line in done.stdout.splitlines()[:-1]]
     assert [line["cache_state"] for line in emf] == ["miss", "hit"]
 

@@ -85,10 +85,40 @@ def test_weighted_spread_across_invocations(load_event: Callable[[str], Any]) ->
             {"region": "eu-west-1", "domain": EUW1, "weight": 1},
         ],
     )
-    regions = [env.handle(load_event("s3-origin"))["origin"]["s3"]["region"] for _ in range(100)]
+    regions = []
+    for n in range(2000):
+        event = load_event("s3-origin")
+        event["Records"][0]["cf"]["config"]["requestId"] = f"viewer-request-{n}"
+        regions.append(env.handle(event)["origin"]["s3"]["region"])
+    # Rendezvous hashing on the viewer request id: 3:1 in expectation (1,500 and
+    # 500; the ids are fixed, so the count is too, here within 2.5 sigma).
+    assert 1450 <= regions.count("us-east-1") <= 1550
+    assert len(resolver.calls) == 1
+
+
+def test_one_viewer_request_always_gets_the_same_origin(load_event: Callable[[str], Any]) -> None:
+    env, _, _ = env_with(answer(USE1, EUW1))
+    chosen = {env.handle(load_event("s3-origin"))["origin"]["s3"]["region"] for _ in range(20)}
+    assert len(chosen) == 1
+
+
+def test_without_a_request_id_the_round_robin_spreads_exactly(
+    load_event: Callable[[str], Any],
+) -> None:
+    env, _, _ = env_with(
+        answer(USE1, EUW1),
+        origins=[
+            {"region": "us-east-1", "domain": USE1, "weight": 3},
+            {"region": "eu-west-1", "domain": EUW1, "weight": 1},
+        ],
+    )
+    regions = []
+    for _ in range(100):
+        event = load_event("s3-origin")
+        del event["Records"][0]["cf"]["config"]["requestId"]
+        regions.append(env.handle(event)["origin"]["s3"]["region"])
     assert regions.count("us-east-1") == 75
     assert regions.count("eu-west-1") == 25
-    assert len(resolver.calls) == 1
 
 
 @pytest.mark.parametrize(
@@ -187,21 +217,42 @@ def test_reset_environment_makes_the_next_call_a_cold_start() -> None:
         reset_environment(previous)
 
 
-def test_a_failover_attempt_stays_on_the_secondary_origin(
+@pytest.mark.parametrize("failed_region", ["us-east-1", "eu-west-1"])
+def test_a_failover_attempt_never_goes_back_to_the_region_that_failed(
+    load_event: Callable[[str], Any], failed_region: str
+) -> None:
+    # Both attempts of one viewer request carry its requestId. Whichever region
+    # the first attempt took (and failed on), the failover attempt, arriving on
+    # the origin group's secondary, takes the other one.
+    domains = {"us-east-1": USE1, "eu-west-1": EUW1}
+    env, _, lines = env_with(answer(USE1, EUW1))
+    checked = 0
+    for n in range(40):
+        first = load_event("s3-origin")
+        first["Records"][0]["cf"]["config"]["requestId"] = f"viewer-{n}"
+        chosen = env.handle(first, Context())["origin"]["s3"]["region"]
+        if chosen != failed_region:
+            continue
+        checked += 1
+        retry = load_event("s3-origin")
+        retry["Records"][0]["cf"]["config"]["requestId"] = f"viewer-{n}"
+        origin = retry["Records"][0]["cf"]["request"]["origin"]["s3"]
+        origin["domainName"], origin["region"] = EUW1, "eu-west-1"  # the group's secondary
+        again = env.handle(retry, Context())["origin"]["s3"]
+        assert again["region"] != failed_region
+        assert again["domainName"] != domains[failed_region]
+        log = json.loads(lines[-1])
+        assert log["reason"] == "failover attempt: the next origin in this request's order"
+    assert checked >= 10
+
+
+def test_a_failover_attempt_with_one_candidate_stays_on_the_secondary(
     load_event: Callable[[str], Any],
 ) -> None:
-    # CloudFront's failover attempt arrives headed to the origin group's secondary;
-    # the answer names only the primary, which has just failed.
     env, _, lines = env_with(answer(USE1))
     event = load_event("s3-origin")
     origin = event["Records"][0]["cf"]["request"]["origin"]["s3"]
-    origin["domainName"] = EUW1
-    origin["region"] = "eu-west-1"
+    origin["domainName"], origin["region"] = EUW1, "eu-west-1"
     request = env.handle(event, Context())
     assert request["origin"]["s3"]["domainName"] == EUW1
-    log = json.loads(lines[-1])
-    assert log["region"] == "eu-west-1"
-    assert log["reason"] == "failover attempt: kept on its origin"
-    # A primary attempt is routed by the answer as before.
-    request = env.handle(load_event("s3-origin"), Context())
-    assert request["origin"]["s3"]["domainName"] == USE1
+    assert json.loads(lines[-1])["reason"] == "failover attempt: kept on its origin"
