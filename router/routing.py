@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_INVERSE_2_64 = 1.0 / 2.0**64
+
 
 @dataclass(frozen=True, slots=True)
 class Candidates:
@@ -75,13 +77,14 @@ def ranked(origins: tuple[OriginConfig, ...], key: str) -> list[OriginConfig]:
     so the failover attempt can take the next origin in that request's order,
     never the one its first attempt used.
     """
-
-    def score(origin: OriginConfig) -> float:
-        digest = hashlib.blake2b(f"{key}\0{origin.domain}".encode(), digest_size=8).digest()
-        unit = (int.from_bytes(digest, "big") + 0.5) / 2.0**64
-        return -origin.weight / math.log(unit)
-
-    return sorted(origins, key=score, reverse=True)
+    prefix = key.encode("utf-8", "surrogatepass") + b"\0"
+    scored: list[tuple[float, int]] = []
+    for index, origin in enumerate(origins):
+        digest = hashlib.blake2b(prefix + origin.domain.encode(), digest_size=8).digest()
+        unit = (int.from_bytes(digest, "big") + 0.5) * _INVERSE_2_64
+        scored.append((origin.weight / -math.log(unit), index))
+    scored.sort(reverse=True)
+    return [origins[index] for _, index in scored]
 
 
 def rewrite(request: Request, origin: OriginConfig) -> None:
