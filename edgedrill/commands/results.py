@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgedrill.drill import positive_float
+from edge.settings import MEMORY_MB, setting
 from edgedrill.errors import CliError
 from edgedrill_formats.log_dir import LAMBDA_DIR, log_group_file
 from edgedrill_formats.run_folder import LOGS_DIR, RUN_JSON
@@ -19,6 +19,33 @@ if TYPE_CHECKING:
     from results.analysis import Analysis, Options
 
 _POLL_S = 0.5
+
+# The numeric analysis options. Those passed on only when given (default=None)
+# fall back to run.json or to results' own defaults, which the help shows.
+WINDOW = setting("--window", int, 10, (1, 86_400), "sliding window of the latency percentiles, s")
+# An origin-request trigger runs 30 s at the most (the Lambda@Edge quotas page).
+THRESHOLD_MS = setting(
+    "--threshold-ms",
+    float,
+    50.0,
+    (0, 30_000),
+    "billing threshold when run.json names none, ms",
+    open_bounds="<",
+)
+PRICE_REQUESTS = setting(
+    "--price-requests", float, 0.60, (0, 1_000), "price per million invocations", open_bounds="<"
+)
+PRICE_GB_S = setting(
+    "--price-gb-s", float, 0.00005001, (0, 1), "price per GB-second", open_bounds="<"
+)
+FAILOVER_ERROR_RATE = setting(
+    "--failover-error-rate",
+    float,
+    0.01,
+    (0, 1),
+    "error rate a fault's failover must get back under",
+    open_bounds=">",
+)
 
 
 def register(subparsers: Any) -> None:
@@ -85,13 +112,7 @@ def add_analysis_arguments(
 ) -> None:
     """Add the options every analysing command takes (report, compare, check)."""
     group = parser.add_argument_group("analysis")
-    group.add_argument(
-        "--window",
-        type=int,
-        default=10,
-        metavar="S",
-        help="sliding window of the latency percentiles, seconds (default: 10)",
-    )
+    WINDOW.add_to(group, metavar="S")
     group.add_argument(
         "--percentiles",
         type=_percentile_list,
@@ -101,39 +122,16 @@ def add_analysis_arguments(
     )
     group.add_argument(
         "--memory-mb",
-        type=int,
+        type=MEMORY_MB.parse,
         default=None,
         metavar="MB",
-        help="router memory for billing (default: run.json, else the REPORT lines)",
+        help="router memory for billing (default: run.json, else the REPORT lines; "
+        f"{MEMORY_MB.describe_range()})",
     )
-    group.add_argument(
-        "--threshold-ms",
-        type=positive_float("--threshold-ms"),
-        default=None,
-        metavar="MS",
-        help="billing threshold (default: run.json's billing_threshold_ms, else 50)",
-    )
-    group.add_argument(
-        "--price-requests",
-        type=positive_float("--price-requests"),
-        default=None,
-        metavar="USD",
-        help="price per million invocations (default: 0.60)",
-    )
-    group.add_argument(
-        "--price-gb-s",
-        type=positive_float("--price-gb-s"),
-        default=None,
-        metavar="USD",
-        help="price per GB-second (default: 0.00005001)",
-    )
-    group.add_argument(
-        "--failover-error-rate",
-        type=float,
-        default=None,
-        metavar="R",
-        help="error rate a fault's failover must get back under (default: 0.01)",
-    )
+    THRESHOLD_MS.add_to(group, default=None, metavar="MS")
+    PRICE_REQUESTS.add_to(group, default=None, metavar="USD")
+    PRICE_GB_S.add_to(group, default=None, metavar="USD")
+    FAILOVER_ERROR_RATE.add_to(group, default=None, metavar="R")
     if strict_default:
         group.add_argument(
             "--lenient",
@@ -155,10 +153,6 @@ def analysis_options(args: argparse.Namespace) -> Options:
     from results.analysis import Options
     from results.billing import Prices
 
-    if args.window < 1:
-        raise CliError(f"--window must be >= 1 second, got {args.window}")
-    if args.memory_mb is not None and args.memory_mb <= 0:
-        raise CliError(f"--memory-mb must be positive, got {args.memory_mb}")
     prices = Prices()
     prices = Prices(
         per_million_requests=args.price_requests or prices.per_million_requests,
@@ -174,10 +168,6 @@ def analysis_options(args: argparse.Namespace) -> Options:
     if args.percentiles is not None:
         options = _replace(options, percentiles=tuple(sorted(set(args.percentiles))))
     if args.failover_error_rate is not None:
-        if not 0 <= args.failover_error_rate < 1:
-            raise CliError(
-                f"--failover-error-rate must be in [0, 1), got {args.failover_error_rate}"
-            )
         options = _replace(options, failover_error_rate=args.failover_error_rate)
     return options
 

@@ -265,7 +265,6 @@ def test_check_uses_the_nearest_pyproject(
         (["--gate", "{gate}", "--run", "{missing}"], "not a directory"),
         (["--gate", "{bad_gate}", "--run", "{run}"], "gate key 'p99_ms.max'"),
         (["--gate", "{gate}", "--run", "{run}", "--duration", "5"], "drill options do not apply"),
-        (["--gate", "{gate}", "--run", "{run}", "--window", "0"], "--window must be >= 1"),
     ],
 )
 def test_check_usage_and_input_errors_exit_2(

@@ -139,6 +139,29 @@ def test_report_command_input_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert caught.value.code == 2
 
 
+@pytest.mark.parametrize(
+    ("command", "flag", "value"),
+    [
+        ("report", "--window", "0"),
+        ("check", "--window", "0"),
+        ("report", "--memory-mb", "64"),
+        ("report", "--threshold-ms", "0"),
+        ("compare", "--price-requests", "-1"),
+        ("report", "--price-gb-s", "nan"),
+        ("check", "--failover-error-rate", "1"),
+    ],
+)
+def test_analysis_option_out_of_range_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, flag: str, value: str
+) -> None:
+    runs = [] if command == "check" else [str(tmp_path)] * (2 if command == "compare" else 1)
+    extra = ["--run", str(tmp_path)] if command == "check" else []
+    with pytest.raises(SystemExit) as caught:
+        main([command, *runs, *extra, flag, value])
+    assert caught.value.code == 2
+    assert f"argument {flag}: must be" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(chromium_path() is None, reason="chromium is not installed")
 def test_report_opens_in_headless_chromium(reported: Path) -> None:
