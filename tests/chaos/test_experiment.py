@@ -15,11 +15,9 @@ from chaos.experiment import Experiment
 from chaos.journal import JOURNAL_JSON, Status
 from chaos.stop import StopCondition
 from chaos.timeline import parse_timed_fault
-from edge.stack import launch
 from edgedrill_formats.run_folder import FAULTS_JSONL
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from edge.stack import RunningStack, StackState
@@ -27,24 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 PRIMARY = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    running = launch(tmp_path_factory.mktemp("stack") / "state.json", objects=20)
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-def client(stack: RunningStack) -> Iterator[ControlClient]:
-    control = ControlClient.from_state(stack.state)
-    try:
-        yield control
-    finally:
-        control.clear()
 
 
 def _status(state: StackState, region: str = PRIMARY) -> int:
@@ -82,12 +62,12 @@ def _journal(run_dir: Path) -> dict[str, Any]:
 
 
 def test_a_fault_holds_for_its_window_then_is_gone(
-    stack: RunningStack, client: ControlClient, tmp_path: Path
+    stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     state = stack.state
     assert _status(state) == 200
     timed = parse_timed_fault("bucket:503,at=0.5s,for=1s")
-    experiment = Experiment([timed], client, state, tmp_path)
+    experiment = Experiment([timed], control, state, tmp_path)
     try:
         experiment.start()
         origin = experiment.origin
@@ -110,7 +90,7 @@ def test_a_fault_holds_for_its_window_then_is_gone(
     # Not before its offset, held at least its duration, and gone well before the lease.
     assert origin + 0.5 <= start <= origin + 3.0
     assert start + 1.0 <= end <= start + 5.0
-    assert client.list() == []
+    assert control.list() == []
     journal = _journal(tmp_path)
     assert journal["schema"] == 1
     assert journal["status"] == "completed"
@@ -126,7 +106,7 @@ def test_a_fault_holds_for_its_window_then_is_gone(
 
 
 def test_stop_mid_fault_rolls_it_back_at_once(
-    stack: RunningStack, client: ControlClient, tmp_path: Path
+    stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     state = stack.state
     timed = [
@@ -134,17 +114,17 @@ def test_stop_mid_fault_rolls_it_back_at_once(
         parse_timed_fault("lambda:error,for=60s"),
         parse_timed_fault("bucket:500,at=50s,for=5s"),  # never due
     ]
-    experiment = Experiment(timed, client, state, tmp_path)
+    experiment = Experiment(timed, control, state, tmp_path)
     experiment.start()
     try:
         _wait_for(state, 503)
         deadline = time.time() + 10
-        while len(client.list()) < 2 and time.time() < deadline:
+        while len(control.list()) < 2 and time.time() < deadline:
             time.sleep(0.05)
     finally:
         experiment.stop(Status.ABORTED, "operator stopped it")
     assert _status(state) == 200
-    assert client.list() == []
+    assert control.list() == []
     lines = _lines(tmp_path)
     assert [line["fault"] for line in lines] == ["lambda:error", "bucket:503"]  # newest first
     assert all(float(line["end"]) - float(line["start"]) < 30 for line in lines)
@@ -159,16 +139,16 @@ def test_stop_mid_fault_rolls_it_back_at_once(
 
 
 def test_an_exception_in_the_block_rolls_everything_back(
-    stack: RunningStack, client: ControlClient, tmp_path: Path
+    stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     state = stack.state
     with pytest.raises(RuntimeError, match="the load broke"), Experiment(  # noqa: PT012
-        [parse_timed_fault("bucket:503,for=60s")], client, state, tmp_path
+        [parse_timed_fault("bucket:503,for=60s")], control, state, tmp_path
     ):
         _wait_for(state, 503)
         raise RuntimeError("the load broke")
     assert _status(state) == 200
-    assert client.list() == []
+    assert control.list() == []
     journal = _journal(tmp_path)
     assert journal["status"] == "aborted"
     assert "the load broke" in str(journal["reason"])
@@ -176,14 +156,14 @@ def test_an_exception_in_the_block_rolls_everything_back(
 
 
 def test_a_failed_injection_is_journaled_and_the_rest_goes_on(
-    stack: RunningStack, client: ControlClient, tmp_path: Path
+    stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     state = stack.state
     timed = [
         parse_timed_fault("bucket:503,for=0.3s,region=ap-south-1"),  # not a region of this stack
         parse_timed_fault("bucket:500,at=0.2s,for=0.3s"),
     ]
-    experiment = Experiment(timed, client, state, tmp_path)
+    experiment = Experiment(timed, control, state, tmp_path)
     experiment.start()
     deadline = time.time() + 10
     while not _lines(tmp_path) and time.time() < deadline:
@@ -198,10 +178,10 @@ def test_a_failed_injection_is_journaled_and_the_rest_goes_on(
 
 
 def test_nothing_injected_is_a_failed_drill(
-    stack: RunningStack, client: ControlClient, tmp_path: Path
+    stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     timed = [parse_timed_fault("bucket:503,for=1s,region=ap-south-1")]
-    experiment = Experiment(timed, client, stack.state, tmp_path)
+    experiment = Experiment(timed, control, stack.state, tmp_path)
     experiment.start()
     deadline = time.time() + 10
     while not experiment.journal.failures and time.time() < deadline:
@@ -212,7 +192,7 @@ def test_nothing_injected_is_a_failed_drill(
 
 
 def test_a_sustained_breach_aborts_the_drill_and_rolls_back(
-    stack: RunningStack, client: ControlClient, tmp_path: Path
+    stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     state = stack.state
     told: list[str] = []
@@ -224,7 +204,7 @@ def test_a_sustained_breach_aborts_the_drill_and_rolls_back(
 
     experiment = Experiment(
         [parse_timed_fault("bucket:503,for=60s")],
-        client,
+        control,
         state,
         tmp_path,
         stop_condition=StopCondition(for_s=2.0, error_rate=0.5),
@@ -242,7 +222,7 @@ def test_a_sustained_breach_aborts_the_drill_and_rolls_back(
         experiment.stop()
     assert told == ["stop condition: error rate 1 > 0.5 for 2 s in a row"]
     assert _status(state) == 200
-    assert client.list() == []
+    assert control.list() == []
     journal = _journal(tmp_path)
     assert journal["status"] == "aborted"
     assert journal["reason"] == told[0]
