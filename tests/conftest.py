@@ -4,15 +4,44 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 EVENTS_DIR = Path(__file__).parent / "events"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_python(
+    *args: str | Path, cwd: Path = REPO, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` (this interpreter) in ``cwd``, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_edgedrill(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the ``edgedrill`` CLI in its own process from the repository's root."""
+    return run_python("-m", "edgedrill.cli", *args, timeout=timeout)
+
+
+def run_json_script(script: Path, *args: str | Path) -> Any:
+    """Run a check script that prints one JSON document; that document."""
+    done = run_python(script, *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 @pytest.fixture
@@ -26,3 +55,19 @@ def load_event() -> Callable[[str], Any]:
         return copy.deepcopy(cache[name])
 
     return load
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's server (S3, CloudWatch Logs, ...) on a free loopback port; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -24,11 +24,9 @@ from chaos.errors import ControlError
 from chaos.faults import parse_fault
 from chaos.injection import inject, injected
 from edge.stack import RunningStack
+from tests.conftest import REPO, run_edgedrill
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[2]
-
 
 class Inject:
     """``edgedrill chaos inject ...`` running in a subprocess, its output read as it comes."""
@@ -117,14 +115,7 @@ def started(stack: RunningStack) -> Iterator[list[Inject]]:
 
 
 def chaos(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", "chaos", *args, "--state", str(stack.state_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_edgedrill("chaos", *args, "--state", str(stack.state_path))
 
 
 def get_object(stack: RunningStack, region: str) -> tuple[int, bytes]:
@@ -265,26 +256,12 @@ def test_a_bad_spelling_exits_2_with_the_valid_list(stack: RunningStack) -> None
 def test_a_missing_state_file_exits_2_naming_it(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "state.json"
     for args in (["inject", "bucket:503"], ["list"], ["clear"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "edgedrill.cli", "chaos", *args, "--state", str(missing)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_edgedrill("chaos", *args, "--state", str(missing))
         assert result.returncode == 2
         assert str(missing) in result.stderr
     garbage = tmp_path / "state.json"
     garbage.write_text("{not json", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", "chaos", "list", "--state", str(garbage)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_edgedrill("chaos", "list", "--state", str(garbage))
     assert result.returncode == 2
     assert str(garbage) in result.stderr
 

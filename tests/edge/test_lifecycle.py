@@ -14,6 +14,7 @@ import pytest
 
 from edge.process import create_time
 from edge.stack import StackError, StackState, launch
+from tests.conftest import run_edgedrill
 from tests.edge.conftest import Client, Control, lambda_log, wait_gone
 
 pytestmark = pytest.mark.slow
@@ -50,13 +51,7 @@ def _state_naming(path: Path, pid: int, create_times: dict[str, float]) -> None:
 
 
 def _down(state_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", "down", "--state", str(state_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_edgedrill("down", "--state", str(state_path))
 
 
 @pytest.mark.parametrize("recorded", ["another start time", "no start time"])
@@ -122,13 +117,7 @@ def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
         assert state.pids["up"] == up.pid
         assert set(state.create_times) == set(state.pids)
         assert state.create_times["up"] == pytest.approx(create_time(up.pid), abs=1.5)
-        down = subprocess.run(
-            [sys.executable, "-m", "edgedrill.cli", "down", "--state", str(state_path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        down = _down(state_path)
         assert down.returncode == 0, down.stderr
         assert "stopped up" in down.stdout
         banner, _ = up.communicate(timeout=30)
@@ -143,13 +132,7 @@ def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
 
 
 def test_down_without_a_state_file_is_a_clear_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", "down", "--state", str(tmp_path / "none.json")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _down(tmp_path / "none.json")
     assert result.returncode == 2
     assert "none.json" in result.stderr
 

@@ -13,19 +13,10 @@ import psutil
 import pytest
 
 from edge.stack import StackError, StackState, StateLock, launch, lock_path
+from tests.conftest import run_edgedrill
 from tests.edge.conftest import wait_gone
 
 pytestmark = pytest.mark.slow
-
-
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _mentioning(text: str) -> list[psutil.Process]:
@@ -59,7 +50,7 @@ def test_down_on_a_file_that_is_no_state_file(
 ) -> None:
     state_path = tmp_path / "not-a-state.json"
     state_path.write_bytes(content)
-    result = _cli("down", "--state", str(state_path))
+    result = run_edgedrill("down", "--state", str(state_path))
     assert result.returncode == 2, result.stderr
     assert str(state_path) in result.stderr
     assert says in result.stderr
@@ -101,7 +92,7 @@ def test_down_on_a_state_file_with_wrong_types(
 ) -> None:
     state_path = tmp_path / "state.json"
     state_path.write_text(json.dumps(_state_document(**changes)), encoding="utf-8")
-    result = _cli("down", "--state", str(state_path))
+    result = run_edgedrill("down", "--state", str(state_path))
     assert result.returncode == 2, result.stderr
     assert f"{state_path}: state field {says}" in result.stderr
     assert "Traceback" not in result.stderr
@@ -147,7 +138,7 @@ def test_two_ups_on_one_state_file_only_one_runs(tmp_path: Path) -> None:
         state = StackState.load(state_path)
         assert state.pids["up"] == winner.pid
         assert len(state.pids) == 5
-        down = _cli("down", "--state", str(state_path))
+        down = run_edgedrill("down", "--state", str(state_path))
         assert down.returncode == 0, down.stderr
         winner.communicate(timeout=30)
         assert wait_gone(list(state.pids.values())) == []
@@ -178,7 +169,7 @@ def test_launch_refuses_while_another_process_holds_the_lock(tmp_path: Path) -> 
 @pytest.mark.parametrize("port", ["99999", "-1", "65536", "http"])
 def test_up_refuses_an_edge_port_out_of_range(tmp_path: Path, port: str) -> None:
     state_path = tmp_path / "state" / "state.json"
-    result = _cli("up", "--state", str(state_path), "--objects", "3", "--edge-port", port)
+    result = run_edgedrill("up", "--state", str(state_path), "--objects", "3", "--edge-port", port)
     assert result.returncode == 2
     assert "--edge-port" in result.stderr
     assert result.stdout == ""

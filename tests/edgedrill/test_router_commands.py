@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ import pytest
 from edgedrill.cli import main
 from router.config import OriginConfig
 from router.routing import ranked
+from tests.conftest import run_edgedrill, run_python
 from tests.router.conftest import EUW1, ROUTING_NAME, USE1
 
 if TYPE_CHECKING:
@@ -42,13 +42,7 @@ def write_config(path: Path, dns: DnsZoneServer, **changes: object) -> Path:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_edgedrill(*args, timeout=120)
 
 
 def test_invoke_prints_request_logs_and_summary(tmp_path: Path, zone_server: DnsZoneServer) -> None:
@@ -166,14 +160,7 @@ def test_package_runs_alone_in_an_isolated_interpreter(
     assert not any(name.startswith(("edge/", "loadtests/", "results/", "chaos/")) for name in names)
     runner = tmp_path / "runner.py"
     runner.write_text(RUNNER)
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", str(runner), str(task), str(EVENTS / "s3-origin.json")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=task,
-    )
+    done = run_python("-I", "-S", runner, task, EVENTS / "s3-origin.json", cwd=task)
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout.splitlines()[-1])
     assert not any("site-packages" in entry for entry in output["path"])

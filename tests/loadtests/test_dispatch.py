@@ -1,30 +1,19 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_json_script
+
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).with_name("dispatch_check.py")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def results():
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_json_script(SCRIPT)
 
 
 def test_with_enough_users_every_request_starts_on_time(results):

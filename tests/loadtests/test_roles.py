@@ -1,31 +1,20 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_json_script
+
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(__file__).with_name("roles_check.py")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     work = tmp_path_factory.mktemp("roles")
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(work)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_json_script(SCRIPT, work)
 
 
 def test_each_environment_gets_a_controller_in_the_role_of_its_runner(results):

@@ -7,7 +7,6 @@ import calendar
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from loadtests._cloudfront_log import LogRequest
 from loadtests._seed import DEFAULT_SIZE, SeedError, objects_from_log, seed_regions
@@ -61,23 +60,12 @@ def test_too_much_for_memory_is_refused_before_any_upload():
     assert "replay a --window" not in message
 
 
-@pytest.fixture
-def moto_s3():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.mark.slow
-def test_objects_land_in_every_region_at_their_size(moto_s3):
-    regions = {"us-east-1": moto_s3, "eu-west-1": moto_s3}
+def test_objects_land_in_every_region_at_their_size(moto_server):
+    regions = {"us-east-1": moto_server, "eu-west-1": moto_server}
     client = boto3.client(
         "s3",
-        endpoint_url=moto_s3,
+        endpoint_url=moto_server,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",

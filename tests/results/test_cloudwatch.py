@@ -14,15 +14,14 @@ from results.logs import RuntimeLogReader, parse_timestamp
 from tests.results.synthetic import FUNCTION, T0, Invocation, Row, invocation_lines, minimal_run
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 
 @pytest.mark.slow
-def test_paging_and_writing(logs_server: str, tmp_path: Path) -> None:
+def test_paging_and_writing(moto_server: str, tmp_path: Path) -> None:
     import boto3
 
-    client = boto3.client("logs", region_name="us-east-1", endpoint_url=logs_server)
+    client = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_server)
     group = "/aws/lambda/us-east-1.fn"
     client.create_log_group(logGroupName=group)
     t0 = 1795714308123
@@ -66,29 +65,9 @@ def test_paging_and_writing(logs_server: str, tmp_path: Path) -> None:
     assert (logs.starts, logs.other_lines) == (12, 1)
 
 
-@pytest.fixture
-def logs_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto's server on a free loopback port, stopped after the test."""
-    from moto.server import ThreadedMotoServer
-
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_SESSION_TOKEN", "testing"),
-    ):
-        monkeypatch.setenv(name, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.mark.slow
 def test_fetch_logs_into_a_run_folder(
-    logs_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    moto_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import boto3
 
@@ -104,7 +83,7 @@ def test_fetch_logs_into_a_run_folder(
         for i in range(6)
     ]
     lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
-    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=logs_server)
+    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_server)
     group = edge_log_group(FUNCTION)
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="2026/11/26/[1]abcdef")
@@ -124,7 +103,7 @@ def test_fetch_logs_into_a_run_folder(
         "--regions",
         "eu-west-1,ap-south-1",
         "--endpoint-url",
-        logs_server,
+        moto_server,
     ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
