@@ -163,6 +163,41 @@ def _decoded(event: h11.Request | h11.Response) -> Headers:
     ]
 
 
+class _BodyTooLarge(Exception):
+    """The peer's body went over the size the reader allows."""
+
+
+class _UnexpectedEvent(Exception):
+    """h11 framed something other than body data where a body stands."""
+
+
+async def _read_body(
+    conn: h11.Connection, reader: asyncio.StreamReader, max_body: int, kind: str
+) -> bytes:
+    """The body of the ``kind`` (request, response) message ``conn`` is reading.
+
+    Raises:
+        h11.RemoteProtocolError: the peer broke HTTP/1.1 framing.
+        _BodyTooLarge: the body went over ``max_body`` bytes.
+        _UnexpectedEvent: something other than data came before the end.
+    """
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        event = conn.next_event()
+        if event is h11.NEED_DATA:
+            conn.receive_data(await reader.read(_READ_SIZE))
+        elif type(event) is h11.Data:
+            size += len(event.data)
+            if size > max_body:
+                raise _BodyTooLarge(f"{kind} body too large")
+            parts.append(event.data)
+        elif type(event) is h11.EndOfMessage:
+            return b"".join(parts)
+        else:
+            raise _UnexpectedEvent(f"unexpected {type(event).__name__} in a {kind} body")
+
+
 class ServerConnection:
     """The server side of one viewer connection: h11.SERVER with CloudFront's rules on top."""
 
@@ -271,25 +306,14 @@ class ServerConnection:
             chunks.append(data)
 
     async def _read_body(self) -> bytes:
-        conn = self._h11
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise MalformedRequest(400, f"bad request body: {exc}") from exc
-            if event is h11.NEED_DATA:
-                conn.receive_data(await self._reader.read(_READ_SIZE))
-            elif type(event) is h11.Data:
-                size += len(event.data)
-                if size > self._max_body:
-                    raise MalformedRequest(413, "request body too large")
-                parts.append(event.data)
-            elif type(event) is h11.EndOfMessage:
-                return b"".join(parts)
-            else:
-                raise MalformedRequest(400, f"unexpected {type(event).__name__} in a request body")
+        try:
+            return await _read_body(self._h11, self._reader, self._max_body, "request")
+        except h11.RemoteProtocolError as exc:
+            raise MalformedRequest(400, f"bad request body: {exc}") from exc
+        except _BodyTooLarge as exc:
+            raise MalformedRequest(413, str(exc)) from None
+        except _UnexpectedEvent as exc:
+            raise MalformedRequest(400, str(exc)) from None
 
     def respond(self, status: int, headers: Headers, body: bytes = b"", reason: str = "") -> bytes:
         """Serialise the response to the current request; ``headers`` carry Content-Length.
@@ -364,24 +388,10 @@ class ClientConnection:
         """Read the response to the request last serialised."""
         conn = self._h11
         head = await self._response_head()
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise ProtocolError(str(exc)) from exc
-            if event is h11.NEED_DATA:
-                conn.receive_data(await self._reader.read(_READ_SIZE))
-            elif type(event) is h11.Data:
-                size += len(event.data)
-                if size > max_body:
-                    raise ProtocolError("response body too large")
-                parts.append(event.data)
-            elif type(event) is h11.EndOfMessage:
-                break
-            else:
-                raise ProtocolError(f"unexpected {type(event).__name__} in a response body")
+        try:
+            body = await _read_body(conn, self._reader, max_body, "response")
+        except (h11.RemoteProtocolError, _BodyTooLarge, _UnexpectedEvent) as exc:
+            raise ProtocolError(str(exc)) from exc
         # A body delimited by the end of the stream leaves h11 DONE on a closed connection.
         reusable = (
             conn.our_state is h11.DONE
@@ -393,7 +403,7 @@ class ClientConnection:
         return Response(
             head.status_code,
             _decoded(head),
-            b"".join(parts),
+            body,
             head.reason.decode("latin-1"),
             reusable,
         )
