@@ -248,7 +248,8 @@ def _empty(malformed: MalformedLines) -> RequestRecords:
     )
 
 
-def _parse_float(value: str, name: str, *, minimum: float | None) -> float:
+def parse_float(value: str, name: str, *, minimum: float | None) -> float:
+    """A CSV cell as a finite number at or above ``minimum``; ValueError names the column."""
     try:
         number = float(value)
     except ValueError:
@@ -260,7 +261,8 @@ def _parse_float(value: str, name: str, *, minimum: float | None) -> float:
     return number
 
 
-def _parse_int(value: str, name: str) -> int:
+def parse_int(value: str, name: str) -> int:
+    """A CSV cell as a whole number >= 0; ValueError names the column."""
     try:
         number = int(value)
     except ValueError:
@@ -305,14 +307,14 @@ def _column_dtype(name: str) -> str:
 
 def _parse_row(row: list[str], index: dict[str, int]) -> tuple[object, ...]:
     return (
-        _parse_float(row[index["start"]], "start", minimum=None),
-        _parse_float(row[index["duration_ms"]], "duration_ms", minimum=0.0),
+        parse_float(row[index["start"]], "start", minimum=None),
+        parse_float(row[index["duration_ms"]], "duration_ms", minimum=0.0),
         row[index["method"]],
-        _parse_int(row[index["status"]], "status"),
-        _parse_int(row[index["bytes"]] or "0", "bytes"),
+        parse_int(row[index["status"]], "status"),
+        parse_int(row[index["bytes"]] or "0", "bytes"),
         row[index["x_cache"]],
         row[index["pop"]],
         row[index["origin_region"]],
-        _parse_float(row[index["late_ms"]] or "0", "late_ms", minimum=0.0),
+        parse_float(row[index["late_ms"]] or "0", "late_ms", minimum=0.0),
         row[index["error"]],
     )

@@ -23,6 +23,7 @@ from edgedrill_formats.run_folder import RATE_CSV as RATE_CSV
 from edgedrill_formats.run_folder import REQUESTS_CSV as REQUESTS_CSV
 from edgedrill_formats.run_folder import RUN_JSON as RUN_JSON
 from results.errors import FormatError, MalformedLines, RunFolderError
+from results.records import parse_float, parse_int
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -208,22 +209,12 @@ def read_rate(path: Path, malformed: MalformedLines) -> RateSeries | None:
 
 def _rate_row(row: list[str], index: list[int]) -> tuple[int, float, float, float]:
     second_text, *rest = (row[i] for i in index)
-    try:
-        second = int(second_text)
-    except ValueError:
-        raise ValueError(f"column 'second': not an integer: {second_text!r}") from None
-    if second < 0:
-        raise ValueError(f"column 'second': negative: {second}")
-    values: list[float] = []
-    for name, text in zip(("target", "achieved", "late"), rest, strict=True):
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"column {name!r}: not a number: {text!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"column {name!r}: not a non-negative number: {text!r}")
-        values.append(value)
-    return second, values[0], values[1], values[2]
+    second = parse_int(second_text, "second")
+    target, achieved, late = (
+        parse_float(text, name, minimum=0.0)
+        for name, text in zip(("target", "achieved", "late"), rest, strict=True)
+    )
+    return second, target, achieved, late
 
 
 def read_faults(path: Path, malformed: MalformedLines) -> tuple[Fault, ...] | None:
