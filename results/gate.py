@@ -539,22 +539,17 @@ def junit_xml(result: GateResult, *, summary_text: str = "") -> str:
     counts = result.counts()
     failures = counts[Outcome.FAIL.value] + (1 if result.aborted else 0)
     tests = len(result.verdicts) + (1 if result.aborted else 0)
-    suites = ET.Element(
-        "testsuites",
-        name="edgedrill",
-        tests=str(tests),
-        failures=str(failures),
-        errors="0",
-        skipped=str(counts[Outcome.SKIP.value]),
-    )
+    totals = {
+        "tests": str(tests),
+        "failures": str(failures),
+        "errors": "0",
+        "skipped": str(counts[Outcome.SKIP.value]),
+    }
+    suites = ET.Element("testsuites", {"name": "edgedrill", **totals})
     suite = ET.SubElement(
         suites,
         "testsuite",
-        name="edgedrill.gate",
-        tests=str(tests),
-        failures=str(failures),
-        errors="0",
-        skipped=str(counts[Outcome.SKIP.value]),
+        {"name": "edgedrill.gate", **totals},
         timestamp=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
         hostname=socket.gethostname(),
         time="0",
