@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 
 from edge.jsonapi import call
 from edge.process import pid_alive
-from edge.stack import RunningStack, launch
+from edge.stack import RunningStack, StackState, launch
 
 OBJECTS = 30
 
@@ -138,6 +139,19 @@ def wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
             return []
         time.sleep(0.05)
     return [pid for pid in pids if pid_alive(pid)]
+
+
+def wait_for_state(
+    up: subprocess.Popen[str], state_path: Path, deadline: float
+) -> StackState:
+    """The state ``edgedrill up`` (``up``, still running) writes, once it is there."""
+    while not state_path.exists():
+        assert up.poll() is None, "edgedrill up exited before writing its state"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    state = StackState.load(state_path)
+    assert state.pids["up"] == up.pid
+    return state
 
 
 @pytest.fixture(scope="session")

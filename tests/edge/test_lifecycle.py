@@ -15,7 +15,7 @@ import pytest
 from edge.process import create_time
 from edge.stack import StackError, StackState, launch
 from tests.conftest import run_edgedrill
-from tests.edge.conftest import Client, Control, lambda_log, wait_gone
+from tests.edge.conftest import Client, Control, lambda_log, wait_for_state, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -108,13 +108,7 @@ def test_edgedrill_up_then_down_leaves_nothing(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
-        while not state_path.exists():
-            assert up.poll() is None, "edgedrill up exited early"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        state = StackState.load(state_path)
-        assert state.pids["up"] == up.pid
+        state = wait_for_state(up, state_path, time.monotonic() + 90)
         assert set(state.create_times) == set(state.pids)
         assert state.create_times["up"] == pytest.approx(create_time(up.pid), abs=1.5)
         down = _down(state_path)

@@ -14,7 +14,7 @@ import pytest
 
 from edge.stack import StackError, StackState, StateLock, launch, lock_path
 from tests.conftest import run_edgedrill
-from tests.edge.conftest import wait_gone
+from tests.edge.conftest import wait_for_state, wait_gone
 
 pytestmark = pytest.mark.slow
 
@@ -131,12 +131,7 @@ def test_two_ups_on_one_state_file_only_one_runs(tmp_path: Path) -> None:
         # The loser started nothing: no run folder, no process naming it.
         assert not (tmp_path / f"run-{loser.pid}").exists()
         assert _mentioning(f"run-{loser.pid}") == []
-        while not state_path.exists():
-            assert winner.poll() is None, "the remaining up exited"
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        state = StackState.load(state_path)
-        assert state.pids["up"] == winner.pid
+        state = wait_for_state(winner, state_path, deadline)
         assert len(state.pids) == 5
         down = run_edgedrill("down", "--state", str(state_path))
         assert down.returncode == 0, down.stderr
