@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import signal
 import socket
@@ -17,11 +18,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 import pytest
 
 if TYPE_CHECKING:
@@ -154,6 +157,41 @@ class Running:
                 self.process.wait(timeout=5)
         if not self._log_file.closed:
             self._log_file.close()
+
+
+
+def wait_for_page(url: str, running: Running) -> str:
+    """The page at ``url`` once Locust's web UI serves it (the test fails if Locust exits)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                page: str = response.read().decode()
+                return page
+        except OSError:
+            if running.process.poll() is not None:
+                pytest.fail(running.output()[-3000:])
+            time.sleep(0.2)
+    pytest.fail("the web UI did not come up")
+
+
+def swarm(
+    port: int,
+    form: dict[str, str],
+    running: Running,
+    runs: Path,
+    *,
+    count: int = 1,
+    timeout: float = 30,
+) -> None:
+    """Start a test from the web UI on ``port``; wait for the ``count``-th run.json in ``runs``."""
+    body = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
+        assert json.loads(r.read())["success"] is True
+    deadline = time.monotonic() + timeout
+    while len(list(runs.glob("*/run.json"))) < count:
+        assert time.monotonic() < deadline, running.output()[-3000:]
+        time.sleep(0.2)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import argparse
 import json
 import signal
 import time
-import urllib.parse
-import urllib.request
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,8 +13,7 @@ import pytest
 from edge.stack import launch
 from loadtests._options import ScenarioError, add_common_arguments, fault_plan
 
-from .conftest import LOADTESTS, free_port
-from .test_scenarios import wait_for_page
+from .conftest import LOADTESTS, free_port, swarm, wait_for_page
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -115,13 +112,7 @@ def test_faults_given_in_the_web_ui_run_on_the_timeline(spawn, tmp_path):
             "drain_timeout": "5",
             "fault": "bucket:503,at=0.5s,for=1s lambda:error,at=1s,for=1s",
         }
-        body = urllib.parse.urlencode(form).encode()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
-            assert json.loads(r.read())["success"] is True
-        deadline = time.monotonic() + 60
-        while not list((tmp_path / "runs").glob("*/run.json")):
-            assert time.monotonic() < deadline, running.output()[-3000:]
-            time.sleep(0.2)
+        swarm(port, form, running, tmp_path / "runs", timeout=60)
     finally:
         running.signal(signal.SIGTERM)
     finished = running.finish(timeout=30)

@@ -17,7 +17,7 @@ import pytest
 
 from loadtests._records import REQUESTS_HEADER
 
-from .conftest import LOADTESTS, free_port
+from .conftest import LOADTESTS, free_port, swarm, wait_for_page
 from .logs import Line, render, write_log
 
 if TYPE_CHECKING:
@@ -421,22 +421,10 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
             "spike_hold": "1",
             "cooldown": "1",
         }
-        body = urllib.parse.urlencode(form).encode()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
-            assert json.loads(r.read())["success"] is True
-        deadline = time.monotonic() + 30
-        while not list((tmp_path / "runs").glob("*/run.json")):
-            assert time.monotonic() < deadline, running.output()[-3000:]
-            time.sleep(0.2)
+        swarm(port, form, running, tmp_path / "runs")
         # A second test from the same web UI, with an option edited again.
         form["baseline_rps"] = "3"
-        body = urllib.parse.urlencode(form).encode()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/swarm", data=body, timeout=10) as r:
-            assert json.loads(r.read())["success"] is True
-        deadline = time.monotonic() + 30
-        while len(list((tmp_path / "runs").glob("*/run.json"))) < 2:
-            assert time.monotonic() < deadline, running.output()[-3000:]
-            time.sleep(0.2)
+        swarm(port, form, running, tmp_path / "runs", count=2)
     finally:
         running.signal(signal.SIGTERM)
     finished = running.finish(timeout=30)
@@ -450,20 +438,6 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
     assert [row["target"] for row in read_rate(second)] == [3, 6, 3]
     assert again["requests"] == 12
     assert finished.leftovers() == []
-
-
-def wait_for_page(url: str, running) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                page: str = response.read().decode()
-                return page
-        except OSError:
-            if running.process.poll() is not None:
-                pytest.fail(running.output()[-3000:])
-            time.sleep(0.2)
-    pytest.fail("the web UI did not come up")
 
 
 def test_up_seeded_from_a_log_serves_the_logs_objects(spawn, tmp_path):
