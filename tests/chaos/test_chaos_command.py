@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import queue
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from chaos.errors import ControlError
 from chaos.faults import parse_fault
 from chaos.injection import inject, injected
 from edge.stack import RunningStack
+from tests.chaos.conftest import get_object
 from tests.conftest import REPO, run_edgedrill
 
 pytestmark = pytest.mark.slow
@@ -118,17 +118,6 @@ def chaos(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
     return run_edgedrill("chaos", *args, "--state", str(stack.state_path))
 
 
-def get_object(stack: RunningStack, region: str) -> tuple[int, bytes]:
-    host, port = stack.state.regions[region].split("//", 1)[1].split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        connection.request("GET", f"/{stack.state.bucket}/{stack.state.sample_keys[0]}")
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
 def txt_query(stack: RunningStack) -> dns.message.Message:
     host, port = stack.state.dns.rsplit(":", 1)
     query = dns.message.make_query(stack.state.routing_name, dns.rdatatype.TXT)
@@ -147,18 +136,18 @@ def test_bucket_503_seen_by_an_http_client_during_and_gone_after(
     stack: RunningStack, control: ControlClient, started: list[Inject]
 ) -> None:
     region = primary(stack)
-    assert get_object(stack, region)[0] == 200
+    assert get_object(stack.state, region)[0] == 200
     run = Inject(stack, "bucket:503", "--duration", "2")
     started.append(run)
     line = run.wait_for("injected ")
     assert f"injected bucket:503 into s3:{region}" in line
-    status, body = get_object(stack, region)
+    status, body = get_object(stack.state, region)
     assert status == 503
     assert b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate." in body
     assert b"<RequestId>" in body
     assert run.finish() == 0, run.stderr()
     assert run.wait_for("rolled back ").startswith("rolled back bucket:503 at ")
-    assert get_object(stack, region)[0] == 200
+    assert get_object(stack.state, region)[0] == 200
     assert not control.list()
 
 
@@ -191,11 +180,11 @@ def test_a_signal_rolls_the_fault_back_at_once(
     started.append(run)
     ids = run.ids()
     assert set(ids) <= listed_ids(control)
-    assert get_object(stack, primary(stack))[0] == 500
+    assert get_object(stack.state, primary(stack))[0] == 500
     run.process.send_signal(signum)
     assert run.finish(timeout=10) == code, run.stderr()
     assert not set(ids) & listed_ids(control)
-    assert get_object(stack, primary(stack))[0] == 200
+    assert get_object(stack.state, primary(stack))[0] == 200
     run.wait_for("rolled back bucket:500 ")
 
 
@@ -212,7 +201,7 @@ def test_after_kill_9_the_lease_ends_the_fault(
     while ids & listed_ids(control) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not ids & listed_ids(control)
-    assert get_object(stack, primary(stack))[0] == 200
+    assert get_object(stack.state, primary(stack))[0] == 200
 
 
 def test_list_shows_the_remaining_lease_and_clear_removes_every_fault(
@@ -275,14 +264,14 @@ def test_injected_rolls_back_on_exception_against_the_real_api(
     def fail_inside() -> None:
         with injected(fault, control, stack.state, lease_s=60) as injection:
             held.extend(injection.ids)
-            assert get_object(stack, primary(stack))[0] == 403
+            assert get_object(stack.state, primary(stack))[0] == 403
             raise RuntimeError("drill step failed")
 
     with pytest.raises(RuntimeError, match="drill step failed"):
         fail_inside()
     assert held
     assert not set(held) & listed_ids(control)
-    assert get_object(stack, primary(stack))[0] == 200
+    assert get_object(stack.state, primary(stack))[0] == 200
 
 
 def test_rollback_is_idempotent_and_a_removed_fault_cannot_be_renewed(

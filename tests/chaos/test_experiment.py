@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 import time
@@ -16,6 +15,7 @@ from chaos.journal import JOURNAL_JSON, Status
 from chaos.stop import StopCondition
 from chaos.timeline import parse_timed_fault
 from edgedrill_formats.run_folder import FAULTS_JSONL
+from tests.chaos.conftest import get_object
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,24 +27,11 @@ pytestmark = pytest.mark.slow
 PRIMARY = "us-east-1"
 
 
-def _status(state: StackState, region: str = PRIMARY) -> int:
-    """A real GET of an object from the region's S3 endpoint (behind its fault proxy)."""
-    host, port = state.regions[region].split("//", 1)[1].split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.request("GET", f"/{state.bucket}/{state.sample_keys[0]}")
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
-
-
 def _wait_for(state: StackState, status: int, timeout: float = 10.0) -> float:
     """Poll until the region answers ``status``; when it first did."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if _status(state) == status:
+        if get_object(state, PRIMARY)[0] == status:
             return time.time()
         time.sleep(0.05)
     pytest.fail(f"the region never answered {status} within {timeout} s")
@@ -65,7 +52,7 @@ def test_a_fault_holds_for_its_window_then_is_gone(
     stack: RunningStack, control: ControlClient, tmp_path: Path
 ) -> None:
     state = stack.state
-    assert _status(state) == 200
+    assert get_object(state, PRIMARY)[0] == 200
     timed = parse_timed_fault("bucket:503,at=0.5s,for=1s")
     experiment = Experiment([timed], control, state, tmp_path)
     try:
@@ -123,7 +110,7 @@ def test_stop_mid_fault_rolls_it_back_at_once(
             time.sleep(0.05)
     finally:
         experiment.stop(Status.ABORTED, "operator stopped it")
-    assert _status(state) == 200
+    assert get_object(state, PRIMARY)[0] == 200
     assert control.list() == []
     lines = _lines(tmp_path)
     assert [line["fault"] for line in lines] == ["lambda:error", "bucket:503"]  # newest first
@@ -147,7 +134,7 @@ def test_an_exception_in_the_block_rolls_everything_back(
     ):
         _wait_for(state, 503)
         raise RuntimeError("the load broke")
-    assert _status(state) == 200
+    assert get_object(state, PRIMARY)[0] == 200
     assert control.list() == []
     journal = _journal(tmp_path)
     assert journal["status"] == "aborted"
@@ -221,7 +208,7 @@ def test_a_sustained_breach_aborts_the_drill_and_rolls_back(
     finally:
         experiment.stop()
     assert told == ["stop condition: error rate 1 > 0.5 for 2 s in a row"]
-    assert _status(state) == 200
+    assert get_object(state, PRIMARY)[0] == 200
     assert control.list() == []
     journal = _journal(tmp_path)
     assert journal["status"] == "aborted"

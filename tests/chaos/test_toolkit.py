@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -17,6 +15,7 @@ from chaos import toolkit
 from chaos.control import ControlClient
 from chaos.errors import ChaosError
 from edge.stack import DEFAULT_STATE, RunningStack
+from tests.chaos.conftest import get_object
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "chaos" / "examples" / "bucket-outage.json"
@@ -29,20 +28,6 @@ def configuration(stack: RunningStack) -> Iterator[dict[str, str]]:
     finally:
         toolkit.reset_held()
         ControlClient.from_state(stack.state).clear()
-
-
-def direct_get(stack: RunningStack, region: str) -> int:
-    """A GET straight to a region's fault proxy, past the edge and its cache."""
-    parts = urlsplit(stack.state.regions[region])
-    key = quote(stack.state.sample_keys[0])
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
-    try:
-        connection.request("GET", f"/{stack.state.bucket}/{key}")
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
 
 
 def test_the_state_file_comes_from_configuration_then_env_then_default(
@@ -65,16 +50,16 @@ def test_a_missing_state_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_inject_and_rollback_actions(stack: RunningStack, configuration: dict[str, str]) -> None:
     primary = next(iter(stack.state.regions))
-    assert direct_get(stack, primary) == 200
+    assert get_object(stack.state, primary)[0] == 200
     held = toolkit.inject_fault("bucket:503", configuration=configuration)
     assert held["fault"] == "bucket:503"
-    assert direct_get(stack, primary) == 503
+    assert get_object(stack.state, primary)[0] == 503
     assert [f["id"] for f in toolkit.active_faults(configuration)] == held["ids"]
     # Misses still succeed: the edge fails over to the other region.
     assert toolkit.edge_error_rate(10, configuration) == 0.0
     assert set(toolkit.served_regions(10, configuration)) == set(stack.state.regions) - {primary}
     assert toolkit.rollback_faults(configuration) == {"removed": held["ids"]}
-    assert direct_get(stack, primary) == 200
+    assert get_object(stack.state, primary)[0] == 200
     assert toolkit.active_faults(configuration) == []
     assert toolkit.rollback_faults(configuration) == {"removed": []}
 
@@ -110,4 +95,4 @@ def test_chaos_run_completes_the_example(
     assert [r["status"] for r in journal["rollbacks"]] == ["succeeded"]
     # The rollback ran: nothing is left on the distribution.
     assert ControlClient.from_state(stack.state).list() == []
-    assert direct_get(stack, primary) == 200
+    assert get_object(stack.state, primary)[0] == 200
