@@ -7,15 +7,19 @@ faults and record changes over its agent.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.agent import FaultAgent
 from edge.dns_zone import DnsZoneServer, RecordError, Zone
 from edge.fault_specs import DNS_TARGET, DnsFault
 from edge.jsonapi import ApiError, Json, Route, route
 from edge.process import run_child
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _FAULT_POLL_S = 0.05
 
@@ -29,6 +33,15 @@ def _name_ttl(body: Json) -> tuple[str, int]:
     return name, ttl
 
 
+@contextlib.contextmanager
+def _refused_as_400() -> Iterator[None]:
+    """A record the zone refuses is the caller's error: 400 with the zone's reason."""
+    try:
+        yield
+    except RecordError as exc:
+        raise ApiError(400, str(exc)) from exc
+
+
 class _Records:
     """The agent's routes for the zone's records and counters."""
 
@@ -40,19 +53,15 @@ class _Records:
         values = body.get("values")
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise ApiError(400, "field 'values': must be a list of strings")
-        try:
+        with _refused_as_400():
             self.zone.set_txt(name, values, ttl)
-        except RecordError as exc:
-            raise ApiError(400, str(exc)) from exc
         return 200, {"name": name, "type": "TXT", "values": values, "ttl": ttl}
 
     def put_a(self, body: Json, _params: dict[str, str]) -> tuple[int, Json]:
         name, ttl = _name_ttl(body)
         address = body.get("address", "127.0.0.1")
-        try:
+        with _refused_as_400():
             self.zone.set_a(name, address, ttl)
-        except RecordError as exc:
-            raise ApiError(400, str(exc)) from exc
         return 200, {"name": name, "type": "A", "address": address, "ttl": ttl}
 
     def delete(self, _body: Json, params: dict[str, str]) -> tuple[int, Json]:
