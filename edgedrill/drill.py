@@ -11,6 +11,13 @@ The default spike is sized for a small machine running the local
 distribution (2 cores; each moto S3 region serves about 500 GETs/s): 5
 requests/s stepping 20x to 100 requests/s, 55 s of schedule, about a minute
 in all with the distribution's start and stop.
+
+The default drill is a chaos drill too (:func:`default_faults`): inside the
+spike, the router's DNS lookups get SERVFAIL, then the primary region's
+bucket answers 503, each for about a third of the peak. The routing record's
+TTL is shortened so that the router's cached answer expires during the DNS
+fault (it serves the stale answer, RFC 8767); misses reaching the 503 fail
+over to the secondary region. ``--no-faults`` runs the load alone.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import loadtests
-from edge.settings import OBJECTS
+from edge.settings import OBJECTS, ROUTER_MIN_TTL
 from edgedrill.errors import CliError, DrillError
 from edgedrill_formats.run_folder import (
     LOCUST_CSV_PREFIX,
@@ -40,7 +47,13 @@ from edgedrill_formats.run_folder import (
     REQUESTS_CSV,
     RUN_JSON,
 )
-from loadtests._options import BASELINE_RPS, SPIKE_FACTOR, flag_given
+from loadtests._options import (
+    BASELINE_RPS,
+    SPIKE_AT,
+    SPIKE_FACTOR,
+    SPIKE_HOLD,
+    flag_given,
+)
 from loadtests._run_folder import DEFAULT_RESULTS_DIR, create_run_dir
 
 if TYPE_CHECKING:
@@ -116,6 +129,11 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="drill file (TOML): [[fault]] entries, an optional [gate] and [stop] condition",
     )
+    group.add_argument(
+        "--no-faults",
+        action="store_true",
+        help="no default faults: the default drill's load alone (see README, Drills)",
+    )
     # Passed on to the local distribution only: a --host run has its own objects.
     OBJECTS.add_to(group, metavar="N")
     group.add_argument(
@@ -180,6 +198,8 @@ def drill_args(args: argparse.Namespace) -> list[str]:
         extra += ["--fault", fault]
     if getattr(args, "drill", None) is not None:
         extra += ["--drill", str(Path(args.drill).resolve())]
+    if wants_default_faults(args):
+        extra += default_drill_args(args.duration)
     rest = list(args.locust_args or [])
     if rest and rest[0] != "--" and not rest[0].startswith("-"):
         # Locust would take it for a user class and fail with "Unknown User(s)".
@@ -225,6 +245,67 @@ def check_faults(args: argparse.Namespace) -> Drill | None:
         msg = "--fault/--drill faults apply to the local distribution only; drop --host"
         raise CliError(msg)
     return drill
+
+
+# Options that move the spike or bring faults of their own: the default faults
+# would no longer fall inside the spike, or would double up.
+_OWN_TIMELINE = ("--spike-at", "--spike-hold", "--cooldown", "--ramp", "--fault", "--drill")
+
+
+# Below this DNS fault length the default drill's TTL is the fault's length.
+_PHASED_TTL_MIN_SPAN_S = 5.0
+
+
+def default_faults(duration: float | None) -> tuple[list[str], int]:
+    """The default drill's timed faults inside the spike's hold, and its routing TTL.
+
+    The DNS fault starts a tenth into the hold and the bucket fault a bit past
+    its middle, each lasting about a third of it, so the two windows never
+    overlap and each ends well before the cooldown (``--duration`` scales
+    them). The routing record's TTL is set so that the answer the router
+    cached at its first miss (the schedule's first request) expires in the
+    middle of the DNS fault: the fault reaches the router once, and the drill
+    stays within the gate's DNS query budget instead of querying every few
+    seconds. A short drill's TTL is the fault's length instead.
+    """
+    if duration is None:
+        at, hold = SPIKE_AT.default, SPIKE_HOLD.default
+    else:
+        at, hold = duration / 4, duration / 2
+    span = round(0.35 * hold, 1)
+    dns_at = round(at + 0.1 * hold, 1)
+    faults = [
+        f"dns:servfail,at={dns_at:g}s,for={span:g}s",
+        f"bucket:503,at={at + 0.55 * hold:.1f}s,for={span:g}s",
+    ]
+    if span < _PHASED_TTL_MIN_SPAN_S:
+        # A short drill has DNS queries to spare: a TTL no longer than the fault
+        # expires inside it whenever the router first asked.
+        return faults, max(1, math.floor(span))
+    return faults, round(dns_at + span / 2)
+
+
+def default_drill_args(duration: float | None) -> list[str]:
+    """The scenario arguments that make a spike the default (chaos) drill."""
+    faults, txt_ttl = default_faults(duration)
+    extra: list[str] = []
+    for fault in faults:
+        extra += ["--fault", fault]
+    extra += ["--txt-ttl", str(txt_ttl)]
+    if txt_ttl < ROUTER_MIN_TTL.default:
+        # A short drill: the router must not stretch the TTL past the DNS fault.
+        extra += ["--router-min-ttl", str(txt_ttl)]
+    return extra
+
+
+def wants_default_faults(args: argparse.Namespace) -> bool:
+    """Whether this is the default drill: a local spike with no faults or timeline of its own."""
+    if args.scenario != "spike" or args.host is not None or getattr(args, "no_faults", False):
+        return False
+    if getattr(args, "fault", None) or getattr(args, "drill", None) is not None:
+        return False
+    rest = args.locust_args or ()
+    return not any(flag_given(rest, flag) for flag in (*_OWN_TIMELINE, "--txt-ttl"))
 
 
 def aborted_by_stop_condition(run_dir: Path) -> str:

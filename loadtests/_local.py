@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from edge.settings import MEMORY_MB, OBJECTS
+
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
@@ -72,7 +74,10 @@ def _get(state: Any, name: str, default: Any = ...) -> Any:
 
 
 def start_local(
-    *, objects: int = 200, memory_mb: int = 128, extra_args: tuple[str, ...] = ()
+    *,
+    objects: int = OBJECTS.default,
+    memory_mb: int = MEMORY_MB.default,
+    extra_args: tuple[str, ...] = (),
 ) -> LocalDistribution:
     """Start the local distribution (its function at ``memory_mb``) and wait until it serves."""
     from edge import stack

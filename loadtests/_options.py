@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edge.settings import MEMORY_MB, OBJECTS, Setting, SettingError, setting
+from edge.settings import (
+    MEMORY_MB,
+    OBJECTS,
+    ROUTER_MIN_TTL,
+    TXT_TTL,
+    Setting,
+    SettingError,
+    setting,
+)
 from loadtests._cloudfront_log import LogError, log_files, read_log
 from loadtests._errors import LoadtestError
 from loadtests._plans import ReplayPlan, SpikePlan
@@ -105,6 +113,8 @@ MULTIPLY = setting(
     open_bounds="<",
 )
 SPIKE_SETTINGS = (BASELINE_RPS, SPIKE_FACTOR, SPIKE_AT, SPIKE_HOLD, RAMP, COOLDOWN)
+# Passed on to the local distribution a scenario starts (``edgedrill up`` takes them too).
+LOCAL_SETTINGS: tuple[Setting[int], ...] = (TXT_TTL, ROUTER_MIN_TTL)
 
 
 class ScenarioError(LoadtestError):
@@ -165,6 +175,8 @@ def add_common_arguments(parser: Any) -> None:
     )
     OBJECTS.add_to(group, include_in_web_ui=False)
     MEMORY_MB.add_to(group)
+    for local in LOCAL_SETTINGS:
+        local.add_to(group, include_in_web_ui=False)
     group.add_argument(
         "--origin-region-header",
         default="x-edgedrill-origin-region",
@@ -352,6 +364,14 @@ def _value(options: argparse.Namespace, declared: Setting[Any]) -> Any:
         return declared.check(getattr(options, declared.dest))
     except SettingError as exc:
         raise ScenarioError(str(exc)) from exc
+
+
+def local_settings(options: argparse.Namespace) -> tuple[str, ...]:
+    """The ``up`` arguments of :data:`LOCAL_SETTINGS` for the local distribution."""
+    args: list[str] = []
+    for declared in LOCAL_SETTINGS:
+        args += [declared.flag, str(_value(options, declared))]
+    return tuple(args)
 
 
 def common_checks(options: argparse.Namespace) -> None:

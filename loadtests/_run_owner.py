@@ -232,7 +232,11 @@ class RunOwner(Controller, abc.ABC):
 
         logger.info("edgedrill: no --host given, starting the local distribution")
         atexit.register(self.stop_local)
-        self.local = start_local(objects=int(options.objects), memory_mb=int(options.memory_mb))
+        self.local = start_local(
+            objects=int(options.objects),
+            memory_mb=int(options.memory_mb),
+            extra_args=_options.local_settings(options),
+        )
         self.local_keys = list(self.local.keys)
         self.environment.host = self.local.edge_url
         logger.info("edgedrill: local distribution at %s", self.local.edge_url)

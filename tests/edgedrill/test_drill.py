@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.settings import OBJECTS
+from chaos.timeline import parse_timed_fault
+from edge.settings import OBJECTS, ROUTER_MIN_TTL
 from edgedrill.cli import main
 from edgedrill.drill import (
     _tee,
     add_drill_arguments,
+    default_drill_args,
+    default_faults,
     drill_args,
     duration_args,
     locustfile,
@@ -20,6 +23,7 @@ from edgedrill.drill import (
     spike_timeline,
 )
 from edgedrill.errors import CliError, DrillError
+from loadtests._options import SPIKE_AT, SPIKE_HOLD
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,8 +37,56 @@ def test_defaults():
     assert args.scenario == "spike"
     assert args.duration is None
     assert args.out is None
-    # The default drill sizes the local distribution so the router is exercised.
-    assert drill_args(args) == ["--objects", str(OBJECTS.default)]
+    # The default drill sizes the local distribution so the router is exercised,
+    # and puts a router-DNS fault and a bucket fault inside the spike.
+    assert drill_args(args) == [
+        "--objects",
+        str(OBJECTS.default),
+        "--fault",
+        "dns:servfail,at=17.5s,for=8.8s",
+        "--fault",
+        "bucket:503,at=28.8s,for=8.8s",
+        "--txt-ttl",
+        "22",
+    ]
+
+
+def test_the_default_faults_sit_inside_the_spike_and_the_ttl_expires_in_the_dns_fault():
+    for duration in (None, 8.0, 12.0, 60.0, 600.0):
+        faults, ttl = default_faults(duration)
+        at = SPIKE_AT.default if duration is None else duration / 4
+        hold = SPIKE_HOLD.default if duration is None else duration / 2
+        windows = [parse_timed_fault(text) for text in faults]
+        assert [w.fault.spelling for w in windows] == ["dns:servfail", "bucket:503"]
+        dns, bucket = windows
+        assert at <= dns.at_s < dns.at_s + dns.for_s < bucket.at_s
+        assert bucket.at_s + bucket.for_s <= at + hold
+        # The answer cached at the first miss (t = 0) expires inside the DNS fault.
+        extra = default_drill_args(duration)
+        min_ttl = int(extra[extra.index("--router-min-ttl") + 1]) if ttl < 5 else 5
+        assert min_ttl <= ROUTER_MIN_TTL.default
+        # The router clamps the TTL to at least min_ttl; it must still expire in the
+        # fault: the first answer's expiry, or any phase when the TTL fits in the fault.
+        effective = max(ttl, min_ttl)
+        assert effective <= dns.for_s or dns.at_s <= effective <= dns.at_s + dns.for_s
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["--no-faults"],
+        ["--fault", "lambda:error,at=1s,for=1s"],
+        ["--host", "https://d1.cloudfront.net"],
+        ["--scenario", "replay", "--log", "x.log"],
+        ["--", "--spike-at", "5"],
+        ["--", "--txt-ttl", "60"],
+    ],
+)
+def test_no_default_faults_when_the_drill_is_not_the_default(given: list[str]) -> None:
+    extra = drill_args(parser().parse_args(given))
+    assert extra.count("--fault") == (1 if "--fault" in given else 0)
+    assert "dns:servfail,at=17.5s,for=8.8s" not in extra
+    assert extra.count("--txt-ttl") == (1 if "--txt-ttl" in given else 0)
 
 
 def test_objects_are_not_sent_to_a_real_distribution():

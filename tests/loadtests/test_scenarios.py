@@ -136,6 +136,22 @@ def test_edgedrill_run_spikes_the_local_distribution_and_writes_the_run_folder(s
     assert min(starts) >= document["start"] - 0.05
     assert all(len(r["duration_ms"].split(".")[1]) == 3 for r in records)
 
+    # The default drill is a chaos drill: its two faults, scaled into the 4 s
+    # spike, were applied, rolled back, and reported; no viewer saw an error.
+    summary = json.loads((run / "summary.json").read_text())
+    faults = {f["fault"]: f for f in summary["faults"]}
+    assert set(faults) == {"dns:servfail", "bucket:503"}
+    assert faults["bucket:503"]["target"] == "s3:us-east-1"
+    assert faults["bucket:503"]["window"]["errors"] == 0
+    assert faults["bucket:503"]["served_region"]["misses_to_region"] == 0
+    assert faults["dns:servfail"]["router_dns"]["stale"] > 0
+    for fault in faults.values():
+        assert 2.0 <= fault["start_offset_s"] <= 6.0
+        assert 1.0 <= fault["duration_s"] <= 2.0
+    journal = json.loads((run / "journal.json").read_text())
+    assert journal["status"] == "completed"
+    assert all(rollback["ok"] for rollback in journal["rollbacks"])
+
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
         assert (run / name).is_file(), name
     assert (run / "locust_exceptions.csv").is_file()
