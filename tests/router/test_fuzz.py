@@ -88,10 +88,11 @@ def _mutate(event: Any, path: tuple[Any, ...], value: Any, delete: bool) -> Any:
 
 def strict_stdout_sink(line: str) -> None:
     """Write as Lambda's stdout does: UTF-8, strict; the line must parse back as JSON."""
-    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
     stream.write(line + "\n")
     stream.flush()
-    document = json.loads(stream.buffer.getvalue().decode("utf-8"))  # type: ignore[attr-defined]
+    document = json.loads(raw.getvalue().decode("utf-8"))
     assert document["event"] == "route"
 
 
@@ -150,11 +151,13 @@ def test_malformed_events_raise_only_event_error(event: Any) -> None:
 
 def test_a_lone_surrogate_in_the_request_id_is_escaped_in_the_log_line() -> None:
     lines: list[str] = []
+
+    def sink(line: str) -> None:
+        strict_stdout_sink(line)
+        lines.append(line)
+
     env = create_environment(
-        make_config(),
-        resolver=ScriptedResolver([failure()]),
-        clock=FakeClock(),
-        sink=lambda line: (strict_stdout_sink(line), lines.append(line)),
+        make_config(), resolver=ScriptedResolver([failure()]), clock=FakeClock(), sink=sink
     )
     event = json.loads((EVENTS / "s3-origin.json").read_text())
     event["Records"][0]["cf"]["config"]["requestId"] = "id-\udc80-end"
