@@ -77,19 +77,29 @@ def test_request_id_comes_from_the_event_without_a_context(
     assert json.loads(lines[0])["request_id"] == event["Records"][0]["cf"]["config"]["requestId"]
 
 
-def test_weighted_spread_across_invocations(load_event: Callable[[str], Any]) -> None:
-    env, resolver, _ = env_with(
-        answer(USE1, EUW1),
-        origins=[
-            {"region": "us-east-1", "domain": USE1, "weight": 3},
-            {"region": "eu-west-1", "domain": EUW1, "weight": 1},
-        ],
-    )
+THREE_TO_ONE = [
+    {"region": "us-east-1", "domain": USE1, "weight": 3},
+    {"region": "eu-west-1", "domain": EUW1, "weight": 1},
+]
+
+
+def regions_routed(env: Any, load_event: Callable[[str], Any], ids: list[str | None]) -> list[str]:
+    """The region of each invocation, one per viewer request id (None: no id)."""
     regions = []
-    for n in range(2000):
+    for request_id in ids:
         event = load_event("s3-origin")
-        event["Records"][0]["cf"]["config"]["requestId"] = f"viewer-request-{n}"
+        config = event["Records"][0]["cf"]["config"]
+        if request_id is None:
+            del config["requestId"]
+        else:
+            config["requestId"] = request_id
         regions.append(env.handle(event)["origin"]["s3"]["region"])
+    return regions
+
+
+def test_weighted_spread_across_invocations(load_event: Callable[[str], Any]) -> None:
+    env, resolver, _ = env_with(answer(USE1, EUW1), origins=THREE_TO_ONE)
+    regions = regions_routed(env, load_event, [f"viewer-request-{n}" for n in range(2000)])
     # Rendezvous hashing on the viewer request id: 3:1 in expectation (1,500 and
     # 500; the ids are fixed, so the count is too, here within 2.5 sigma).
     assert 1450 <= regions.count("us-east-1") <= 1550
@@ -98,25 +108,14 @@ def test_weighted_spread_across_invocations(load_event: Callable[[str], Any]) ->
 
 def test_one_viewer_request_always_gets_the_same_origin(load_event: Callable[[str], Any]) -> None:
     env, _, _ = env_with(answer(USE1, EUW1))
-    chosen = {env.handle(load_event("s3-origin"))["origin"]["s3"]["region"] for _ in range(20)}
-    assert len(chosen) == 1
+    assert len(set(regions_routed(env, load_event, ["one-viewer-request"] * 20))) == 1
 
 
 def test_without_a_request_id_the_round_robin_spreads_exactly(
     load_event: Callable[[str], Any],
 ) -> None:
-    env, _, _ = env_with(
-        answer(USE1, EUW1),
-        origins=[
-            {"region": "us-east-1", "domain": USE1, "weight": 3},
-            {"region": "eu-west-1", "domain": EUW1, "weight": 1},
-        ],
-    )
-    regions = []
-    for _ in range(100):
-        event = load_event("s3-origin")
-        del event["Records"][0]["cf"]["config"]["requestId"]
-        regions.append(env.handle(event)["origin"]["s3"]["region"])
+    env, _, _ = env_with(answer(USE1, EUW1), origins=THREE_TO_ONE)
+    regions = regions_routed(env, load_event, [None] * 100)
     assert regions.count("us-east-1") == 75
     assert regions.count("eu-west-1") == 25
 
