@@ -37,6 +37,10 @@ Keys:
 A threshold whose input the run lacks (no fault timeline, no runtime logs,
 no ``rate.csv``) is *skipped*, never passed; a threshold that cannot be
 measured because the run made no requests fails.
+
+Every report carries a verdict: ``edgedrill report`` and ``edgedrill run``
+judge the run by :func:`default_gate`, the ``[tool.edgedrill.gate]`` table of
+the nearest ``pyproject.toml`` or, without one, the example above.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from __future__ import annotations
 import math
 import re
 import socket
+import textwrap
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -267,6 +272,35 @@ def load_gate(path: Path | None = None, *, pyproject: Path | None = None) -> Gat
             str(pyproject), "tool.edgedrill.gate", "no [tool.edgedrill.gate] table (or use --gate)"
         )
     return parse_gate(table, f"{pyproject} [tool.edgedrill.gate]")
+
+
+EXAMPLE_SOURCE = "the example gate of results.gate (no [tool.edgedrill.gate] found)"
+
+
+def example_gate() -> Gate:
+    """The example table of this module's docstring, the gate of a run that names none."""
+    lines = (__doc__ or "").splitlines()
+    header = "    [tool.edgedrill.gate]"
+    if header not in lines:  # python -OO drops docstrings
+        raise GateConfigError(EXAMPLE_SOURCE, "(table)", "docstrings were stripped (-OO)")
+    first = lines.index(header) + 1
+    last = lines.index("", first)
+    table = tomllib.loads(textwrap.dedent("\n".join(lines[first:last])))
+    return parse_gate(table, EXAMPLE_SOURCE)
+
+
+def default_gate(pyproject: Path | None) -> Gate:
+    """``[tool.edgedrill.gate]`` of ``pyproject`` when it has that table, else :func:`example_gate`.
+
+    A table that is there but invalid is an error (GateConfigError), never replaced.
+    """
+    if pyproject is None or not pyproject.is_file():
+        return example_gate()
+    tool = _read_toml(pyproject).get("tool")
+    edgedrill = tool.get("edgedrill") if isinstance(tool, dict) else None
+    if not isinstance(edgedrill, dict) or "gate" not in edgedrill:
+        return example_gate()
+    return load_gate(pyproject=pyproject)
 
 
 def _read_toml(path: Path) -> dict[str, object]:

@@ -61,6 +61,11 @@ class WindowSeries:
         at = int(np.argmax(masked))
         return float(series[at]), at, int(self.counts[at])
 
+    def sparse(self, min_count: int) -> int:
+        """Whole windows holding some requests but fewer than ``min_count`` (left out of worst)."""
+        counts = self.counts[max(self.complete, 0) :]
+        return int(np.count_nonzero((counts > 0) & (counts < min_count)))
+
 
 def sliding_percentiles(
     timeline: Timeline,

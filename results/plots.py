@@ -1,7 +1,12 @@
 """The run's plots: PNG files, titled, with units and legends, fault windows shaded and named.
 
 Every plot over time shades each fault window and writes the fault's spelling
-and target at its start (``bucket:503 s3:eu-west-1``).
+and target at its start (``bucket:503 s3:eu-west-1``), and marks the load's
+phases (baseline, spike, cooldown: :mod:`results.plan`). The gate's thresholds
+are drawn where they apply: each viewer-latency limit on the latency plot, the
+error-rate limit on the errors plot, each router-duration limit on the router
+CDF. Every such mark carries a ``gid`` (``gate-<key>``, ``phase-label-<name>``)
+so that it can be found in the figure.
 
 Drawn with matplotlib's object API on the Agg canvas (no display, no pyplot
 global state), from per-second series the analysis already holds, so a
@@ -21,8 +26,10 @@ from matplotlib.transforms import blended_transform_factory
 
 from results.analysis import DEFAULT_ORIGIN
 from results.billing import billed_ms
+from results.gate import Metric
 from results.latency import percentile_label
 from results.logs import CACHE_STATES
+from results.plan import run_plan
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -31,6 +38,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from results.analysis import Analysis
+    from results.gate import Gate, Threshold
+    from results.plan import Phase
     from results.records import FloatArray, IntArray
 
 SIZE = (10.0, 5.2)
@@ -43,6 +52,27 @@ _STATE_COLOURS = {
     "fallback": "#c62828",
 }
 _CLASS_COLOURS = {"no response": "#424242", "4xx": "#ef6c00", "5xx": "#c62828", "other": "#8d6e63"}
+_GATE_COLOUR = "#d50000"
+_PHASE_COLOUR = "0.35"
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """What the plots draw beside the data: the gate's thresholds and the load's phases."""
+
+    gate: Gate | None = None
+    phases: tuple[Phase, ...] = ()
+
+    def thresholds(self, metric: Metric) -> tuple[Threshold, ...]:
+        """The gate's thresholds on ``metric`` (none without a gate)."""
+        if self.gate is None:
+            return ()
+        return tuple(t for t in self.gate.thresholds if t.metric is metric)
+
+
+def marks_for(analysis: Analysis, gate: Gate | None = None) -> Marks:
+    """The marks of a run: ``gate``'s thresholds and the phases of its plan or target."""
+    return Marks(gate, run_plan(analysis).phases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +81,7 @@ class PlotSpec:
 
     name: str
     title: str
-    draw: Callable[[Analysis, Figure], str | None]  # returns why it cannot be drawn
+    draw: Callable[[Analysis, Figure, Marks], str | None]  # returns why it cannot be drawn
 
 
 def _figure() -> Figure:
@@ -103,6 +133,41 @@ def _shade_faults(axes: Axes, analysis: Analysis) -> None:
         )
 
 
+def _mark_phases(axes: Axes, marks: Marks) -> None:
+    """A dashed line where each phase begins and its name along the bottom of the plot."""
+    place = blended_transform_factory(axes.transData, axes.transAxes)
+    for phase in marks.phases:
+        if phase.start_s > 0:
+            axes.axvline(
+                phase.start_s,
+                color=_PHASE_COLOUR,
+                linestyle=(0, (6, 3)),
+                linewidth=0.9,
+                zorder=1,
+                gid=f"phase-start-{phase.name}",
+            )
+        axes.text(
+            (phase.start_s + phase.end_s) / 2.0,
+            0.02,
+            phase.name,
+            transform=place,
+            ha="center",
+            va="bottom",
+            fontsize="small",
+            fontstyle="italic",
+            color=_PHASE_COLOUR,
+            clip_on=True,
+            zorder=5,
+            gid=f"phase-label-{phase.name}",
+        )
+
+
+def _over_time(axes: Axes, analysis: Analysis, marks: Marks) -> None:
+    """What every plot over time shows: fault windows and the load's phases."""
+    _shade_faults(axes, analysis)
+    _mark_phases(axes, marks)
+
+
 def _legend(axes: Axes, *others: Axes) -> None:
     """One legend for the plot and its twin axes, below the plot, clear of the data."""
     handles, labels = axes.get_legend_handles_labels()
@@ -137,7 +202,7 @@ def _time_axis(axes: Axes) -> None:
     axes.grid(True, alpha=0.3)
 
 
-def draw_latency(analysis: Analysis, figure: Figure) -> str | None:
+def draw_latency(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Viewer latency percentiles over sliding windows, with offered and achieved rate."""
     if analysis.requests.total == 0:
         return "no requests in this run"
@@ -147,26 +212,41 @@ def draw_latency(analysis: Analysis, figure: Figure) -> str | None:
     for p in analysis.options.percentiles:
         # Each value belongs to the window that ends with its second.
         axes.plot(x + 1, window.values[p], label=f"{percentile_label(p)} latency", linewidth=1.4)
+    for threshold in marks.thresholds(Metric.LATENCY):
+        if threshold.limit <= 0:  # no place on a log axis
+            continue
+        over = f", worst {threshold.window_s} s window" if threshold.window_s else ", whole run"
+        axes.axhline(
+            threshold.limit,
+            color=_GATE_COLOUR,
+            linestyle="-.",
+            linewidth=1.4,
+            zorder=4,
+            label=f"gate {threshold.key}: max {threshold.limit:g} ms{over}",
+            gid=f"gate-{threshold.key}",
+        )
     axes.set_yscale("log")
     axes.set_ylabel(f"latency over a {window.window_s} s window (ms)")
-    _shade_faults(axes, analysis)
+    _over_time(axes, analysis, marks)
     rate_axes = axes.twinx()
+    rate_axes.step(
+        *_steps(analysis.requests.per_second),
+        where="post",
+        color="0.6",
+        linewidth=1.0,
+        label="achieved req/s",
+    )
     if analysis.rate is not None:
+        # Drawn over the achieved rate: where the two agree the target must still show.
         rate_axes.step(
             *_steps(analysis.rate.target_per_second),
             where="post",
             color="k",
             linestyle="--",
-            linewidth=1.0,
+            linewidth=1.1,
+            zorder=3,
             label="offered (target) req/s",
         )
-    rate_axes.step(
-        *_steps(analysis.requests.per_second),
-        where="post",
-        color="0.45",
-        linewidth=1.0,
-        label="achieved req/s",
-    )
     rate_axes.set_ylabel("requests per second")
     rate_axes.set_ylim(bottom=0)
     _time_axis(axes)
@@ -175,7 +255,7 @@ def draw_latency(analysis: Analysis, figure: Figure) -> str | None:
     return None
 
 
-def draw_rate(analysis: Analysis, figure: Figure) -> str | None:
+def draw_rate(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Target against achieved rate, and requests that started late."""
     if analysis.requests.total == 0:
         return "no requests in this run"
@@ -183,18 +263,25 @@ def draw_rate(analysis: Analysis, figure: Figure) -> str | None:
     x = analysis.timeline.axis
     late = analysis.rate.late_per_second if analysis.rate is not None else None
     if analysis.rate is not None:
+        # The achieved rate as an area under the target's line, so that a run that
+        # meets its target still shows the target.
+        axes.fill_between(
+            *_steps(analysis.rate.achieved_per_second),
+            step="post",
+            color="#1565c0",
+            alpha=0.35,
+            linewidth=0.0,
+            label="achieved req/s (rate.csv)",
+        )
         axes.step(
             *_steps(analysis.rate.target_per_second),
             where="post",
             color="k",
             linestyle="--",
+            linewidth=1.5,
+            zorder=4,
             label="target req/s",
-        )
-        axes.step(
-            *_steps(analysis.rate.achieved_per_second),
-            where="post",
-            color="#1565c0",
-            label="achieved req/s (rate.csv)",
+            gid="target-rate",
         )
     else:
         axes.step(
@@ -210,7 +297,7 @@ def draw_rate(analysis: Analysis, figure: Figure) -> str | None:
     )
     axes.set_ylabel("requests per second")
     axes.set_ylim(bottom=0)
-    _shade_faults(axes, analysis)
+    _over_time(axes, analysis, marks)
     _time_axis(axes)
     axes.set_title("Target vs achieved request rate, and late starts")
     _legend(axes)
@@ -232,7 +319,7 @@ def _cdf(values: FloatArray, points: int = 2000) -> tuple[FloatArray, FloatArray
     return ordered[ranks], (ranks + 1) / n
 
 
-def draw_router_cdf(analysis: Analysis, figure: Figure) -> str | None:
+def draw_router_cdf(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Router duration CDF against the billing threshold and the billed durations."""
     router = analysis.router
     if router is None or router.invocations == 0:
@@ -259,6 +346,22 @@ def draw_router_cdf(analysis: Analysis, figure: Figure) -> str | None:
         linewidth=1.5,
         label=f"billing threshold {router.threshold_ms:g} ms ({share:.2%} of invocations above)",
     )
+    for threshold in marks.thresholds(Metric.ROUTER_LATENCY):
+        if threshold.percentile is None or threshold.limit <= 0:  # no place on a log axis
+            continue
+        # The gate passes when the curve reaches this share at or left of the limit.
+        share_at = threshold.percentile / 100.0
+        left = min(float(x[0]), threshold.limit) if float(x[0]) > 0 else threshold.limit / 10.0
+        axes.plot(
+            [threshold.limit, threshold.limit, left],
+            [0.0, share_at, share_at],
+            color=_GATE_COLOUR,
+            linestyle="-.",
+            linewidth=1.3,
+            zorder=4,
+            label=f"gate {threshold.key}: p{threshold.percentile:g} max {threshold.limit:g} ms",
+            gid=f"gate-{threshold.key}",
+        )
     axes.set_xscale("log")
     axes.set_xlabel("duration per invocation (ms, log scale)")
     axes.set_ylabel("share of invocations at or below")
@@ -269,7 +372,7 @@ def draw_router_cdf(analysis: Analysis, figure: Figure) -> str | None:
     return None
 
 
-def draw_cache_states(analysis: Analysis, figure: Figure) -> str | None:
+def draw_cache_states(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Router DNS cache states per second, with DNS queries per second."""
     dns = analysis.dns
     if dns is None:
@@ -286,7 +389,7 @@ def draw_cache_states(analysis: Analysis, figure: Figure) -> str | None:
         alpha=0.85,
     )
     axes.set_ylabel("router invocations per second")
-    _shade_faults(axes, analysis)
+    _over_time(axes, analysis, marks)
     queries = axes.twinx()
     queries.step(
         *_steps(dns.queries_per_second),
@@ -306,7 +409,7 @@ def draw_cache_states(analysis: Analysis, figure: Figure) -> str | None:
     return None
 
 
-def draw_errors(analysis: Analysis, figure: Figure) -> str | None:
+def draw_errors(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Failed requests per second by class, with the error rate."""
     requests = analysis.requests
     if requests.total == 0:
@@ -328,7 +431,7 @@ def draw_errors(analysis: Analysis, figure: Figure) -> str | None:
         bottom += series
     axes.set_ylabel("failed requests per second")
     axes.set_ylim(0, max(1.0, float(bottom.max(initial=0)) * 1.1))
-    _shade_faults(axes, analysis)
+    _over_time(axes, analysis, marks)
     rate = axes.twinx()
     rate.plot(
         x + 0.5,
@@ -337,8 +440,20 @@ def draw_errors(analysis: Analysis, figure: Figure) -> str | None:
         linewidth=1.2,
         label="error rate (%)",
     )
+    top = max(1.0, float(np.nanmax(requests.error_rate_per_second, initial=0)) * 110)
+    for threshold in marks.thresholds(Metric.ERROR_RATE):
+        over = f", worst {threshold.window_s} s window" if threshold.window_s else ", whole run"
+        rate.axhline(
+            threshold.limit * 100.0,
+            color=_GATE_COLOUR,
+            linestyle="-.",
+            linewidth=1.4,
+            label=f"gate {threshold.key}: max {threshold.limit * 100:g} %{over}",
+            gid=f"gate-{threshold.key}",
+        )
+        top = max(top, threshold.limit * 100.0 * 1.2)
     rate.set_ylabel("error rate (%)")
-    rate.set_ylim(0, max(1.0, float(np.nanmax(requests.error_rate_per_second, initial=0)) * 110))
+    rate.set_ylim(0, top)
     _time_axis(axes)
     axes.set_title(
         f"Errors over time ({requests.failures:,} of {requests.total:,} requests failed)"
@@ -370,7 +485,7 @@ def _region_stack(
     )
 
 
-def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
+def draw_origins(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Per second: the region that answered each miss, beside the region the router chose."""
     origins = analysis.origins
     served = origins.viewer_per_second
@@ -384,7 +499,7 @@ def draw_origins(analysis: Analysis, figure: Figure) -> str | None:
     axes_list = [row[0] for row in grid]
     twins: list[Axes] = []
     for axes, series in zip(axes_list, panels, strict=True):
-        _shade_faults(axes, analysis)
+        _over_time(axes, analysis, marks)
         axes.grid(True, alpha=0.3)
         if series is served:
             _region_stack(axes, series, colours, "miss answered by")
@@ -424,7 +539,7 @@ def _hit_ratio(axes: Axes, analysis: Analysis) -> Axes:
     return ratio
 
 
-def draw_cold_starts(analysis: Analysis, figure: Figure) -> str | None:
+def draw_cold_starts(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
     """Cold starts per second and concurrent executions."""
     envs = analysis.environments
     if envs is None:
@@ -441,7 +556,7 @@ def draw_cold_starts(analysis: Analysis, figure: Figure) -> str | None:
         label=f"cold starts per second ({envs.cold_starts:,})",
     )
     axes.set_ylabel("cold starts per second")
-    _shade_faults(axes, analysis)
+    _over_time(axes, analysis, marks)
     level = axes.twinx()
     level.step(
         *_steps(envs.concurrency_per_second),
@@ -488,20 +603,26 @@ class PlotResult:
     missing: str = ""
 
 
-def render(spec: PlotSpec, analysis: Analysis) -> tuple[Figure, str | None]:
-    """Draw one plot on a fresh figure; the reason it cannot be drawn, if so."""
+def render(
+    spec: PlotSpec, analysis: Analysis, marks: Marks | None = None
+) -> tuple[Figure, str | None]:
+    """Draw one plot on a fresh figure; the reason it cannot be drawn, if so.
+
+    ``marks`` defaults to the run's phases and no gate.
+    """
     figure = _figure()
     with np.errstate(invalid="ignore"):
-        missing = spec.draw(analysis, figure)
+        missing = spec.draw(analysis, figure, marks if marks is not None else marks_for(analysis))
     return figure, missing
 
 
-def write_plots(analysis: Analysis, folder: Path) -> list[PlotResult]:
+def write_plots(analysis: Analysis, folder: Path, gate: Gate | None = None) -> list[PlotResult]:
     """Draw every plot the run's data allows into ``folder`` (``<name>.png``)."""
     folder.mkdir(parents=True, exist_ok=True)
+    marks = marks_for(analysis, gate)
     results: list[PlotResult] = []
     for spec in PLOTS:
-        figure, missing = render(spec, analysis)
+        figure, missing = render(spec, analysis, marks)
         path = folder / f"{spec.name}.png"
         if missing is not None:
             path.unlink(missing_ok=True)

@@ -4,6 +4,11 @@
 from a file, attached to a CI job or mailed, with no network and no script.
 Its markup is ``templates/report.html.j2``; this module hands it text and numbers.
 ``summary.md`` is short enough for a pull-request comment.
+
+Given a gate verdict, both open with it (PASS, FAIL or ABORTED), the plots draw
+its thresholds and ``summary.json`` carries it (``verdict``, ``gate``). Which
+gate judges a run is the command's choice (``edgedrill report`` and
+``edgedrill run`` take :func:`results.gate.default_gate`).
 """
 
 from __future__ import annotations
@@ -14,11 +19,23 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from edgedrill_formats.run_folder import LOCUST_HTML
 from results.analysis import Analysis, Options, analyse, load_run
 from results.gate import Outcome, gate_json
 from results.latency import percentile_label
+from results.plan import run_plan
 from results.plots import write_plots
-from results.summary import fmt, headline, iso_time, memory_used, pct, summary
+from results.summary import (
+    bytes_per_second,
+    fmt,
+    headline,
+    iso_time,
+    memory_used,
+    pct,
+    size,
+    summary,
+    window_minimum,
+)
 from results.templates import render
 
 if TYPE_CHECKING:
@@ -49,8 +66,10 @@ def write_report(
         analysis = analyse(
             load_run(run_dir, strict=options.strict, workers=options.workers), options
         )
-    plots = write_plots(analysis, run_dir / PLOTS_DIR)
-    document = summary(analysis)
+    minimum = window_minimum(gate.gate if gate is not None else None)
+    plots = write_plots(analysis, run_dir / PLOTS_DIR, gate.gate if gate is not None else None)
+    document = summary(analysis, min_window_requests=minimum)
+    document["verdict"] = _verdict_word(gate) or None
     document["plots"] = {
         result.spec.name: (
             str(result.path.relative_to(run_dir)) if result.path is not None else None
@@ -80,14 +99,36 @@ def _verdict_word(gate: GateResult | None) -> str:
     return "PASS" if gate.passed else "FAIL"
 
 
+def verdict_text(gate: GateResult) -> str:
+    """``2 of 7 thresholds breached: p99_ms, error_rate`` (or how many passed)."""
+    counts = gate.counts()
+    total = len(gate.verdicts)
+    if gate.failed:
+        keys = ", ".join(v.threshold.key for v in gate.failed)
+        text = f"{counts['fail']} of {total} thresholds breached: {keys}"
+    else:
+        text = f"{counts['pass']} of {total} thresholds passed"
+    if counts["skip"]:
+        text += f" ({counts['skip']} skipped: the run lacks their input)"
+    if gate.aborted:
+        text = f"stopped early ({gate.aborted}); " + text
+    return text
+
+
 def markdown(analysis: Analysis, gate: GateResult | None = None) -> str:
     """A short Markdown summary for a pull-request comment."""
     info = analysis.data.info
     word = _verdict_word(gate)
     title = f"### edgedrill `{info.scenario or 'run'}` drill, {iso_time(info.start)}"
     lines = [title + (f": **{word}**" if word else ""), ""]
+    if gate is not None:
+        lines += [f"**{word}**: {_md(verdict_text(gate))}.", ""]
+    minimum = window_minimum(gate.gate if gate is not None else None)
     lines += ["| measure | value |", "|---|---|"]
-    lines += [f"| {label} | {_md(value)} |" for label, value in headline(analysis)]
+    lines += [
+        f"| {label} | {_md(value)} |"
+        for label, value in headline(analysis, min_window_requests=minimum)
+    ]
     if gate is not None:
         counts = gate.counts()
         lines += [
@@ -163,6 +204,7 @@ class GateSection:
     """The gate's verdict, first on the page."""
 
     word: str
+    text: str  # how many thresholds breached, which
     source: str
     aborted: str
     rows: tuple[GateRow, ...]
@@ -175,6 +217,8 @@ class LatencySection:
     window_s: int
     mean: str
     max: str
+    min_requests: str
+    skipped: str  # whole windows under min_requests, left out of worst
     table: Table
 
 
@@ -284,6 +328,7 @@ class ReportPage:
     local: bool
     versions: str
     path: str
+    locust_report: str  # Locust's own HTML report beside this one, "" when absent
     gate: GateSection | None
     headline: Table
     notes: tuple[str, ...]
@@ -344,6 +389,7 @@ def _gate(gate: GateResult | None) -> GateSection | None:
         return None
     return GateSection(
         word=_verdict_word(gate),
+        text=verdict_text(gate),
         source=gate.gate.source,
         aborted=gate.aborted,
         rows=tuple(
@@ -359,13 +405,13 @@ def _gate(gate: GateResult | None) -> GateSection | None:
     )
 
 
-def _latency(analysis: Analysis) -> LatencySection:
+def _latency(analysis: Analysis, min_requests: int) -> LatencySection:
     latency = analysis.latency
     window = latency.window
     locust = analysis.data.locust
     rows = []
     for p in analysis.options.percentiles:
-        worst = window.worst(p)
+        worst = window.worst(p, min_count=min_requests)
         locust_value = locust.percentiles_ms.get(f"{p:g}%") if locust is not None else None
         rows.append(
             (
@@ -381,6 +427,8 @@ def _latency(analysis: Analysis) -> LatencySection:
         window_s=window.window_s,
         mean=fmt(latency.mean_ms, "ms", 3),
         max=fmt(latency.max_ms, "ms", 3),
+        min_requests=f"{min_requests:,}",
+        skipped=f"{window.sparse(min_requests):,}",
         table=_table(
             ("percentile", "whole run", f"worst {window.window_s} s window", "Locust (rounded)"),
             rows,
@@ -391,6 +439,7 @@ def _latency(analysis: Analysis) -> LatencySection:
 def _requests(analysis: Analysis) -> RequestsSection:
     requests = analysis.requests
     rate = analysis.rate
+    plan = run_plan(analysis)
     by_status = {
         ("no response (0)" if k == 0 else str(k)): v for k, v in requests.by_status.items()
     }
@@ -399,7 +448,12 @@ def _requests(analysis: Analysis) -> RequestsSection:
             [
                 ("requests", f"{requests.total:,}"),
                 ("failed", f"{requests.failures:,} ({pct(requests.error_rate, 3)})"),
-                ("bytes received", f"{requests.bytes:,}"),
+                ("planned / sent", plan.describe()),
+                (
+                    "bytes received",
+                    f"{requests.bytes:,} ({size(requests.bytes)}, "
+                    f"{size(bytes_per_second(analysis))}/s mean)",
+                ),
                 (
                     "mean / peak rate",
                     f"{fmt(requests.mean_rps, 'req/s')} / {requests.peak_rps:,} req/s",
@@ -421,7 +475,11 @@ def _requests(analysis: Analysis) -> RequestsSection:
             [
                 ("target requests", fmt(rate.target_total, digits=0)),
                 ("achieved requests", fmt(rate.achieved_total, digits=0)),
-                ("achieved / target", pct(rate.achieved_ratio, 2)),
+                (
+                    "achieved / target",
+                    pct(rate.achieved_ratio, 2)
+                    + (" (of the schedule up to the stop: the plan was cut)" if plan.cut else ""),
+                ),
                 ("seconds under 90 % of target", f"{rate.short_seconds:,}"),
                 ("late starts (rate.csv)", fmt(rate.late_total, digits=0)),
             ]
@@ -634,6 +692,7 @@ def report_page(
 ) -> ReportPage:
     """What report.html shows of ``analysis``, its plots and its gate verdict."""
     info = analysis.data.info
+    minimum = window_minimum(gate.gate if gate is not None else None)
     return ReportPage(
         title=f"edgedrill {info.scenario} {iso_time(info.start)}",
         scenario=info.scenario or "run",
@@ -644,11 +703,12 @@ def report_page(
         local=info.local,
         versions=", ".join(f"{k} {v}" for k, v in info.versions.items()),
         path=str(analysis.data.path),
+        locust_report=LOCUST_HTML if (analysis.data.path / LOCUST_HTML).is_file() else "",
         gate=_gate(gate),
-        headline=_kv(headline(analysis)),
+        headline=_kv(headline(analysis, min_window_requests=minimum)),
         notes=tuple(analysis.notes),
         plots=_plots(analysis, plots),
-        latency=_latency(analysis),
+        latency=_latency(analysis, minimum),
         requests=_requests(analysis),
         edge=_edge(analysis),
         router=_router(analysis),

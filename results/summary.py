@@ -4,6 +4,10 @@
 section per measure, ``null`` where the run lacks the input (``notes`` says
 why). Not-a-number values (a ratio over nothing) are written as ``null`` so
 the file is strict JSON. Percentiles are keyed ``"p50"``, ``"p99.9"``.
+
+A worst window is one that holds at least :func:`window_minimum` requests: a
+window of one straggler after the load stopped (or of the cold start alone)
+says nothing about a percentile, so it is counted as skipped instead.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import TYPE_CHECKING
 
 from results.billing import BILLING_STEPS_MS
 from results.cache_metrics import NO_CACHE_QUERIES_PER_1K
+from results.gate import Metric
 from results.latency import percentile_label, percentiles
+from results.plan import RunPlan, run_plan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -22,8 +28,12 @@ if TYPE_CHECKING:
     from results.analysis import Analysis
     from results.failover import Failover
     from results.fault_windows import FaultWindow
+    from results.gate import Gate
 
 SCHEMA = 1
+# Fewest requests a window needs to be reported as the worst when the gate sets no
+# min_requests: 20 requests put p95 on a request of its own.
+MIN_WINDOW_REQUESTS = 20
 JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
@@ -150,7 +160,29 @@ def _faults(analysis: Analysis) -> list[dict[str, object]] | None:
     ]
 
 
-def summary(analysis: Analysis) -> dict[str, JsonValue]:
+def window_minimum(gate: Gate | None, p: float = 99.0) -> int:
+    """Requests a window needs to be the worst: the gate's ``p<N>_ms`` min_requests if above 1."""
+    if gate is not None:
+        for threshold in gate.thresholds:
+            if (
+                threshold.metric is Metric.LATENCY
+                and threshold.percentile == p
+                and threshold.window_s is not None
+                and threshold.min_requests > 1
+            ):
+                return threshold.min_requests
+    return MIN_WINDOW_REQUESTS
+
+
+def bytes_per_second(analysis: Analysis) -> float:
+    """Mean bytes received per second over the run (k6's ``data_received`` rate)."""
+    duration = analysis.data.info.duration_s
+    return analysis.requests.bytes / duration if duration > 0 else math.nan
+
+
+def summary(
+    analysis: Analysis, *, min_window_requests: int = MIN_WINDOW_REQUESTS
+) -> dict[str, JsonValue]:
     """Every figure of the analysis as a JSON document."""
     data = analysis.data
     info = data.info
@@ -182,13 +214,15 @@ def summary(analysis: Analysis) -> dict[str, JsonValue]:
             "by_status": {str(k): v for k, v in requests.by_status.items()},
             "failures_by_kind": requests.failures_by_kind,
             "bytes": requests.bytes,
+            "bytes_per_s": bytes_per_second(analysis),
             "late_starts": requests.late_starts,
             "late_ms": _ps(requests.late_ms),
             "mean_rps": requests.mean_rps,
             "peak_rps": requests.peak_rps,
         },
         "rate": _rate(analysis),
-        "latency_ms": _latency(analysis),
+        "plan": plan_json(run_plan(analysis)),
+        "latency_ms": _latency(analysis, min_window_requests),
         "edge": _edge(analysis),
         "origins": {
             "source": analysis.origins.source,
@@ -232,12 +266,31 @@ def _rate(analysis: Analysis) -> dict[str, object] | None:
     }
 
 
-def _latency(analysis: Analysis) -> dict[str, object]:
+def plan_json(plan: RunPlan) -> dict[str, object]:
+    """Planned against sent, and the load's phases, for JSON."""
+    return {
+        "planned": plan.planned,
+        "scheduled": plan.scheduled,
+        "sent": plan.sent,
+        "unsent": plan.unsent,
+        "planned_s": plan.planned_s,
+        "ran_s": plan.ran_s,
+        "cut": plan.cut,
+        "text": plan.describe(),
+        "phases": [
+            {"name": phase.name, "start_s": phase.start_s, "end_s": phase.end_s}
+            for phase in plan.phases
+        ],
+        "phases_from": plan.phase_source or None,
+    }
+
+
+def _latency(analysis: Analysis, min_requests: int) -> dict[str, object]:
     latency = analysis.latency
     window = latency.window
     worst: dict[str, object] = {}
     for p in analysis.options.percentiles:
-        found = window.worst(p)
+        found = window.worst(p, min_count=min_requests)
         worst[percentile_label(p)] = (
             {"value": found[0], "window_end_s": found[1], "requests": found[2]} if found else None
         )
@@ -248,6 +301,8 @@ def _latency(analysis: Analysis) -> dict[str, object]:
         "max": latency.max_ms,
         "window_s": window.window_s,
         "worst_window": worst,
+        "worst_window_min_requests": min_requests,
+        "windows_skipped": window.sparse(min_requests),
     }
 
 
@@ -392,20 +447,45 @@ def pct(value: float | None, digits: int = 2) -> str:
     return f"{value * 100:.{digits}f} %"
 
 
-def headline(analysis: Analysis) -> list[tuple[str, str]]:
+def size(count: float) -> str:
+    """Bytes for people, in decimal units as k6 prints them (``1.2 MB``)."""
+    if not math.isfinite(count):
+        return "n/a"
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(count) < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} GB"  # pragma: no cover - the loop returns at GB
+
+
+def headline(
+    analysis: Analysis, *, min_window_requests: int = MIN_WINDOW_REQUESTS
+) -> list[tuple[str, str]]:
     """The key figures as (label, value) rows, for summary.md and the report."""
     requests = analysis.requests
     latency = analysis.latency
+    plan = run_plan(analysis)
     rows = [
         (
             "requests",
             f"{requests.total:,} ({fmt(requests.mean_rps, 'req/s')} mean, "
             f"{requests.peak_rps:,} peak)",
         ),
-        ("error rate", f"{pct(requests.error_rate, 3)} ({requests.failures:,} failed)"),
     ]
+    if plan.planned is not None:
+        rows.append(("planned / sent", plan.describe()))
+    rows.append(("error rate", f"{pct(requests.error_rate, 3)} ({requests.failures:,} failed)"))
     if analysis.rate is not None:
-        rows.append(("achieved / target", pct(analysis.rate.achieved_ratio, 1)))
+        ratio = pct(analysis.rate.achieved_ratio, 1)
+        if plan.cut:
+            ratio += " of the schedule up to the stop, not of the plan"
+        rows.append(("achieved / target", ratio))
+    rows.append(
+        (
+            "data received",
+            f"{size(requests.bytes)} ({size(bytes_per_second(analysis))}/s mean)",
+        )
+    )
     rows.append(("late starts", f"{requests.late_starts:,}"))
     overall = latency.overall
     rows.append(
@@ -417,14 +497,12 @@ def headline(analysis: Analysis) -> list[tuple[str, str]]:
             ),
         )
     )
-    worst = latency.window.worst(99.0)
-    if worst is not None:
-        rows.append(
-            (
-                f"worst {latency.window.window_s} s p99",
-                f"{fmt(worst[0], 'ms')} (ending at {worst[1]} s)",
-            )
+    rows.append(
+        (
+            f"worst {latency.window.window_s} s p99",
+            worst_window_text(analysis, 99.0, min_window_requests),
         )
+    )
     rows.append(("edge hit ratio", pct(analysis.edge.hit_ratio, 1)))
     if analysis.router is not None:
         router = analysis.router
@@ -460,6 +538,21 @@ def headline(analysis: Analysis) -> list[tuple[str, str]]:
         )
     rows.append(("failover", _failover_text(analysis)))
     return rows
+
+
+def worst_window_text(analysis: Analysis, p: float, min_requests: int) -> str:
+    """``812 ms (ending at 25 s, 950 requests; 3 windows under 20 requests skipped)``."""
+    window = analysis.latency.window
+    worst = window.worst(p, min_count=min_requests)
+    skipped = window.sparse(min_requests)
+    text = (
+        f"{fmt(worst[0], 'ms')} (ending at {worst[1]} s, {worst[2]:,} requests"
+        if worst is not None
+        else f"n/a (no whole window of {min_requests:,} requests or more"
+    )
+    if skipped:
+        text += f"; {skipped:,} window(s) under {min_requests:,} requests skipped"
+    return text + ")"
 
 
 def _failover_text(analysis: Analysis) -> str:

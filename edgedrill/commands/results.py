@@ -17,6 +17,7 @@ from edgedrill_formats.run_folder import LOGS_DIR, RUN_JSON
 
 if TYPE_CHECKING:
     from results.analysis import Analysis, Options
+    from results.gate import Gate, GateResult
 
 _POLL_S = 0.5
 
@@ -54,7 +55,9 @@ def register(subparsers: Any) -> None:
         "report",
         help="analyse a run folder: plots, report.html, summary.json, summary.md",
         description="Analyse RUN_DIR and (re)write its plots/, report.html, summary.json and "
-        "summary.md; prints the report's path.",
+        "summary.md; prints the report's path. The report opens with a PASS/FAIL verdict "
+        "against [tool.edgedrill.gate] of the nearest pyproject.toml (else the example gate "
+        "of results.gate); only `edgedrill check` exits non-zero on a FAIL.",
     )
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     add_analysis_arguments(report)
@@ -189,12 +192,36 @@ def analyse_run(run_dir: Path, options: Options) -> Analysis:
         raise CliError(str(exc)) from exc
 
 
+def default_gate() -> Gate:
+    """The gate every report is judged by: the nearest pyproject.toml's, else the example."""
+    from edgedrill.commands.gate import find_pyproject  # it imports this module
+    from results.errors import GateConfigError
+    from results.gate import default_gate as gate_of
+
+    try:
+        return gate_of(find_pyproject(Path.cwd()))
+    except GateConfigError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def judge(gate: Gate, analysis: Analysis, *, aborted: str = "") -> GateResult:
+    """The verdict of ``gate`` on ``analysis``; one line of it on stderr."""
+    from results.gate import evaluate
+    from results.report import verdict_text
+
+    result = evaluate(gate, analysis, aborted=aborted)
+    word = "ABORTED" if result.aborted else ("PASS" if result.passed else "FAIL")
+    print(f"verdict: {word}, {verdict_text(result)}", file=sys.stderr)  # noqa: T201
+    return result
+
+
 def report_command(args: argparse.Namespace) -> int:
-    """Analyse a run folder and write its report."""
+    """Analyse a run folder, judge it by the default gate and write its report."""
     from results.report import SUMMARY_MD, write_report
 
+    gate = default_gate()
     analysis = analyse_run(args.run_dir, analysis_options(args))
-    path = write_report(args.run_dir, analysis=analysis)
+    path = write_report(args.run_dir, gate=judge(gate, analysis), analysis=analysis)
     if args.markdown:
         print((args.run_dir / SUMMARY_MD).read_text(encoding="utf-8"), end="")  # noqa: T201
     else:
