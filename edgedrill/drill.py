@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING
 import loadtests
 from edge.settings import OBJECTS, ROUTER_MIN_TTL
 from edgedrill.errors import CliError, DrillError
+from edgedrill.progress import DrillProgress
 from edgedrill_formats.run_folder import (
     LOCUST_CSV_PREFIX,
     LOCUST_HTML,
@@ -52,6 +53,8 @@ from loadtests._options import (
     SPIKE_AT,
     SPIKE_FACTOR,
     SPIKE_HOLD,
+    ScenarioError,
+    check_host,
     flag_given,
 )
 from loadtests._run_folder import DEFAULT_RESULTS_DIR, create_run_dir
@@ -137,7 +140,9 @@ def add_drill_arguments(parser: argparse.ArgumentParser) -> None:
     # Passed on to the local distribution only: a --host run has its own objects.
     OBJECTS.add_to(group, metavar="N")
     group.add_argument(
-        "--quiet", action="store_true", help="keep Locust's output in the run folder only"
+        "--quiet",
+        action="store_true",
+        help="no progress lines; keep Locust's output in the run folder only",
     )
     group.add_argument(
         "locust_args",
@@ -329,6 +334,11 @@ def run_drill_from_args(
     if args.scenario == "replay" and not args.log and not log_passed_on(args.locust_args):
         msg = "--log is required with --scenario replay"
         raise CliError(msg)
+    if args.host is not None:
+        try:
+            check_host(args.host)
+        except ScenarioError as exc:
+            raise CliError(str(exc)) from exc
     check_faults(args)
     return run_drill(
         scenario=args.scenario,
@@ -351,13 +361,18 @@ def run_drill(
 ) -> Path:
     """Run a drill on the embedded local distribution (or ``--host``); returns the run folder.
 
-    ``started`` is called with the run folder once it exists, before Locust starts.
+    ``started`` is called with the run folder once it exists, before Locust
+    starts. Unless ``quiet``, a progress line goes to stderr every few seconds
+    of the load (:mod:`edgedrill.progress`); Locust's own periodic stats only
+    when asked for with ``--print-stats`` after ``--``.
     """
     script = locustfile(scenario)
     if duration is not None and (not math.isfinite(duration) or duration <= 0):
         msg = f"--duration must be a finite number > 0, got {duration}"
         raise CliError(msg)
     run_dir = create_run_dir(out or DEFAULT_RESULTS_DIR, scenario)
+    # Locust's periodic stats table, unless asked for, would bury the progress lines.
+    summary = [] if flag_given(extra_args, "--print-stats") else ["--only-summary"]
     command = [
         sys.executable,
         "-m",
@@ -365,7 +380,7 @@ def run_drill(
         "-f",
         str(script),
         "--headless",
-        "--only-summary",
+        *summary,
         "--run-dir",
         str(run_dir),
         "--csv",
@@ -382,15 +397,21 @@ def run_drill(
     # Without --duration the schedule's length is the scenario's (a replay may be
     # hours long): a day bounds a stuck Locust all the same.
     limit = duration + _GRACE_S if duration is not None else _NO_DURATION_LIMIT_S
-    if started is not None:
-        started(run_dir)
+    progress = None if quiet else DrillProgress(sys.stderr)
     try:
+        if progress is not None:
+            progress.start(run_dir)
+        if started is not None:
+            started(run_dir)
         code, tail = _run_locust(command, run_dir / LOCUST_LOG, quiet=quiet, limit=limit)
     except KeyboardInterrupt:
         # Locust has stopped and written what it had: say where.
         if (run_dir / RUN_JSON).exists():
             print(f"the run so far (stopped early): {run_dir}", file=sys.stderr)  # noqa: T201
         raise
+    finally:
+        if progress is not None:
+            progress.stop()
     if code != 0 or not (run_dir / RUN_JSON).exists():
         what = f"Locust exited with code {code}" if code != 0 else f"the drill wrote no {RUN_JSON}"
         if _remove_unless_recorded(run_dir):

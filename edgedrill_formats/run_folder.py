@@ -11,6 +11,9 @@ STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 """``strftime`` format of the UTC stamp a run folder's name starts with."""
 
 RUN_JSON = "run.json"
+# Written when the load starts, for whoever shows a running drill's progress:
+# {"schema": 1, "scenario", "t0", "end", "duration_s", "targets": [per second], "faults": [...]}.
+PLAN_JSON = "plan.json"
 REQUESTS_CSV = "requests.csv"
 RATE_CSV = "rate.csv"
 FAULTS_JSONL = "faults.jsonl"

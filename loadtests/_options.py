@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,9 @@ POOL_LATENCY = setting(
     0.5,
     (0, 3600),
     "response time in seconds the user pool absorbs at the peak rate before requests start "
-    "late; users = peak rps x this (-u overrides)",
+    "late; users = peak rps x this. The request rate is the scenario's, never the user "
+    "count's: users are the pool that sends it (-u sets the pool; the web UI's user count "
+    "only raises it)",
     open_bounds="<",
 )
 LATE_THRESHOLD_MS = setting(
@@ -159,14 +162,14 @@ def add_common_arguments(parser: Any) -> None:
     group.add_argument(
         "--results-dir",
         default=str(DEFAULT_RESULTS_DIR),
-        help="where new run folders are created (default: %(default)s)",
+        help=f"where new run folders are created (default: {DEFAULT_RESULTS_DIR})",
         include_in_web_ui=False,
     )
     group.add_argument(
         "--keys",
         default="",
         help="file of object keys, one per line, to request from a distribution given "
-        "with --host (the local distribution brings its own)",
+        "with --host (the local distribution and --state FILE bring their own)",
     )
     for declared in (POOL_LATENCY, LATE_THRESHOLD_MS, DRAIN_TIMEOUT):
         declared.add_to(group)
@@ -381,6 +384,33 @@ def common_checks(options: argparse.Namespace) -> None:
     fault_plan(options)
 
 
+def check_host(host: str) -> str:
+    """``host`` without a trailing ``/``; a ``ScenarioError`` if it is not an http(s) URL.
+
+    Without a scheme every request of the run would fail; with a trailing
+    slash every path would start with ``//``, which the HTTP client refuses.
+    """
+    if not host:
+        return host
+    parts = urllib.parse.urlsplit(host)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        msg = (
+            f"--host must be an http:// or https:// URL, got {host!r} "
+            f"(e.g. http://{parts.netloc or host.split('/')[0]})"
+        )
+        raise ScenarioError(msg)
+    return host.rstrip("/")
+
+
+def same_host(host: str, other: str) -> bool:
+    """Whether two base URLs name the same distribution (scheme, host and port)."""
+    first, second = urllib.parse.urlsplit(host), urllib.parse.urlsplit(other)
+    return (first.scheme.lower(), first.netloc.lower()) == (
+        second.scheme.lower(),
+        second.netloc.lower(),
+    )
+
+
 def read_keys(path_text: str) -> list[str]:
     """Object keys from a ``--keys`` file: one per line, ``#`` comments and blanks skipped."""
     path = Path(path_text)
@@ -404,7 +434,10 @@ def spike_plan(options: argparse.Namespace, keys: Sequence[str] | None) -> Spike
     common_checks(options)
     if keys is None:
         if not options.keys:
-            msg = "--keys FILE is required with --host: the object keys to request"
+            msg = (
+                "--keys FILE is required with --host: the object keys to request "
+                "(or --state FILE of `edgedrill up` for that distribution)"
+            )
             raise ScenarioError(msg)
         keys = read_keys(options.keys)
     baseline, factor, at, hold, ramp, cooldown = (

@@ -39,6 +39,7 @@ import abc
 import atexit
 import contextlib
 import functools
+import json
 import logging
 import math
 import signal
@@ -48,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgedrill_formats.run_folder import PLAN_JSON
 from loadtests import _options
 from loadtests._controller import PLAN_OPTION, Controller, Tick
 from loadtests._errors import LoadtestError
@@ -184,6 +186,8 @@ class RunOwner(Controller, abc.ABC):
         previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             _options.common_checks(options)
+            if self.environment.host is not None:
+                self.environment.host = _options.check_host(str(self.environment.host))
             self._attach_state(options)
             local = self.environment.host is None
             if eager and scenario is not None:
@@ -261,6 +265,10 @@ class RunOwner(Controller, abc.ABC):
         self.state_file = (Path(path).resolve(), state)
         if self.environment.host is None:
             self.environment.host = state.edge_url
+        # The state lists its distribution's keys: --host naming that same
+        # distribution needs no --keys (a --keys file, if given, still wins).
+        same = _options.same_host(str(self.environment.host), state.edge_url)
+        if same and not getattr(options, "keys", ""):
             self.local_keys = list(state.sample_keys)
 
     def fault_state(self) -> tuple[Path, StackState] | None:
@@ -317,8 +325,21 @@ class RunOwner(Controller, abc.ABC):
         return plan
 
     def _pool(self, plan: Plan, slots: int) -> tuple[int, float]:
+        """The user pool that carries ``plan``, and the rate it is spawned at.
+
+        The request rate is the schedule's, never the user count's: users are
+        the pool that sends it, sized by Little's law from the peak rate.
+        ``-u`` on the command line sets the pool exactly (an edit of it in the
+        web UI too); without it, the web UI form's user count (Locust fills in
+        1) can raise the pool but never starve the schedule of users.
+        """
         options = self.environment.parsed_options
-        users = self._explicit_users or pool_size(plan.peak_rps, float(options.pool_latency), slots)
+        needed = pool_size(plan.peak_rps, float(options.pool_latency), slots)
+        asked = getattr(options, "num_users", None) or self._explicit_users
+        if self._explicit_users:
+            users = int(asked or self._explicit_users)
+        else:
+            users = max(needed, int(asked or 0))
         users = max(users, slots)
         spawn_rate = self._explicit_spawn_rate or min(
             float(users), MAX_SPAWN_RATE_PER_WORKER * slots
@@ -369,6 +390,9 @@ class RunOwner(Controller, abc.ABC):
         if scenario is None:
             msg = "no edgedrill scenario is selected"
             raise _options.ScenarioError(msg)
+        # The web UI's host field bypasses the option checks of init.
+        if environment.host:
+            environment.host = _options.check_host(str(environment.host))
         plan = self.plan_for(scenario)
         faults = _options.fault_plan(options)
         slots = self._slots()
@@ -442,6 +466,7 @@ class RunOwner(Controller, abc.ABC):
         if faults:
             run.experiment = self._start_experiment(run, faults)
         self._run_started(run, options)
+        _write_plan_json(run, faults)
 
     def _start_experiment(self, run: Run, faults: _options.FaultPlan) -> Experiment:
         from chaos.control import ControlClient
@@ -612,6 +637,34 @@ class RunOwner(Controller, abc.ABC):
         finally:
             super().on_quitting()
             self.stop_local()
+
+
+def _write_plan_json(run: Run, faults: _options.FaultPlan) -> None:
+    """Write ``plan.json``: what the run will ask for, for a live progress display.
+
+    Atomic (a reader polls for it): the schedule's origin and end, the
+    requests asked for per second up to that end, and the faults' timeline.
+    A folder without it is still a complete run; only progress goes unshown.
+    """
+    limit = run.end - run.t0
+    targets = _targets(run)[: max(0, math.ceil(limit))]
+    document = {
+        "schema": 1,
+        "scenario": run.scenario,
+        "t0": run.t0,
+        "end": run.end,
+        "duration_s": min(run.plan.duration, limit),
+        "users": run.users,
+        "targets": [round(t, 3) for t in targets],
+        "faults": [timed.planned() for timed in faults.timeline],
+    }
+    target = run.run_dir / PLAN_JSON
+    partial = target.with_suffix(".json.partial")
+    try:
+        partial.write_text(json.dumps(document, allow_nan=False), encoding="utf-8")
+        partial.replace(target)
+    except (OSError, ValueError) as exc:
+        logger.warning("edgedrill: could not write %s: %s", target, exc)
 
 
 def _remove_if_empty(run_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import signal
 import time
@@ -143,6 +144,25 @@ def test_state_drives_a_distribution_started_elsewhere(run_locust, tmp_path):
         from chaos.control import ControlClient
 
         assert ControlClient.from_state(stack.state).list() == []
+
+        # --host naming that same distribution needs no --keys: the state lists them.
+        again = run_locust(
+            "-f", SPIKE, "--headless", "--host", stack.state.edge_url + "/",
+            "--state", str(tmp_path / "up" / "state.json"), *SHORT_SPIKE, *SHORT_SPIKE_REST,
+            "--results-dir", str(tmp_path / "again"),
+        )  # fmt: skip
+        assert again.code == 0, again.output[-3000:]
+        assert "starting the local distribution" not in again.output
+        [run] = list((tmp_path / "again").iterdir())
+        document = json.loads((run / "run.json").read_text())
+        assert document["host"] == stack.state.edge_url  # the trailing / taken off
+        assert document["requests"] > 0
+        # Every request found its object: the keys are the distribution's own.
+        assert document["failures"] == 0
+        assert document["plan"]["keys"] == len(stack.state.sample_keys)
+        with (run / "requests.csv").open(newline="") as handle:
+            statuses = {row["status"] for row in csv.DictReader(handle)}
+        assert statuses == {"200"}
     finally:
         stack.stop()
 

@@ -11,9 +11,11 @@ from loadtests._options import (
     add_common_arguments,
     add_replay_arguments,
     add_spike_arguments,
+    check_host,
     local_workers_on_loopback,
     read_keys,
     replay_plan,
+    same_host,
     spike_plan,
     validate_replay,
     validate_spike,
@@ -47,6 +49,38 @@ def test_options_are_marked_for_locusts_web_ui():
     }
     assert marked["baseline_rps"] is True
     assert marked["spike_factor"] is True
+
+
+def test_no_option_help_leaves_a_placeholder_for_the_web_ui():
+    # Locust's web UI shows an option's help as written, without argparse's % expansion.
+    parser = argparse.ArgumentParser()
+    add_common_arguments(parser)
+    add_spike_arguments(parser)
+    add_replay_arguments(parser)
+    helps = {a.dest: str(a.help) for a in parser._actions if a.dest != "help"}
+    assert len(helps) > 20
+    assert [dest for dest, text in helps.items() if "%(" in text] == []
+    assert "(default: results/runs)" in helps["results_dir"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "localhost:8080", "d1.cloudfront.net", "ftp://x"])
+def test_a_host_without_an_http_scheme_is_refused_naming_it(host: str) -> None:
+    with pytest.raises(ScenarioError, match="--host must be an http"):
+        check_host(host)
+
+
+@pytest.mark.parametrize("host", ["http://127.0.0.1:8080", "https://d1.cloudfront.net"])
+def test_http_hosts_pass_without_a_trailing_slash(host: str) -> None:
+    assert check_host(host) == host
+    assert check_host(host + "/") == host
+    assert check_host("") == ""  # no --host: the local distribution
+
+
+def test_the_same_distribution_is_recognised_by_scheme_host_and_port() -> None:
+    assert same_host("http://127.0.0.1:8080", "http://127.0.0.1:8080/")
+    assert same_host("HTTP://LocalHost:1", "http://localhost:1")
+    assert not same_host("http://127.0.0.1:8080", "http://127.0.0.1:8081")
+    assert not same_host("https://127.0.0.1:8080", "http://127.0.0.1:8080")
 
 
 def test_the_default_spike_is_5_rps_stepping_20x():

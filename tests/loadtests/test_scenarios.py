@@ -393,6 +393,9 @@ def test_an_init_failure_after_the_distribution_started_stops_it(run_locust, tmp
     ("args", "message"),
     [
         (["-f", SPIKE, "--host", "http://127.0.0.1:9"], "--keys FILE is required with --host"),
+        # No scheme: every request of the run would fail; refused before anything starts.
+        (["-f", SPIKE, "--host", "127.0.0.1:9", "--keys", "/dev/null"], "--host must be an http"),
+        (["-f", REPLAY, "--host", "localhost:9", "--log", "x.log"], "--host must be an http"),
         (["-f", REPLAY, "--log", "/nonexistent/access.log"], "/nonexistent/access.log does not"),
         (
             ["-f", SPIKE, "--spike-factor", "0"],
@@ -414,6 +417,8 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
     assert helped.code == 0
     for flag in ("--baseline-rps", "--spike-factor", "--spike-at", "--spike-hold", "--ramp"):
         assert flag in helped.output
+    assert "(default: results/runs)" in " ".join(helped.output.split())
+    assert "%(" not in helped.output
 
     keys = tmp_path / "keys.txt"
     keys.write_text("a.jpg\nb.jpg\n")
@@ -427,6 +432,12 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
         page = wait_for_page(f"http://127.0.0.1:{port}/", running)
         assert "baseline_rps" in page
         assert "spike_factor" in page
+        # Locust's web UI shows an option's help as it is: no argparse placeholder.
+        shown = web_ui_options(page)
+        assert len(shown) >= 14, sorted(shown)
+        assert [name for name, text in shown.items() if "%(" in text] == []
+        assert "(default: 5.0;" in shown["baseline_rps"]
+        assert "web UI's user count only raises it" in " ".join(shown["pool_latency"].split())
         form = {
             "user_count": "10",
             "spawn_rate": "10",
@@ -438,8 +449,10 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
             "cooldown": "1",
         }
         swarm(port, form, running, tmp_path / "runs")
-        # A second test from the same web UI, with an option edited again.
+        # A second test from the same web UI, with an option edited again, and a
+        # user count below the pool the schedule needs (Locust's form fills in 1).
         form["baseline_rps"] = "3"
+        form["user_count"] = "1"
         swarm(port, form, running, tmp_path / "runs", count=2)
     finally:
         running.signal(signal.SIGTERM)
@@ -448,12 +461,24 @@ def test_scenario_options_are_in_help_and_the_web_ui(spawn, target, tmp_path):
     document = json.loads((first / "run.json").read_text())
     assert document["args"]["baseline_rps"] == 7
     assert document["requests"] == 7 + 14 + 7
+    # The form's 10 users are more than the 7 the 14 requests/s need: the pool is 10.
+    assert document["users"] == 10
     assert [row["target"] for row in read_rate(first)] == [7, 14, 7]
     again = json.loads((second / "run.json").read_text())
     assert again["args"]["baseline_rps"] == 3
     assert [row["target"] for row in read_rate(second)] == [3, 6, 3]
     assert again["requests"] == 12
+    # The form's 1 user would starve the schedule: the pool is the scenario's (4 at least).
+    assert again["users"] == 4
     assert finished.leftovers() == []
+
+
+def web_ui_options(page: str) -> dict[str, str]:
+    """The scenario options Locust's web UI page lists, by name, with the help it shows."""
+    marker = '"extra_options": '
+    start = page.index(marker) + len(marker)
+    options, _ = json.JSONDecoder().raw_decode(page[start:])
+    return {name: str(option["help_text"]) for name, option in options.items()}
 
 
 def test_up_seeded_from_a_log_serves_the_logs_objects(spawn, tmp_path):
