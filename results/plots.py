@@ -16,7 +16,7 @@ lacks is not drawn; :func:`write_plots` says why instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,8 +71,17 @@ class Marks:
 
 
 def marks_for(analysis: Analysis, gate: Gate | None = None) -> Marks:
-    """The marks of a run: ``gate``'s thresholds and the phases of its plan or target."""
-    return Marks(gate, run_plan(analysis).phases)
+    """The marks of a run: ``gate``'s thresholds and the phases of its plan or target.
+
+    A plan cut short keeps the phases it reached, cut where the data ends.
+    """
+    end = float(analysis.timeline.seconds)
+    phases = tuple(
+        replace(phase, end_s=min(phase.end_s, end))
+        for phase in run_plan(analysis).phases
+        if phase.start_s < end
+    )
+    return Marks(gate, phases)
 
 
 @dataclass(frozen=True, slots=True)

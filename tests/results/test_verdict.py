@@ -280,14 +280,25 @@ def test_a_window_of_too_few_requests_is_skipped_not_worst(tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_cut_plan_is_reported_as_cut(tmp_path: Path) -> None:
+    profile = [
+        {"start": 0, "end": 10, "rate_start": 20, "rate_end": 20},
+        {"start": 10, "end": 45, "rate_start": 100, "rate_end": 100},
+        {"start": 45, "end": 55, "rate_start": 20, "rate_end": 20},
+    ]
     run_dir = _spike(
         tmp_path / "run",
         scheduled=2000,
         unsent=0,
         duration_s=55.0,
-        plan={"scheduled": 2650, "profile": []},
+        plan={"scheduled": 2650, "profile": profile},
     )
     write_report(run_dir)
+    # The plots mark the phases the run reached, up to where its data ends.
+    marks = marks_for(analyse(load_run(run_dir)))
+    assert [(p.name, p.start_s, p.end_s) for p in marks.phases] == [
+        ("baseline", 0.0, 10.0),
+        ("spike", 10.0, 40.0),
+    ]
     plan = _summary(run_dir)["plan"]
     assert isinstance(plan, dict)
     assert plan["cut"] is True
