@@ -456,7 +456,8 @@ class RunOwner(Controller, abc.ABC):
             },
         )
         logger.info(
-            "edgedrill: %s run in %s: %.0f s scheduled, peak %.1f requests/s, %d users",
+            "edgedrill: %s run in %s: %.0f s scheduled, peak %.1f requests/s "
+            "(the schedule's rate, not the user count's), a pool of %d users",
             scenario,
             run_dir,
             min(plan.duration, end - t0),

@@ -5,7 +5,9 @@ The request rate is not the shape's to set: the schedule sets it (see
 the schedule, keeps it while the schedule runs, waits for late and in-flight
 requests at the end, then stops the test. It honours Locust's common options:
 ``--run-time`` cuts the schedule short, ``-u`` sets the pool size and ``-r``
-the rate it is spawned at.
+the rate it is spawned at. The web UI's user count is the pool too, never the
+request rate: it can raise the pool the peak rate needs, never shrink it
+(Locust fills the field with 1).
 """
 
 from __future__ import annotations
