@@ -15,9 +15,11 @@ import math
 import time
 from array import array
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
+import numpy.typing as npt
+import polars as pl
 
 from edgedrill_formats.access_log import EMPTY, SEPARATOR, field_names
 from edgedrill_formats.log_dir import CLOUDFRONT_DIR
@@ -59,11 +61,19 @@ class AccessLogReader:
         self._results: dict[str, int] = {}
         self._details: dict[str, int] = {}
         self._seconds: dict[str, float] = {}
+        self._chunks: list[tuple[npt.NDArray[Any], ...]] = []
         self.sources: list[str] = []
 
     def read_file(self, path: Path) -> None:
-        """Read one access-log file (``.gz`` or plain)."""
+        """Read one access-log file (``.gz`` or plain).
+
+        A plain file whose every line holds what this reader accepts, in the
+        plainest spelling, is read column-wise by polars; any other file line
+        by line, with the same result.
+        """
         self.sources.append(str(path))
+        if path.suffix != ".gz" and self._read_columns(path):
+            return
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
                 self.read_lines(handle, str(path))
@@ -98,6 +108,59 @@ class AccessLogReader:
                 self._row(fields, index)
             except ValueError as exc:
                 self._bad(source, number, str(exc))
+
+    def _read_columns(self, path: Path) -> bool:
+        """Read a plain file with polars; False (nothing read) when it needs the line path."""
+        header = _header(path)
+        if header is None:
+            return False
+        skip, names = header
+        index = {name: names.index(name) for name in names}
+        wanted = [*_NEEDED, "x-edge-detailed-result-type"]
+        picked = sorted({index[name] for name in wanted if name in index} | {len(names) - 1})
+        try:
+            frame = pl.read_csv(
+                path,
+                has_header=False,
+                skip_lines=skip,
+                separator=SEPARATOR,
+                quote_char=None,
+                schema={f"f{k}": pl.String for k in range(len(names))},
+                columns=picked,
+            )
+            columns = _columns(frame, index, len(names))
+        except pl.exceptions.PolarsError:
+            return False
+        if columns is None:
+            return False
+        when, status, taken, result, detail = columns
+        self._flush()
+        self._chunks.append(
+            (
+                when,
+                status,
+                taken,
+                _codes(result, self._results),
+                _codes(detail, self._details),
+            )
+        )
+        return True
+
+    def _flush(self) -> None:
+        """Turn the lines read one by one so far into a chunk, keeping file order."""
+        if not self._time:
+            return
+        self._chunks.append(
+            (
+                np.array(self._time, dtype=np.float64),
+                np.array(self._status, dtype=np.int64),
+                np.array(self._taken, dtype=np.float64),
+                np.array(self._result, dtype=np.int32),
+                np.array(self._detail, dtype=np.int32),
+            )
+        )
+        self._time, self._status, self._taken = array("d"), array("q"), array("d")
+        self._result, self._detail = [], []
 
     def _bad(self, source: str, number: int, reason: str) -> None:
         self.malformed.add(FormatError(source, number, reason))
@@ -136,21 +199,101 @@ class AccessLogReader:
 
     def result(self) -> AccessLog:
         """The columns read so far, sorted by time."""
-        when = np.array(self._time, dtype=np.float64)
+        self._flush()
+        parts = self._chunks or [_EMPTY_CHUNK]
+        when, status, taken, result, detail = (
+            np.concatenate(column) for column in zip(*parts, strict=True)
+        )
         order = np.argsort(when, kind="stable")
         return AccessLog(
             time=when[order],
-            status=np.array(self._status, dtype=np.int64)[order],
-            result_type=Categories(
-                tuple(self._results), np.array(self._result, dtype=np.int32)[order]
-            ),
+            status=status[order].astype(np.int64),
+            result_type=Categories(tuple(self._results), result[order].astype(np.int32)),
             detailed_result_type=Categories(
-                tuple(self._details), np.array(self._detail, dtype=np.int32)[order]
+                tuple(self._details), detail[order].astype(np.int32)
             ),
-            time_taken_s=np.array(self._taken, dtype=np.float64)[order],
+            time_taken_s=taken[order].astype(np.float64),
             sources=tuple(self.sources),
             malformed=self.malformed,
         )
+
+
+_EMPTY_CHUNK = (
+    np.zeros(0),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0),
+    np.zeros(0, dtype=np.int32),
+    np.zeros(0, dtype=np.int32),
+)
+_PLAIN_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_PLAIN_TIME = r"^[0-2][0-9]:[0-5][0-9]:[0-5][0-9]$"
+_PLAIN_STATUS = r"^(?:-|[0-9]+)$"
+_PLAIN_TAKEN = r"^(?:-|[0-9]+(?:\.[0-9]+)?)$"
+
+
+def _header(path: Path) -> tuple[int, list[str]] | None:
+    """Lines before the first log line and the names of their last ``#Fields``.
+
+    None when the line path must read the file: no ``#Fields`` line first, a
+    field it needs missing (that path names the error), a comment further down.
+    """
+    names: list[str] | None = None
+    skip = 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            skip += 1
+            found = field_names(line.rstrip("\r\n"))
+            names = found if found is not None else names
+            if skip > 100:
+                return None
+    if names is None or any(name not in names for name in _NEEDED):
+        return None
+    return skip, names
+
+
+def _columns(
+    frame: pl.DataFrame, index: dict[str, int], width: int
+) -> tuple[FloatArray, IntArray, FloatArray, pl.Series, pl.Series] | None:
+    """The columns of a file read by polars, or None when a line needs the line path."""
+    if frame.height == 0:
+        return None
+    date = frame[f"f{index['date']}"]
+    clock = frame[f"f{index['time']}"]
+    status = frame[f"f{index['sc-status']}"]
+    taken = frame[f"f{index['time-taken']}"]
+    # A short line leaves its last field null; a comment in the data starts a date.
+    plain = (
+        frame[f"f{width - 1}"].is_not_null().all()
+        and date.str.contains(_PLAIN_DATE).all()
+        and clock.str.contains(_PLAIN_TIME).all()
+        and status.str.contains(_PLAIN_STATUS).all()
+        and taken.str.contains(_PLAIN_TAKEN).all()
+    )
+    if not plain:
+        return None
+    stamp = (date + " " + clock).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
+    if stamp.null_count():
+        return None
+    seconds = stamp.dt.epoch("s").cast(pl.Float64).to_numpy()
+    codes = status.replace("-", "0").cast(pl.Int64).to_numpy()
+    time_taken = taken.replace("-", "nan").cast(pl.Float64).to_numpy()
+    detail_at = index.get("x-edge-detailed-result-type")
+    if detail_at is None:
+        detail = pl.Series([""] * frame.height, dtype=pl.String)
+    else:
+        detail = frame[f"f{detail_at}"].replace(EMPTY, "").fill_null("")
+    result = frame[f"f{index['x-edge-result-type']}"].fill_null("")
+    return seconds, codes, time_taken, result, detail
+
+
+def _codes(values: pl.Series, table: dict[str, int]) -> npt.NDArray[np.int32]:
+    """Codes into ``table`` (grown with new labels in order of first appearance)."""
+    for label in values.unique(maintain_order=True).to_list():
+        table.setdefault(label, len(table))
+    codes: npt.NDArray[np.int32] = values.replace_strict(table, return_dtype=pl.Int32).to_numpy()
+    return codes
 
 
 def access_log_files(log_dir: Path) -> list[Path]:

@@ -68,7 +68,7 @@ class Options:
     failover_error_rate: float = DEFAULT_ERROR_RATE
     failover_stable_s: int = DEFAULT_STABLE_S
     strict: bool = False  # a malformed line is an error instead of being skipped
-    workers: int | None = None  # processes reading big files (None: the CPUs, at most 4)
+    workers: int | None = None  # threads reading big files (None: the CPUs, at most 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +89,8 @@ class RunData:
 def load_run(path: Path, *, strict: bool = False, workers: int | None = None) -> RunData:
     """Read a run folder; raise RunFolderError/FormatError naming the file and line.
 
-    ``workers`` caps the processes reading big files (default: the CPUs, at most 4;
-    1 reads everything here).
+    ``workers`` caps the threads reading big files (default: the CPUs, at most 4;
+    1 reads one file at a time, one block at a time).
     """
     if not path.is_dir():
         raise RunFolderError(path, "not a directory")

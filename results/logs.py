@@ -26,13 +26,15 @@ import json
 import math
 import re
 from array import array
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import numpy as np
+import polars as pl
 
 from edgedrill_formats.log_dir import LAMBDA_DIR, LOG_SUFFIX, log_group_region
 from results.errors import FormatError, MalformedLines
@@ -40,6 +42,7 @@ from results.records import BoolArray, Categories, CodeArray, FloatArray, IntArr
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from concurrent.futures import Future
     from pathlib import Path
 
 # The router's EMF line is declared in router/logs.py alone: the router ships
@@ -115,11 +118,32 @@ _VALUE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|MB)?")
 _STAMP = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z\t"
 _LINE_REPORT = re.compile(_STAMP + _FAST_REPORT.pattern + r"\n?")
 _LINE_ROUTE = re.compile(_STAMP + _FAST_ROUTE.pattern + r"\n?")
+_START = "START RequestId: "
+_END = "END RequestId: "
+# The same exact lines for polars (Rust regex): ASCII digits only, the second
+# at most 59 (a leap second is malformed here as in datetime.fromisoformat).
+_PL_STAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9]\.[0-9]{3}Z\t"
+_PL_STAMP_TEXT = "2026-11-26T17:31:48.208Z\t"  # the layout _PL_STAMP matches, for its length
+_PL_REPORT = _PL_STAMP + _FAST_REPORT.pattern.replace(r"\d", "[0-9]") + "$"
+# The router's line is checked in three parts, each cheap: the literal up to
+# the EMF Timestamp's digits, the literal from them to the request id, and
+# the rest by pattern (the whole pattern costs four times as much).
+_ROUTE_HEAD = '{"_aws":{"Timestamp":'
+_ROUTE_MID = re.sub(
+    r"\\(.)",
+    r"\1",
+    _FAST_ROUTE.pattern.split(r'"Timestamp":\d+', 1)[1].split(_STR, 1)[0],
+)
+_PL_ROUTE_REST = (
+    "^" + _FAST_ROUTE.pattern.split('"request_id":"', 1)[1].replace(r"\d", "[0-9]") + "$"
+)
+_PL_START = _PL_STAMP + _START + "[^ \t\r]"
+_PL_END = _PL_STAMP + _END + "[^ \t\r]"
+_FIELD_SEPARATOR = "\x1f"  # never in a line this reader takes column-wise
+BLOCK_BYTES = 16 << 20  # a block of a runtime log file read at once (whole lines)
 _BATCH = 65_536
 _CHUNK = 16 << 20
 _BLANK = ("", " ", "\t", "\r")  # where a request id must begin
-_START = "START RequestId: "
-_END = "END RequestId: "
 
 
 def _is_marker_line(line: str, marker: str, seconds: dict[str, float]) -> bool:
@@ -325,8 +349,12 @@ class _Columns:
 class RuntimeLogReader:
     """Accumulates runtime log messages from any number of sources into columns."""
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(
+        self, *, strict: bool = False, threads: int = 2, block_bytes: int = BLOCK_BYTES
+    ) -> None:
         self.malformed = MalformedLines(strict=strict)
+        self._threads = max(1, threads)
+        self._block_bytes = max(1, block_bytes)
         self._c = _Columns()
         self._log_regions: dict[str, int] = {}
         self._route_regions: dict[str, int] = {}
@@ -345,8 +373,36 @@ class RuntimeLogReader:
         self.sources: list[str] = []
 
     def read_file(self, path: Path, region: str | None = None) -> None:
-        """Read one local log file (``<region>.<function>.log``)."""
-        self.read_range(path, 0, path.stat().st_size, region)
+        """Read one local log file (``<region>.<function>.log``), a block of lines at a time.
+
+        Blocks are parsed column-wise by polars, several at once on threads
+        (polars releases the GIL); only lines outside the exact layouts Lambda
+        and the router write take the line-by-line path, in file order.
+        """
+        region = region if region is not None else log_group_region(path.name)
+        self.sources.append(str(path))
+        region_code = self._log_regions.setdefault(region, len(self._log_regions))
+        source = str(path)
+        number = 0
+        with path.open("rb") as handle, ThreadPoolExecutor(self._threads) as pool:
+            pending: deque[Future[_Block | bytes]] = deque()
+
+            def submit() -> bool:
+                data = handle.read(self._block_bytes)
+                if not data:
+                    return False
+                if not data.endswith(b"\n"):
+                    data += handle.readline()  # the block ends at a line's end
+                pending.append(pool.submit(_parse_block, data, region_code))
+                return True
+
+            # Blocks in flight are bounded, so memory does not grow with the file.
+            while len(pending) <= self._threads and submit():
+                pass
+            while pending:
+                block = pending.popleft().result()
+                submit()
+                number = self._take_block(block, source, region, number)
 
     def read_range(self, path: Path, start: int, end: int, region: str | None = None) -> int:
         """Read the lines of ``path`` that begin in bytes ``[start, end)``; returns how many.
@@ -416,6 +472,53 @@ class RuntimeLogReader:
             self._general_line(line, number, source, region_code)
         self.starts += starts
         self.ends += ends
+
+    def _take_block(self, block: _Block | bytes, source: str, region: str, number: int) -> int:
+        """Add one parsed block (or raw lines to read one by one); return the last line number."""
+        if isinstance(block, bytes):
+            lines = block.decode("utf-8", errors="replace").split("\n")
+            if lines[-1] == "":
+                lines.pop()
+            self.read_lines(lines, source, region, first_number=number + 1)
+            return number + len(lines)
+        region_code = self._log_regions[region]
+        self.starts += block.starts
+        self.ends += block.ends
+        self._route_labels_then_rest(
+            block.route_firsts, block.rest, number, source, region_code
+        )
+        if block.reports is not None:
+            self._report_chunks.append(block.reports)
+        if block.routes is not None:
+            numbers, regions = block.routes
+            codes = regions.replace_strict(self._route_regions, return_dtype=pl.Int32)
+            self._route_chunks.append((*numbers[:2], codes.to_numpy(), *numbers[2:]))
+        return number + block.lines
+
+    def _route_labels_then_rest(
+        self,
+        firsts: list[tuple[int, str]],
+        rest: list[tuple[int, str]],
+        number: int,
+        source: str,
+        region_code: int,
+    ) -> None:
+        """Read a block's other lines, giving region labels codes in line order.
+
+        A label's code is its rank of first appearance in the files, as the
+        line-by-line path gives it, whichever path its lines take. Line
+        numbers in the block count from 1; ``number`` lines came before it.
+        """
+        labels = iter(firsts)
+        pending = next(labels, None)
+        for at, line in rest:
+            while pending is not None and pending[0] < at:
+                self._route_region(pending[1])
+                pending = next(labels, None)
+            self._general_line(line, number + at, source, region_code)
+        while pending is not None:
+            self._route_region(pending[1])
+            pending = next(labels, None)
 
     def _general_line(self, line: str, number: int, source: str, region_code: int) -> None:
         stamp, tab, message = line.partition("\t")
@@ -641,6 +744,162 @@ class RuntimeLogReader:
         )
 
 
+def _split_lines(data: bytes, count: int) -> pl.Series | None:
+    """The lines of ``data`` as polars strings (null when empty), or None when unsure.
+
+    None when polars would not split or decode the block as the line-by-line
+    path does: a byte-order mark, a carriage return not before a line feed,
+    the byte this split uses as its never-seen separator.
+    """
+    if data.startswith(codecs.BOM_UTF8) or _FIELD_SEPARATOR.encode() in data:
+        return None
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    options = {"separator": _FIELD_SEPARATOR, "quote_char": None, "schema": {"line": pl.String}}
+    try:
+        lines = pl.read_csv(data, has_header=False, **options)["line"]  # type: ignore[arg-type]
+    except pl.exceptions.ComputeError:  # not UTF-8: replace as bytes.decode(errors="replace")
+        try:
+            lines = pl.read_csv(
+                data,
+                has_header=False,
+                encoding="utf8-lossy",
+                **options,  # type: ignore[arg-type]
+            )["line"]
+        except pl.exceptions.PolarsError:
+            return None
+    except pl.exceptions.PolarsError:
+        return None
+    return lines if len(lines) == count else None
+
+
+def _stamp(frame: pl.DataFrame) -> FloatArray:
+    """Epoch seconds of each line: its second, plus its milliseconds over 1,000."""
+    ms = frame["line"].str.slice(20, 3).cast(pl.Int64).to_numpy() / 1000.0
+    second: FloatArray = frame["second"].cast(pl.Float64).to_numpy() + ms
+    return second
+
+
+def _number(fields: pl.DataFrame, name: str, start: int, suffix: str, dtype: type) -> pl.Series:
+    column = fields[name].str.slice(start).str.strip_suffix(suffix)
+    return column.cast(dtype, strict=True)
+
+
+def _report_columns(reports: pl.DataFrame, region_code: int) -> tuple[np.ndarray, ...]:
+    """The REPORT rows of a block as the reader's column chunk."""
+    fields = reports["line"].str.split_exact("\t", 6).struct.unnest()
+    init = fields["field_6"]
+    cold = init.str.starts_with("Init Duration: ").fill_null(False)
+    init_ms = init.str.slice(15).str.strip_suffix(" ms").cast(pl.Float64, strict=False)
+    return (
+        _stamp(reports),
+        _number(fields, "field_2", 10, " ms", pl.Float64).to_numpy(),
+        _number(fields, "field_3", 17, " ms", pl.Int64).to_numpy(),
+        _number(fields, "field_4", 13, " MB", pl.Int64).to_numpy(),
+        _number(fields, "field_5", 17, " MB", pl.Int64).to_numpy(),
+        np.where(cold.to_numpy(), init_ms.fill_null(math.nan).to_numpy(), math.nan),
+        np.full(reports.height, region_code, dtype=np.int32),
+    )
+
+
+def _route_columns(
+    routes: pl.DataFrame, fields: pl.DataFrame, states: Mapping[str, int]
+) -> tuple[tuple[np.ndarray, ...], pl.Series]:
+    """The router rows of a block (``fields``: split at double quotes) as a column chunk.
+
+    The region stays text: its code depends on the blocks before (``_take_block``).
+    """
+    numbers = (
+        _stamp(routes),
+        fields["field_4"].replace_strict(states, return_dtype=pl.Int32).to_numpy(),
+        _number(fields, "field_15", 1, ",", pl.Float64).to_numpy(),
+        _number(fields, "field_17", 1, ",", pl.Float64).to_numpy(),
+        _number(fields, "field_19", 1, "}", pl.Int64).to_numpy(),
+    )
+    return numbers, routes["region"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One block of a runtime log file, parsed column-wise (line numbers from 1)."""
+
+    lines: int
+    starts: int
+    ends: int
+    reports: tuple[np.ndarray, ...] | None  # a chunk of _report_chunks
+    routes: tuple[tuple[np.ndarray, ...], pl.Series] | None  # region codes still to give
+    route_firsts: list[tuple[int, str]]  # (line, region) where each region first appears
+    rest: list[tuple[int, str]]  # (line, text) of the lines for the line-by-line path
+
+
+_STATE_CODES = {state: code for code, state in enumerate(CACHE_STATES)}
+
+
+def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
+    """Parse whole lines column-wise; ``data`` itself when polars would split them otherwise."""
+    count = data.count(b"\n") + (not data.endswith(b"\n"))
+    lines = _split_lines(data, count)
+    if lines is None:
+        return data
+    line = pl.col("line")
+    head = len(_PL_STAMP_TEXT) + len(_ROUTE_HEAD)
+    mid = pl.col("mid")
+    # Every test in one pass, no row copied until the kinds are known.
+    frame = (
+        pl.DataFrame({"line": lines})
+        .lazy()
+        .with_row_index("n", offset=1)
+        .with_columns(
+            second=line.str.slice(0, 19)
+            .str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False, cache=True)
+            .dt.epoch("s"),
+            report=line.str.contains(_PL_REPORT),
+            start=line.str.contains(_PL_START),
+            end=line.str.contains(_PL_END),
+            mid=pl.when(line.str.slice(25, len(_ROUTE_HEAD)) == _ROUTE_HEAD).then(
+                line.str.find(_ROUTE_MID[:21], literal=True)
+            ),
+        )
+        .with_columns(
+            rest=pl.when(
+                (mid > head)
+                & line.str.slice(head, mid - head).str.contains("^[0-9]+$")
+                & (line.str.slice(mid, len(_ROUTE_MID)) == _ROUTE_MID)
+                & line.str.contains(_PL_STAMP)
+            ).then(line.str.slice(mid + len(_ROUTE_MID)))
+        )
+        .with_columns(route=pl.col("rest").str.contains(_PL_ROUTE_REST).fill_null(False))
+        .with_columns(
+            known=pl.col("second").is_not_null()
+            & (pl.col("report") | pl.col("start") | pl.col("end") | pl.col("route"))
+        )
+        .collect()
+    )
+    del lines
+    known = pl.col("known")
+    counts = frame.select(
+        (known & pl.col("start")).sum().alias("starts"), (known & pl.col("end")).sum().alias("ends")
+    )
+    reports = frame.filter(known & pl.col("report")).select("line", "second")
+    routes = frame.filter(known & pl.col("route")).select("n", "line", "second", "rest")
+    others = frame.filter(~known & line.is_not_null()).select("n", "line")
+    del frame
+    # No quote inside a value (the pattern's _STR), so each value's place among
+    # the double quotes after the request id is fixed by the router's layout.
+    route_fields = routes["rest"].str.split_exact('"', 19).struct.unnest()
+    routes = routes.with_columns(region=route_fields["field_12"])
+    firsts = routes.select("n", "region").unique("region", keep="first", maintain_order=True)
+    return _Block(
+        lines=count,
+        starts=int(counts.item(0, 0)),
+        ends=int(counts.item(0, 1)),
+        reports=_report_columns(reports, region_code) if reports.height else None,
+        routes=_route_columns(routes, route_fields, _STATE_CODES) if routes.height else None,
+        route_firsts=[(int(n), str(region)) for n, region in firsts.iter_rows()],
+        rest=[(int(n), str(line)) for n, line in others.iter_rows()],
+    )
+
+
 def _align(handle: BinaryIO, start: int) -> int:
     """Move to the first line that begins at or after byte ``start``; return the offset."""
     if start <= 0:
@@ -674,12 +933,14 @@ def lambda_log_files(log_dir: Path) -> list[Path]:
     )
 
 
-def read_runtime_logs(log_dir: Path, *, strict: bool = False) -> RuntimeLogs | None:
+def read_runtime_logs(
+    log_dir: Path, *, strict: bool = False, threads: int = 2, block_bytes: int = BLOCK_BYTES
+) -> RuntimeLogs | None:
     """Read every runtime log file of a run (None when the run has none)."""
     files = lambda_log_files(log_dir)
     if not files:
         return None
-    reader = RuntimeLogReader(strict=strict)
+    reader = RuntimeLogReader(strict=strict, threads=threads, block_bytes=block_bytes)
     for path in files:
         reader.read_file(path)
     return reader.result()

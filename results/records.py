@@ -1,10 +1,11 @@
-"""Per-request records: ``requests.csv`` of a run folder, read column-wise with numpy.
+"""Per-request records: ``requests.csv`` of a run folder, read column-wise.
 
 The file holds one row per request Locust made (docs/formats.md), in the
 columns :mod:`edgedrill_formats.records` declares. A drill of a million
 requests must read in about a second, so rows are never turned into Python
-objects: one ``numpy.loadtxt`` pass fills a structured array, and each
-text column becomes integer codes plus a short table of labels. Only when that
+objects: polars reads the columns (a file it might read otherwise than numpy
+goes to one ``numpy.loadtxt`` pass into a structured array), and each text
+column becomes integer codes plus a short table of labels. Only when that
 fast pass fails does a second, row-by-row pass run, to name the bad line and
 field (and, when not strict, to skip it).
 """
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import csv
 import math
+import mmap
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from edgedrill_formats.records import REQUESTS_COLUMNS
 from results.errors import FormatError, MalformedLines, RunFolderError
@@ -148,6 +151,9 @@ def read_requests(path: Path, *, strict: bool = False) -> RequestRecords:
     index = {name: header.index(name) for name in COLUMNS}
     if _has_no_rows(path):
         return _empty(malformed)
+    columnar = _columnar_read(path, header, index, malformed)
+    if columnar is not None:
+        return columnar
     try:
         table = _fast_read(path, [index[name] for name in _READ])
     except (ValueError, UnicodeError):
@@ -187,6 +193,100 @@ def _dtype() -> np.dtype[np.void]:
         else:
             fields.append((name, f"S{_TEXT_COLUMNS[name]}"))
     return np.dtype(fields)
+
+
+# Text numpy would read otherwise: outside Latin-1, a NUL, a quote left in.
+_ODD_TEXT = '[^\x01-\xff]|"'
+
+
+def _columnar_read(
+    path: Path, header: list[str], index: dict[str, int], malformed: MalformedLines
+) -> RequestRecords | None:
+    """The file read column-wise by polars, or None when numpy's read must decide.
+
+    Only a file every cell of which numpy reads the same way is taken: no
+    ``#`` anywhere (numpy's comment character), no quote or carriage return,
+    numbers polars reads too (both round correctly), finite, Latin-1 text;
+    text is cut at its column's width as numpy's fixed-width read cuts it.
+    """
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
+        if view.find(b"#") >= 0 or view.find(b'"') >= 0 or view.find(b"\r") >= 0:
+            return None
+        commas = _count(view, b",")
+    if len(set(header)) != len(header):
+        return None
+    kinds = {
+        **dict.fromkeys(_FLOAT_COLUMNS, pl.Float64),
+        **dict.fromkeys(_INT_COLUMNS, pl.Int64),
+        **dict.fromkeys(_TEXT_COLUMNS, pl.String),
+    }
+    schema = {name if name in kinds else f"unread {k}": pl.String for k, name in enumerate(header)}
+    try:
+        frame = pl.read_csv(
+            path,
+            has_header=False,
+            skip_lines=1,
+            quote_char='"',
+            schema={name: kinds.get(name, kind) for name, kind in schema.items()},
+            columns=[index[name] for name in _READ],
+        )
+    except pl.exceptions.PolarsError:
+        return None  # a cell polars cannot read as its column's type
+    # Unquoted, every line holds as many commas as the header: none is short.
+    if frame.height == 0 or commas != (frame.height + 1) * (len(header) - 1):
+        return None
+    numbers = {name: frame[name] for name in (*_FLOAT_COLUMNS, *_INT_COLUMNS)}
+    if any(column.null_count() for column in numbers.values()):
+        return None  # an empty cell
+    if not all(np.isfinite(numbers[name].to_numpy()).all() for name in _FLOAT_COLUMNS):
+        return None
+    if (numbers["duration_ms"] < 0).any() or (numbers["status"] < 0).any():
+        return None
+    texts = {
+        name: frame[name].fill_null("").str.slice(0, width) for name, width in _TEXT_COLUMNS.items()
+    }
+    del frame
+    if any(column.str.contains(_ODD_TEXT).any() for column in texts.values()):
+        return None
+    order = np.argsort(numbers["start"].to_numpy(), kind="stable")
+    return RequestRecords(
+        start=_numbers(numbers["start"], order, np.float64),
+        duration_ms=_numbers(numbers["duration_ms"], order, np.float64),
+        status=_numbers(numbers["status"], order, np.int64),
+        bytes=_numbers(numbers["bytes"], order, np.int64),
+        late_ms=_numbers(numbers["late_ms"], order, np.float64),
+        method=_categories(texts["method"], order),
+        x_cache=_categories(texts["x_cache"], order),
+        pop=_categories(texts["pop"], order),
+        origin_region=_categories(texts["origin_region"], order),
+        error=_categories(texts["error"], order),
+        malformed=malformed,
+    )
+
+
+def _count(view: mmap.mmap, byte: bytes) -> int:
+    """How often ``byte`` occurs in ``view``, a window at a time."""
+    window = 1 << 24
+    return sum(view[at : at + window].count(byte) for at in range(0, len(view), window))
+
+
+def _numbers(
+    column: pl.Series, order: npt.NDArray[np.intp], dtype: type[np.float64] | type[np.int64]
+) -> Any:
+    return np.ascontiguousarray(column.to_numpy()[order], dtype=dtype)
+
+
+def _categories(column: pl.Series, order: npt.NDArray[np.intp]) -> Categories:
+    """A text column in ``order``, as codes in order of first appearance (as ``encode``)."""
+    labels = column.unique(maintain_order=True).to_list()
+    table = {label: code for code, label in enumerate(labels)}
+    codes = column.replace_strict(table, return_dtype=pl.Int32).to_numpy()[order]
+    # Codes follow first appearance in file order; renumber by appearance in ``order``.
+    present, first = np.unique(codes, return_index=True)
+    ranked = present[np.argsort(first, kind="stable")]
+    renumber = np.zeros(len(labels), dtype=np.int32)
+    renumber[ranked] = np.arange(len(ranked), dtype=np.int32)
+    return Categories(tuple(labels[code] for code in ranked), renumber[codes])
 
 
 def _fast_read(path: Path, usecols: list[int]) -> npt.NDArray[np.void]:

@@ -1,4 +1,4 @@
-"""Big inputs read in worker processes give what one process gives, file:line included."""
+"""Big inputs read in blocks on threads give what a line-by-line read gives, file:line too."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from results.errors import FormatError
 from results.loading import read_inputs
-from results.logs import file_ranges
+from results.logs import RuntimeLogReader, file_ranges
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,10 +40,18 @@ def broken_copy(drill_run: tuple[Path, Truth], tmp_path: Path) -> tuple[Path, Pa
 
 
 @pytest.mark.slow
-def test_workers_read_what_one_process_reads(broken_copy: tuple[Path, Path, int]) -> None:
+def test_threads_read_what_one_line_by_line_read_gives(broken_copy: tuple[Path, Path, int]) -> None:
     run_dir, log, line = broken_copy
     one = read_inputs(run_dir, strict=False, workers=1)
-    many = read_inputs(run_dir, strict=False, workers=3, parallel_bytes=0, range_bytes=1 << 14)
+    many = read_inputs(run_dir, strict=False, workers=3, block_bytes=1 << 14)
+    lines = RuntimeLogReader()
+    lines.read_range(log, 0, log.stat().st_size)
+    by_line = lines.result()
+    assert many.runtime is not None
+    assert by_line.malformed.messages() == many.runtime.malformed.messages()
+    assert many.runtime is not None
+    assert by_line.invocations.log_region.counts() == many.runtime.invocations.log_region.counts()
+    assert np.array_equal(by_line.invocations.end, many.runtime.invocations.end)
     assert np.array_equal(one.records.start, many.records.start)
     assert one.runtime is not None
     assert many.runtime is not None
@@ -66,5 +74,5 @@ def test_workers_read_what_one_process_reads(broken_copy: tuple[Path, Path, int]
 def test_strict_workers_raise_the_first_bad_line(broken_copy: tuple[Path, Path, int]) -> None:
     run_dir, log, line = broken_copy
     with pytest.raises(FormatError) as caught:
-        read_inputs(run_dir, strict=True, workers=2, parallel_bytes=0, range_bytes=1 << 14)
+        read_inputs(run_dir, strict=True, workers=2, block_bytes=1 << 14)
     assert caught.value.location == f"{log}:{line}"

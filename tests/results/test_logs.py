@@ -22,6 +22,7 @@ from results.logs import (
     Report,
     Route,
     RuntimeLogReader,
+    RuntimeLogs,
     parse_message,
     read_runtime_logs,
 )
@@ -381,3 +382,79 @@ def test_the_edges_log_group_file_reads_back(tmp_path: Path) -> None:
     assert logs.routes.cache_state.counts() == {"miss": 1}
     assert logs.routes.time.tolist() == pytest.approx([T0 + 0.001], abs=1e-6)
     assert (logs.starts, logs.ends, logs.other_lines) == (2, 2, 0)
+
+
+def _columns_of(logs: RuntimeLogs) -> dict[str, object]:
+    inv, routes = logs.invocations, logs.routes
+    return {
+        "report": [
+            inv.end.tolist(),
+            inv.duration_ms.tolist(),
+            inv.billed_ms.tolist(),
+            inv.memory_mb.tolist(),
+            inv.max_memory_mb.tolist(),
+            [None if math.isnan(v) else v for v in inv.init_ms.tolist()],
+            inv.log_region.labels,
+            inv.log_region.codes.tolist(),
+            dict(inv.status),
+        ],
+        "route": [
+            routes.time.tolist(),
+            routes.cache_state.codes.tolist(),
+            routes.region.labels,
+            routes.region.codes.tolist(),
+            routes.dns_ms.tolist(),
+            routes.handler_ms.tolist(),
+            routes.dns_queries.tolist(),
+            dict(routes.reasons),
+            routes.max_stale_age_s,
+        ],
+        "counts": (logs.starts, logs.ends, logs.other_lines, logs.sources),
+        "malformed": logs.malformed.messages(),
+    }
+
+
+@pytest.mark.parametrize(("block_bytes", "threads"), [(1 << 20, 1), (700, 1), (700, 3)])
+def test_blocks_read_what_the_line_by_line_path_reads(
+    tmp_path: Path, block_bytes: int, threads: int
+) -> None:
+    # Every kind of line, in blocks of a few lines: the exact layouts (polars),
+    # a region first seen on a line only the general parser takes (its label
+    # must still come first), other lines, blanks, CRLF, malformed lines.
+    general_route = (
+        '{"event":"route","request_id":"g","cache_state":"stale","origin":"o",'
+        '"region":"ap-south-1","dns_ms":1.5,"handler_ms":2.5,"dns_queries":1,'
+        '"reason":"SERVFAIL","stale_age_s":12.0}'
+    )
+    lines = [
+        f"{iso(T0)}\tINIT_START Runtime Version: python:3.12",
+        f"{iso(T0 + 0.001)}\t{general_route}",
+        "",
+        f"{iso(T0 + 0.002)}\tREPORT RequestId: s\tDuration: 3.00 ms\tBilled Duration: 3 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB\tStatus: timeout",
+        f"{iso(T0 + 0.003)}\tSTART RequestId: \r",
+        "2026-02-30T17:31:48.123Z\tSTART RequestId: bad-date Version: 1",
+        f"{iso(T0 + 0.004)}\tEND RequestId: crlf\r",
+    ]
+    for i in range(40):
+        inv = Invocation(
+            end=T0 + 1 + i * 0.137,
+            duration_ms=0.5 + i,
+            init_ms=150.0 + i if i % 7 == 0 else None,
+            cache_state=("hit", "miss", "stale")[i % 3],
+            region=("eu-west-1", "us-east-1", "")[i % 3] if i > 3 else "us-west-2",
+            dns_queries=i % 2,
+            dns_ms=0.25 * i,
+        )
+        lines += invocation_lines(inv, i)
+        if i == 20:
+            lines += [f"{iso(T0 + 4)}\tREPORT RequestId: x\tDuration: 1 ms", "no tab here"]
+    path = _file(tmp_path, lines)
+    by_line = RuntimeLogReader()
+    by_line.read_range(path, 0, path.stat().st_size)
+    in_blocks = RuntimeLogReader(threads=threads, block_bytes=block_bytes)
+    in_blocks.read_file(path)
+    expected = _columns_of(by_line.result())
+    assert _columns_of(in_blocks.result()) == expected
+    assert expected["route"][2] == ("ap-south-1", "us-west-2", "us-east-1", "", "eu-west-1")  # type: ignore[index]
+    assert len(expected["malformed"]) == 4  # type: ignore[arg-type]
