@@ -24,7 +24,7 @@ import polars as pl
 from edgedrill_formats.access_log import EMPTY, SEPARATOR, field_names
 from edgedrill_formats.log_dir import CLOUDFRONT_DIR
 from results.errors import FormatError, MalformedLines
-from results.records import Categories, FloatArray, IntArray
+from results.records import BLOCK_BYTES, Categories, FloatArray, IntArray, line_blocks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,8 +51,9 @@ class AccessLog:
 class AccessLogReader:
     """Reads access-log files one line at a time into columns."""
 
-    def __init__(self, *, strict: bool = False) -> None:
+    def __init__(self, *, strict: bool = False, block_bytes: int = BLOCK_BYTES) -> None:
         self.malformed = MalformedLines(strict=strict)
+        self._block_bytes = max(1, block_bytes)
         self._time: array[float] = array("d")
         self._status: array[int] = array("q")
         self._taken: array[float] = array("d")
@@ -110,7 +111,10 @@ class AccessLogReader:
                 self._bad(source, number, str(exc))
 
     def _read_columns(self, path: Path) -> bool:
-        """Read a plain file with polars; False (nothing read) when it needs the line path."""
+        """Read a plain file with polars, a block of lines at a time.
+
+        False (nothing read) when the file needs the line path.
+        """
         header = _header(path)
         if header is None:
             return False
@@ -118,32 +122,30 @@ class AccessLogReader:
         index = {name: names.index(name) for name in names}
         wanted = [*_NEEDED, "x-edge-detailed-result-type"]
         picked = sorted({index[name] for name in wanted if name in index} | {len(names) - 1})
-        try:
-            frame = pl.read_csv(
-                path,
-                has_header=False,
-                skip_lines=skip,
-                separator=SEPARATOR,
-                quote_char=None,
-                schema={f"f{k}": pl.String for k in range(len(names))},
-                columns=picked,
-            )
-            columns = _columns(frame, index, len(names))
-        except pl.exceptions.PolarsError:
+        results, details = dict(self._results), dict(self._details)
+        chunks = []
+        for block in line_blocks(path, self._block_bytes, skip_lines=skip):
+            try:
+                frame = pl.read_csv(
+                    block,
+                    has_header=False,
+                    separator=SEPARATOR,
+                    quote_char=None,
+                    schema={f"f{k}": pl.String for k in range(len(names))},
+                    columns=picked,
+                )
+                columns = _columns(frame, index, len(names))
+            except pl.exceptions.PolarsError:
+                return False
+            if columns is None:
+                return False
+            when, status, taken, result, detail = columns
+            chunks.append((when, status, taken, _codes(result, results), _codes(detail, details)))
+        if not chunks:
             return False
-        if columns is None:
-            return False
-        when, status, taken, result, detail = columns
         self._flush()
-        self._chunks.append(
-            (
-                when,
-                status,
-                taken,
-                _codes(result, self._results),
-                _codes(detail, self._details),
-            )
-        )
+        self._chunks += chunks
+        self._results, self._details = results, details
         return True
 
     def _flush(self) -> None:

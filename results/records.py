@@ -27,7 +27,7 @@ from edgedrill_formats.records import REQUESTS_COLUMNS
 from results.errors import FormatError, MalformedLines, RunFolderError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Iterator, Sequence
     from pathlib import Path
 
 FloatArray = npt.NDArray[np.float64]
@@ -44,6 +44,7 @@ COLUMNS = REQUESTS_COLUMNS
 _FLOAT_COLUMNS = ("start", "duration_ms", "late_ms")
 _INT_COLUMNS = ("status", "bytes")
 _TEXT_COLUMNS = {"method": 8, "x_cache": 32, "pop": 24, "origin_region": 24, "error": 96}
+BLOCK_BYTES = 16 << 20  # the text read at once by the block readers (whole lines)
 _READ = ("start", "duration_ms", "method", "status", "bytes", "x_cache", "pop",
          "origin_region", "late_ms", "error")  # fmt: skip
 
@@ -144,14 +145,19 @@ def _is_hit(x_cache: str) -> bool:
     return kind in ("hit", "refreshhit")
 
 
-def read_requests(path: Path, *, strict: bool = False) -> RequestRecords:
-    """Read ``requests.csv``; raise RunFolderError/FormatError naming the file and line."""
+def read_requests(
+    path: Path, *, strict: bool = False, block_bytes: int = BLOCK_BYTES
+) -> RequestRecords:
+    """Read ``requests.csv``; raise RunFolderError/FormatError naming the file and line.
+
+    ``block_bytes`` is how much text polars reads at once.
+    """
     malformed = MalformedLines(strict=strict)
     header = _read_header(path)
     index = {name: header.index(name) for name in COLUMNS}
     if _has_no_rows(path):
         return _empty(malformed)
-    columnar = _columnar_read(path, header, index, malformed)
+    columnar = _columnar_read(path, header, index, malformed, block_bytes)
     if columnar is not None:
         return columnar
     try:
@@ -200,7 +206,11 @@ _ODD_TEXT = '[^\x01-\xff]|"'
 
 
 def _columnar_read(
-    path: Path, header: list[str], index: dict[str, int], malformed: MalformedLines
+    path: Path,
+    header: list[str],
+    index: dict[str, int],
+    malformed: MalformedLines,
+    block_bytes: int,
 ) -> RequestRecords | None:
     """The file read column-wise by polars, or None when numpy's read must decide.
 
@@ -208,6 +218,8 @@ def _columnar_read(
     ``#`` anywhere (numpy's comment character), no quote or carriage return,
     numbers polars reads too (both round correctly), finite, Latin-1 text;
     text is cut at its column's width as numpy's fixed-width read cuts it.
+    The file is read a block of lines at a time, so that memory holds the
+    columns, not the text.
     """
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
         if view.find(b"#") >= 0 or view.find(b'"') >= 0 or view.find(b"\r") >= 0:
@@ -215,53 +227,92 @@ def _columnar_read(
         commas = _count(view, b",")
     if len(set(header)) != len(header):
         return None
+    numbers: dict[str, list[npt.NDArray[Any]]] = {n: [] for n in (*_FLOAT_COLUMNS, *_INT_COLUMNS)}
+    texts: dict[str, tuple[dict[str, int], list[CodeArray]]] = {
+        name: ({}, []) for name in _TEXT_COLUMNS
+    }
+    rows = 0
+    for block in line_blocks(path, block_bytes, skip_lines=1):
+        frame = _block_frame(block, header, index)
+        if frame is None:
+            return None
+        rows += frame.height
+        for name, parts in numbers.items():
+            parts.append(frame[name].to_numpy())
+        for name, (table, codes) in texts.items():
+            codes.append(_codes(frame[name], table))
+    # Unquoted, every line holds as many commas as the header: none is short.
+    if rows == 0 or commas != (rows + 1) * (len(header) - 1):
+        return None
+    columns = {name: np.concatenate(parts) for name, parts in numbers.items()}
+    order = np.argsort(columns["start"], kind="stable")
+    sorted_columns = {name: np.ascontiguousarray(column[order]) for name, column in columns.items()}
+    del columns
+    categories = {
+        name: _categories(tuple(table), np.concatenate(codes)[order])
+        for name, (table, codes) in texts.items()
+    }
+    return RequestRecords(
+        start=sorted_columns["start"].astype(np.float64),
+        duration_ms=sorted_columns["duration_ms"].astype(np.float64),
+        status=sorted_columns["status"].astype(np.int64),
+        bytes=sorted_columns["bytes"].astype(np.int64),
+        late_ms=sorted_columns["late_ms"].astype(np.float64),
+        method=categories["method"],
+        x_cache=categories["x_cache"],
+        pop=categories["pop"],
+        origin_region=categories["origin_region"],
+        error=categories["error"],
+        malformed=malformed,
+    )
+
+
+def _block_frame(block: bytes, header: list[str], index: dict[str, int]) -> pl.DataFrame | None:
+    """One block of lines as the columns read, text cut; None when numpy must decide."""
     kinds = {
         **dict.fromkeys(_FLOAT_COLUMNS, pl.Float64),
         **dict.fromkeys(_INT_COLUMNS, pl.Int64),
         **dict.fromkeys(_TEXT_COLUMNS, pl.String),
     }
-    schema = {name if name in kinds else f"unread {k}": pl.String for k, name in enumerate(header)}
     try:
         frame = pl.read_csv(
-            path,
+            block,
             has_header=False,
-            skip_lines=1,
             quote_char='"',
-            schema={name: kinds.get(name, kind) for name, kind in schema.items()},
+            schema={
+                name if name in kinds else f"unread {k}": kinds.get(name, pl.String)
+                for k, name in enumerate(header)
+            },
             columns=[index[name] for name in _READ],
         )
     except pl.exceptions.PolarsError:
         return None  # a cell polars cannot read as its column's type
-    # Unquoted, every line holds as many commas as the header: none is short.
-    if frame.height == 0 or commas != (frame.height + 1) * (len(header) - 1):
-        return None
-    numbers = {name: frame[name] for name in (*_FLOAT_COLUMNS, *_INT_COLUMNS)}
-    if any(column.null_count() for column in numbers.values()):
+    numbers = [frame[name] for name in (*_FLOAT_COLUMNS, *_INT_COLUMNS)]
+    if any(column.null_count() for column in numbers):
         return None  # an empty cell
-    if not all(np.isfinite(numbers[name].to_numpy()).all() for name in _FLOAT_COLUMNS):
+    if not all(np.isfinite(frame[name].to_numpy()).all() for name in _FLOAT_COLUMNS):
         return None
-    if (numbers["duration_ms"] < 0).any() or (numbers["status"] < 0).any():
+    if (frame["duration_ms"] < 0).any() or (frame["status"] < 0).any():
         return None
-    texts = {
-        name: frame[name].fill_null("").str.slice(0, width) for name, width in _TEXT_COLUMNS.items()
-    }
-    del frame
-    if any(column.str.contains(_ODD_TEXT).any() for column in texts.values()):
-        return None
-    order = np.argsort(numbers["start"].to_numpy(), kind="stable")
-    return RequestRecords(
-        start=_numbers(numbers["start"], order, np.float64),
-        duration_ms=_numbers(numbers["duration_ms"], order, np.float64),
-        status=_numbers(numbers["status"], order, np.int64),
-        bytes=_numbers(numbers["bytes"], order, np.int64),
-        late_ms=_numbers(numbers["late_ms"], order, np.float64),
-        method=_categories(texts["method"], order),
-        x_cache=_categories(texts["x_cache"], order),
-        pop=_categories(texts["pop"], order),
-        origin_region=_categories(texts["origin_region"], order),
-        error=_categories(texts["error"], order),
-        malformed=malformed,
+    frame = frame.with_columns(
+        pl.col(name).fill_null("").str.slice(0, width) for name, width in _TEXT_COLUMNS.items()
     )
+    if any(frame[name].str.contains(_ODD_TEXT).any() for name in _TEXT_COLUMNS):
+        return None
+    return frame
+
+
+def line_blocks(
+    path: Path, block_bytes: int = BLOCK_BYTES, *, skip_lines: int = 0
+) -> Iterator[bytes]:
+    """Whole lines of ``path``, about ``block_bytes`` at a time, after its first ``skip_lines``."""
+    with path.open("rb") as handle:
+        for _ in range(skip_lines):
+            handle.readline()
+        while data := handle.read(block_bytes):
+            if not data.endswith(b"\n"):
+                data += handle.readline()  # the block ends at a line's end
+            yield data
 
 
 def _count(view: mmap.mmap, byte: bytes) -> int:
@@ -270,18 +321,16 @@ def _count(view: mmap.mmap, byte: bytes) -> int:
     return sum(view[at : at + window].count(byte) for at in range(0, len(view), window))
 
 
-def _numbers(
-    column: pl.Series, order: npt.NDArray[np.intp], dtype: type[np.float64] | type[np.int64]
-) -> Any:
-    return np.ascontiguousarray(column.to_numpy()[order], dtype=dtype)
+def _codes(column: pl.Series, table: dict[str, int]) -> CodeArray:
+    """Codes into ``table``, grown with new labels in order of first appearance."""
+    for label in column.unique(maintain_order=True).to_list():
+        table.setdefault(label, len(table))
+    codes: CodeArray = column.replace_strict(table, return_dtype=pl.Int32).to_numpy()
+    return codes
 
 
-def _categories(column: pl.Series, order: npt.NDArray[np.intp]) -> Categories:
-    """A text column in ``order``, as codes in order of first appearance (as ``encode``)."""
-    labels = column.unique(maintain_order=True).to_list()
-    table = {label: code for code, label in enumerate(labels)}
-    codes = column.replace_strict(table, return_dtype=pl.Int32).to_numpy()[order]
-    # Codes follow first appearance in file order; renumber by appearance in ``order``.
+def _categories(labels: tuple[str, ...], codes: CodeArray) -> Categories:
+    """Codes in file order's labels, renumbered by first appearance in their own order."""
     present, first = np.unique(codes, return_index=True)
     ranked = present[np.argsort(first, kind="stable")]
     renumber = np.zeros(len(labels), dtype=np.int32)

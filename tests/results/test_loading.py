@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
+from results.access_log import AccessLogReader
 from results.errors import FormatError
 from results.loading import read_inputs
 from results.logs import RuntimeLogReader, file_ranges
+from tests.results.synthetic import T0, access_line, write_access_log
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,3 +79,32 @@ def test_strict_workers_raise_the_first_bad_line(broken_copy: tuple[Path, Path, 
     with pytest.raises(FormatError) as caught:
         read_inputs(run_dir, strict=True, workers=2, block_bytes=1 << 14)
     assert caught.value.location == f"{log}:{line}"
+
+
+def test_an_access_log_in_blocks_reads_what_its_gzip_copy_reads(tmp_path: Path) -> None:
+    # The plain file is read by polars a few lines at a time; the gzip copy
+    # takes the line-by-line reader.
+    lines = [
+        access_line(
+            T0 + (13 * i % 17),
+            status=(200, 503, 0)[i % 3],
+            result=("Hit", "Miss", "Error", "LimitExceeded")[i % 4],
+            detail=("", "OriginConnectError", "Error")[i % 3],
+            taken=0.001 * i,
+        )
+        for i in range(40)
+    ]
+    plain = write_access_log(tmp_path, lines)
+    packed = plain.with_suffix(".gz")
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    in_blocks = AccessLogReader(block_bytes=300)
+    in_blocks.read_file(plain)
+    by_line = AccessLogReader()
+    by_line.read_file(packed)
+    a, b = in_blocks.result(), by_line.result()
+    for name in ("time", "status", "time_taken_s"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+    for name in ("result_type", "detailed_result_type"):
+        assert getattr(a, name).labels == getattr(b, name).labels, name
+        assert np.array_equal(getattr(a, name).codes, getattr(b, name).codes), name
+    assert len(a) == 40

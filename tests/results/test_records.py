@@ -10,7 +10,7 @@ import pytest
 from edgedrill_formats.run_folder import RATE_CSV, REQUESTS_CSV
 from loadtests._records import RecordsWriter, RunCounts, rate_rows, write_rate_csv
 from results.errors import FormatError, MalformedLines, RunFolderError
-from results.records import COLUMNS, read_requests
+from results.records import COLUMNS, RequestRecords, read_requests
 from results.run_folder import read_rate
 from tests.results.synthetic import HIT, MISS, T0, Row, write_requests
 
@@ -189,3 +189,43 @@ def test_the_analysis_reads_the_scenarios_rate_csv(tmp_path: Path) -> None:
     assert rate.achieved.tolist() == [2.0, 0.0, 1.0, 0.0]
     assert rate.late.tolist() == [1.0, 0.0, 0.0, 0.0]
     assert malformed.count == 0
+
+
+def _same_records(a: RequestRecords, b: RequestRecords) -> None:
+    for name in ("start", "duration_ms", "status", "bytes", "late_ms"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        assert np.array_equal(x, y), name
+    for name in ("method", "x_cache", "pop", "origin_region", "error"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.labels == y.labels, name
+        assert np.array_equal(x.codes, y.codes), name
+
+
+def test_polars_in_blocks_reads_what_numpy_reads(tmp_path: Path) -> None:
+    # The same rows twice: unquoted (read by polars, here a few lines at a
+    # time) and with one quoted cell (which sends the file to numpy's read).
+    rows = [
+        Row(
+            T0 + (37 * i % 23) * 0.01,  # out of order, with ties
+            0.5 + i * 1.25,
+            status=(200, 503, 0, 404)[i % 4],
+            x_cache=(HIT, MISS, "")[i % 3],
+            origin_region=("eu-west-1", "us-east-1", "")[i % 3],
+            error=("", "x" * 120 + str(i % 2), "ConnectionRefusedError(111)")[i % 3],
+            late_ms=(0.0, 2.5)[i % 2],
+            bytes=i * 7,
+        )
+        for i in range(30)
+    ]
+    plain = tmp_path / "plain.csv"
+    write_requests(plain, rows)
+    quoted = tmp_path / "quoted.csv"
+    text = plain.read_text()
+    quoted.write_text(text.replace(",GET,", ',"GET",', 1))
+    assert '"GET"' in quoted.read_text()
+    by_numpy = read_requests(quoted)
+    in_blocks = read_requests(plain, block_bytes=200)
+    _same_records(in_blocks, by_numpy)
+    _same_records(read_requests(plain), by_numpy)
+    assert max(len(label) for label in by_numpy.error.labels) == 96  # cut at the width
