@@ -682,8 +682,8 @@ class RuntimeLogReader:
         self._flush_reports()
         self._flush_routes()
         c = self._c
-        report_parts = [
-            *self._report_chunks,
+        self._c = _Columns()
+        self._report_chunks.append(
             (
                 _floats(c.report_end),
                 _floats(c.duration),
@@ -692,24 +692,9 @@ class RuntimeLogReader:
                 _ints(c.max_memory),
                 _floats(c.init),
                 _codes(c.log_region),
-            ),
-        ]
-        end, duration, billed, memory, max_memory, init, log_region = (
-            np.concatenate(column) for column in zip(*report_parts, strict=True)
+            )
         )
-        order = np.argsort(end, kind="stable")
-        invocations = Invocations(
-            end=end[order],
-            duration_ms=duration[order],
-            billed_ms=billed[order].astype(np.int64),
-            memory_mb=memory[order].astype(np.int64),
-            max_memory_mb=max_memory[order].astype(np.int64),
-            init_ms=init[order],
-            log_region=Categories(tuple(self._log_regions), log_region[order].astype(np.int32)),
-            status=dict(self._status),
-        )
-        route_parts = [
-            *self._route_chunks,
+        self._route_chunks.append(
             (
                 _floats(c.route_time),
                 _codes(c.state),
@@ -717,19 +702,35 @@ class RuntimeLogReader:
                 _floats(c.dns_ms),
                 _floats(c.handler_ms),
                 _ints(c.queries),
-            ),
-        ]
-        time, state, region, dns_ms, handler_ms, queries = (
-            np.concatenate(column) for column in zip(*route_parts, strict=True)
+            )
         )
-        order = np.argsort(time, kind="stable")
+        del c
+        # Sorted once, kept as the only chunk: a later call gives the same.
+        reports = _sorted_columns(self._report_chunks)
+        self._report_chunks = [reports]
+        end, duration, billed, memory, max_memory, init, log_region = reports
+        invocations = Invocations(
+            end=end,
+            duration_ms=duration,
+            billed_ms=billed.astype(np.int64, copy=False),
+            memory_mb=memory.astype(np.int64, copy=False),
+            max_memory_mb=max_memory.astype(np.int64, copy=False),
+            init_ms=init,
+            log_region=Categories(
+                tuple(self._log_regions), log_region.astype(np.int32, copy=False)
+            ),
+            status=dict(self._status),
+        )
+        route_columns = _sorted_columns(self._route_chunks)
+        self._route_chunks = [route_columns]
+        time, state, region, dns_ms, handler_ms, queries = route_columns
         routes = Routes(
-            time=time[order],
-            cache_state=Categories(CACHE_STATES, state[order].astype(np.int32)),
-            region=Categories(tuple(self._route_regions), region[order].astype(np.int32)),
-            dns_ms=dns_ms[order],
-            handler_ms=handler_ms[order],
-            dns_queries=queries[order].astype(np.int64),
+            time=time,
+            cache_state=Categories(CACHE_STATES, state.astype(np.int32, copy=False)),
+            region=Categories(tuple(self._route_regions), region.astype(np.int32, copy=False)),
+            dns_ms=dns_ms,
+            handler_ms=handler_ms,
+            dns_queries=queries.astype(np.int64, copy=False),
             reasons=dict(self._reasons),
             max_stale_age_s=self._max_stale,
         )
@@ -742,6 +743,27 @@ class RuntimeLogReader:
             sources=tuple(self.sources),
             malformed=self.malformed,
         )
+
+
+def _sorted_columns(chunks: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """Chunked columns joined, rows sorted by the first column (stable); empties ``chunks``.
+
+    One column at a time, each column's chunks let go once joined, so that
+    the peak is about one copy of the data, not three.
+    """
+    columns = [list(column) for column in zip(*chunks, strict=True)]
+    chunks.clear()
+    key = np.concatenate(columns[0])
+    columns[0].clear()
+    order = np.argsort(key, kind="stable")
+    joined = [key[order]]
+    del key
+    for parts in columns[1:]:
+        column = np.concatenate(parts)
+        parts.clear()
+        joined.append(column[order])
+        del column
+    return tuple(joined)
 
 
 def _split_lines(data: bytes, count: int) -> pl.Series | None:
