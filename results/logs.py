@@ -21,7 +21,6 @@ Used`` in MB; ``Init Duration`` only on a cold start.
 from __future__ import annotations
 
 import codecs
-import itertools
 import json
 import math
 import re
@@ -41,7 +40,7 @@ from results.errors import FormatError, MalformedLines
 from results.records import BoolArray, Categories, CodeArray, FloatArray, IntArray
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Mapping
     from concurrent.futures import Future
     from pathlib import Path
 
@@ -408,7 +407,7 @@ class RuntimeLogReader:
         """Read the lines of ``path`` that begin in bytes ``[start, end)``; returns how many.
 
         Line numbers in errors count from the range's first line; a caller that
-        splits a file adds the lines of the ranges before (:func:`merge_runtime_logs`).
+        splits a file adds the lines of the ranges before it.
         """
         region = region if region is not None else log_group_region(path.name)
         if start == 0:
@@ -966,78 +965,3 @@ def read_runtime_logs(
     for path in files:
         reader.read_file(path)
     return reader.result()
-
-
-def file_ranges(path: Path, parts: int, *, minimum: int = 32 << 20) -> list[tuple[int, int]]:
-    """Split a file into up to ``parts`` byte ranges of at least ``minimum`` bytes."""
-    size = path.stat().st_size
-    count = max(1, min(parts, size // max(minimum, 1)))
-    edges = [size * k // count for k in range(count + 1)]
-    return list(itertools.pairwise(edges))
-
-
-def merge_runtime_logs(
-    parts: Sequence[tuple[RuntimeLogs, str, int]], *, strict: bool
-) -> RuntimeLogs:
-    """Join logs read in pieces, in file order: ``(logs, file, lines read)`` per piece.
-
-    Malformed lines get their line numbers in the whole file back; when
-    ``strict``, the first of them in file order is raised.
-    """
-    malformed = MalformedLines(strict=False)
-    offsets: dict[str, int] = {}
-    for logs, source, lines in parts:
-        offset = offsets.get(source, 0)
-        malformed.count += logs.malformed.count
-        for error in logs.malformed.examples:
-            line = error.line + offset if error.source == source else error.line
-            if len(malformed.examples) < malformed.keep:
-                malformed.examples.append(FormatError(error.source, line, error.reason))
-        offsets[source] = offset + lines
-    if strict and malformed.examples:
-        raise malformed.examples[0]
-    pieces = [logs for logs, _, _ in parts]
-    inv = [p.invocations for p in pieces]
-    end = np.concatenate([i.end for i in inv])
-    order = np.argsort(end, kind="stable")
-    status: Counter[str] = Counter()
-    for i in inv:
-        status.update(i.status)
-    invocations = Invocations(
-        end=end[order],
-        duration_ms=np.concatenate([i.duration_ms for i in inv])[order],
-        billed_ms=np.concatenate([i.billed_ms for i in inv])[order],
-        memory_mb=np.concatenate([i.memory_mb for i in inv])[order],
-        max_memory_mb=np.concatenate([i.max_memory_mb for i in inv])[order],
-        init_ms=np.concatenate([i.init_ms for i in inv])[order],
-        log_region=Categories.concatenate([i.log_region for i in inv]).take(order),
-        status=dict(status),
-    )
-    rts = [p.routes for p in pieces]
-    time = np.concatenate([r.time for r in rts])
-    order = np.argsort(time, kind="stable")
-    reasons: Counter[tuple[str, str]] = Counter()
-    for r in rts:
-        reasons.update(r.reasons)
-    routes = Routes(
-        time=time[order],
-        cache_state=Categories.concatenate([r.cache_state for r in rts]).take(order),
-        region=Categories.concatenate([r.region for r in rts]).take(order),
-        dns_ms=np.concatenate([r.dns_ms for r in rts])[order],
-        handler_ms=np.concatenate([r.handler_ms for r in rts])[order],
-        dns_queries=np.concatenate([r.dns_queries for r in rts])[order],
-        reasons=dict(reasons),
-        max_stale_age_s=max((r.max_stale_age_s for r in rts), default=0.0),
-    )
-    sources: list[str] = []
-    for p in pieces:
-        sources += [s for s in p.sources if s not in sources]
-    return RuntimeLogs(
-        invocations=invocations,
-        routes=routes,
-        starts=sum(p.starts for p in pieces),
-        ends=sum(p.ends for p in pieces),
-        other_lines=sum(p.other_lines for p in pieces),
-        sources=tuple(sources),
-        malformed=malformed,
-    )

@@ -12,21 +12,13 @@ import pytest
 from results.access_log import AccessLogReader
 from results.errors import FormatError
 from results.loading import read_inputs
-from results.logs import RuntimeLogReader, file_ranges
+from results.logs import RuntimeLogReader
 from tests.results.synthetic import T0, access_line, write_access_log
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.results.synthetic import Truth
-
-
-def test_ranges_cover_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "f.log"
-    path.write_bytes(b"x" * 1000)
-    assert file_ranges(path, 3, minimum=100) == [(0, 333), (333, 666), (666, 1000)]
-    assert file_ranges(path, 3, minimum=600) == [(0, 1000)]
-    assert file_ranges(path, 8, minimum=300) == [(0, 333), (333, 666), (666, 1000)]
 
 
 @pytest.fixture
