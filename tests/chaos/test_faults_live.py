@@ -1,13 +1,15 @@
 """Each fault kind seen by a real DNS or HTTP client while injected, and gone after its rollback.
 
-``bucket:bandwidth``, ``bucket:truncate`` and ``lambda:timeout`` (30 s per
-request) are covered as spec mappings in test_faults.py only.
+``lambda:timeout`` runs on a distribution whose trigger times out after 1 s
+(30 s per request otherwise); ``bucket:bandwidth`` and ``bucket:truncate`` are
+observed through the fault proxy in tests/edge/test_fault_engines.py.
 """
 
 from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import Iterator
 
 import dns.exception
 import dns.flags
@@ -20,7 +22,7 @@ import pytest
 from chaos.control import ControlClient
 from chaos.faults import parse_fault
 from chaos.injection import injected
-from edge.stack import RunningStack
+from edge.stack import RunningStack, launch
 
 pytestmark = pytest.mark.slow
 
@@ -204,3 +206,33 @@ def test_lambda_error(stack: RunningStack, control: ControlClient) -> None:
         assert status == 503
         assert headers["x-cache"] == "Error from cloudfront"
     assert get(stack.state.edge_url, path + "-after")[0] == 200
+
+
+@pytest.fixture(scope="module")
+def short_trigger_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A distribution whose origin trigger times out after 1 s instead of 30 s."""
+    running = launch(
+        tmp_path_factory.mktemp("short-trigger") / "state.json",
+        objects=20,
+        extra_args=["--trigger-timeout-s", "1"],
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_lambda_timeout(short_trigger_stack: RunningStack) -> None:
+    stack = short_trigger_stack
+    control = ControlClient.from_state(stack.state)
+    path = f"/{stack.state.sample_keys[1]}?t={time.monotonic_ns()}"
+    started = time.monotonic()
+    with injected(parse_fault("lambda:timeout"), control, stack.state):
+        status, headers, _ = get(stack.state.edge_url, path)
+        took = time.monotonic() - started
+        # The function ran past the trigger timeout: CloudFront's 503, after it.
+        assert status == 503
+        assert headers["x-cache"] == "Error from cloudfront"
+        assert took >= 1.0
+    assert get(stack.state.edge_url, path + "-after")[0] == 200
+    assert control.list() == []
