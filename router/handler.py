@@ -64,6 +64,14 @@ class Environment:
     # configured origins once per answer, not once per invocation.
     _answer: tuple[str, ...] | None = None
     _found: Candidates | None = None
+    # Domain -> secondary origin, from the config once per environment.
+    _secondaries: dict[str, OriginConfig] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for origin in self.config.origins[1:]:
+            for domain in (origin.domain, origin.custom_domain):
+                if domain:
+                    self._secondaries.setdefault(domain, origin)
 
     def handle(self, event: object, context: object = None) -> Request:
         """Route one origin request; raises only EventError for a non-origin-request event."""
@@ -114,11 +122,7 @@ class Environment:
         origin; the primary attempt arrives on the primary, the first
         configured origin.
         """
-        arrived = current_domain(request).lower().rstrip(".")
-        for origin in self.config.origins[1:]:
-            if arrived in (origin.domain, origin.custom_domain):
-                return origin
-        return None
+        return self._secondaries.get(current_domain(request).lower().rstrip("."))
 
     def _pick(
         self, request: Request, origins: tuple[OriginConfig, ...], key: str

@@ -6,7 +6,6 @@ import argparse
 import csv
 import json
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from edgedrill.cli import build_parser, main
 from edgedrill.commands.gate import _load_gate
 from edgedrill.drill import aborted_by_stop_condition, add_drill_arguments, drill_args
 from edgedrill_formats.run_folder import FAULTS_JSONL, REQUESTS_CSV, RUN_JSON
+from tests.conftest import run_edgedrill
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIMARY = "us-east-1"
@@ -105,14 +105,7 @@ def test_aborted_is_read_from_run_json(tmp_path: Path) -> None:
 
 
 def _edgedrill(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
+    return run_edgedrill(*args, timeout=400)
 
 
 def _run_dir(out: Path) -> Path:

@@ -6,7 +6,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ from edgedrill.progress import (
 )
 from edgedrill_formats.records import REQUESTS_COLUMNS
 from edgedrill_formats.run_folder import PLAN_JSON, REQUESTS_CSV, RUN_JSON
+from tests.conftest import run_edgedrill
 
 if TYPE_CHECKING:
     from tests.loadtests.conftest import Target
@@ -224,14 +224,7 @@ def test_a_host_without_a_scheme_is_a_usage_error_at_once(
 
 
 def _edgedrill(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "edgedrill.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_edgedrill(*args, timeout=300)
 
 
 @pytest.mark.slow
