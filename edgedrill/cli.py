@@ -15,7 +15,18 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from edgedrill.commands import chaos, distribution, gate, results, router, run, seed
+from edgedrill.commands import (
+    alarms,
+    chaos,
+    deploy,
+    distribution,
+    gate,
+    logs,
+    results,
+    router,
+    run,
+    seed,
+)
 from edgedrill.errors import CliError
 from loadtests._errors import LoadtestError
 
@@ -25,7 +36,18 @@ if TYPE_CHECKING:
 
 # In the order of ``edgedrill --help``; ``seed`` adds ``--seed-from-log`` to ``up``,
 # so it comes after ``distribution``.
-COMMAND_GROUPS: tuple[ModuleType, ...] = (router, distribution, seed, run, gate, results, chaos)
+COMMAND_GROUPS: tuple[ModuleType, ...] = (
+    router,
+    deploy,
+    distribution,
+    seed,
+    run,
+    gate,
+    results,
+    logs,
+    chaos,
+    alarms,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,9 @@
+"""``edgedrill logs``: being written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add nothing yet."""
