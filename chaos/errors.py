@@ -5,7 +5,9 @@ ChaosError              exit 2: a fault could not be set up or taken down as ask
 ├── FaultSyntaxError    a fault spelling, duration, bandwidth or probability is not valid
 ├── TargetError         the fault names a region or domain the distribution does not have
 ├── ControlError        the control API refused a request or could not be reached
-└── RollbackError       a fault could not be confirmed removed (its lease still ends it)
+├── RollbackError       a fault could not be confirmed removed (its lease still ends it)
+├── NotAllowedError     an AWS target is not in the allow list (nothing was called)
+└── JournalError        an AWS fault's journal file cannot be read, written or trusted
 ```
 """
 
@@ -42,3 +44,11 @@ class ControlError(ChaosError):
 
 class RollbackError(ChaosError):
     """A fault could not be confirmed removed; its lease still ends it."""
+
+
+class NotAllowedError(ChaosError):
+    """The AWS target is not in the allow list; nothing was called."""
+
+
+class JournalError(ChaosError):
+    """An AWS fault's journal file cannot be read, written or trusted."""

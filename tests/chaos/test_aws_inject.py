@@ -1,0 +1,168 @@
+"""``edgedrill chaos inject`` in AWS mode, run as a command against moto's server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.chaos.aws_moto import reset
+from tests.conftest import run_edgedrill
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "drill-origin-b"
+ORIGINAL = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Cdn",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+            }
+        ],
+    }
+)
+# Nothing listens here: a test that must make no AWS call points its endpoint at it.
+DEAD_ENDPOINT = "http://127.0.0.1:9"
+
+
+@pytest.fixture(autouse=True)
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials that work only on moto, so a stray call fails at the endpoint, not the chain."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def s3(moto_server: str):
+    reset(moto_server)
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
+    return client
+
+
+def bucket_403(url: str, *extra: str) -> list[str]:
+    return [
+        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
+        "--endpoint-url", url, *extra,
+    ]  # fmt: skip
+
+
+def test_a_dry_run_prints_the_exact_policy_and_changes_nothing(s3, moto_server: str) -> None:
+    done = run_edgedrill(*bucket_403(moto_server, "--duration", "30s"))
+    assert done.returncode == 0, done.stderr
+    assert s3.get_bucket_policy(Bucket=BUCKET)["Policy"] == ORIGINAL
+    out = done.stdout
+    assert out.startswith("dry run: nothing changed")
+    start = out.index("{", out.index("would apply"))
+    merged, end = json.JSONDecoder().raw_decode(out, start)
+    assert merged["Statement"][0]["Sid"] == "Cdn"
+    deny = merged["Statement"][1]
+    assert deny["Sid"].startswith("EdgedrillDrill")
+    assert deny["Effect"] == "Deny"
+    assert "aws:CurrentTime" in deny["Condition"]["DateLessThan"]
+    assert ORIGINAL in out[end:]
+
+
+def test_execute_holds_the_deny_then_puts_back_the_exact_text(
+    s3, moto_server: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.json"
+    done = run_edgedrill(
+        *bucket_403(moto_server, "--duration", "0.5s", "--execute", "--journal", str(journal))
+    )
+    assert done.returncode == 0, done.stderr
+    assert s3.get_bucket_policy(Bucket=BUCKET)["Policy"] == ORIGINAL
+    record = json.loads(journal.read_text())
+    assert record["status"] == "restored"
+    assert [e["status"] for e in record["events"]] == [
+        "pending",
+        "applied",
+        "restoring",
+        "restored",
+    ]
+    assert record["change"]["original"] == ORIGINAL
+    assert "rolled back" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--allow", "bucket:another-bucket", "--duration", "5"], "--allow bucket:drill-origin-b"),
+        (["--duration", "5"], "--allow bucket:drill-origin-b"),
+        (["--allow", "bucket:drill-origin-b", "--aws-zone", "Z1"], "--aws-bucket NAME (not"),
+        (["--allow", "bucket:drill-origin-b"], "--duration: required"),
+        (["--allow", "bucket:drill-origin-b", "--duration", "2h"], "--duration: at most 1 h"),
+        (["--allow", "nonsense", "--duration", "5"], "expected bucket:NAME or zone:ID"),
+    ],
+)
+def test_a_bucket_target_refused_before_any_aws_call(args: list[str], message: str) -> None:
+    done = run_edgedrill(
+        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--endpoint-url", DEAD_ENDPOINT,
+        *args,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout
+    assert message in done.stderr
+    assert "cannot reach" not in done.stderr
+
+
+def test_a_zone_is_allowed_with_or_without_its_prefix_and_only_so() -> None:
+    base = ["chaos", "inject", "dns:nxdomain", "--aws-zone", "/hostedzone/Z9", "--aws-record",
+            "route.example", "--duration", "5", "--endpoint-url", DEAD_ENDPOINT]  # fmt: skip
+    refused = run_edgedrill(*base, "--allow", "zone:Z8")
+    assert refused.returncode == 2
+    assert "zone:Z9 is not allowed" in refused.stderr
+    allowed = run_edgedrill(*base, "--allow", "zone:Z9")
+    assert allowed.returncode == 2
+    # Past the allow list, on to Route 53:
+    assert "ListResourceRecordSets on zone Z9 record route.example. TXT: cannot reach" in (
+        allowed.stderr
+    )
+    assert "Traceback" not in allowed.stderr
+
+
+@pytest.mark.parametrize("fault", ["bucket:503", "dns:servfail", "lambda:error"])
+def test_a_spelling_without_an_aws_mode_names_those_with_one(fault: str) -> None:
+    done = run_edgedrill("chaos", "inject", fault, "--aws-bucket", BUCKET, "--duration", "5")
+    assert done.returncode == 2
+    assert "AWS mode supports bucket:403" in done.stderr
+    assert "dns:ttl=N" in done.stderr
+
+
+def test_aws_flags_without_an_aws_target_are_refused() -> None:
+    done = run_edgedrill("chaos", "inject", "bucket:503", "--execute")
+    assert done.returncode == 2
+    assert "--execute applies to AWS mode only" in done.stderr
+
+
+def test_a_record_dry_run_prints_both_change_batches(moto_server: str) -> None:
+    reset(moto_server)
+    route53 = boto3.client("route53", region_name="us-east-1", endpoint_url=moto_server)
+    zone = route53.create_hosted_zone(Name="drill.example", CallerReference="d")["HostedZone"]["Id"]
+    record: Any = {"Name": "route.drill.example.", "Type": "TXT", "TTL": 60,
+              "ResourceRecords": [{"Value": '"bucket-a"'}]}  # fmt: skip
+    route53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": record}]},
+    )
+    done = run_edgedrill(
+        "chaos", "inject", "dns:ttl=0", "--aws-zone", zone, "--aws-record", "route.drill.example",
+        "--allow", f"zone:{zone.split('/')[-1]}", "--duration", "10", "--endpoint-url", moto_server,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    decoder = json.JSONDecoder()
+    first, end = decoder.raw_decode(done.stdout, done.stdout.index("{"))
+    second, _ = decoder.raw_decode(done.stdout, done.stdout.index("{", end))
+    assert first["Changes"] == [{"Action": "UPSERT", "ResourceRecordSet": {**record, "TTL": 0}}]
+    assert second["Changes"] == [{"Action": "UPSERT", "ResourceRecordSet": record}]
+    listed = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    assert record in listed
