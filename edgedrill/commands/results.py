@@ -1,4 +1,4 @@
-"""``edgedrill report``, ``edgedrill compare`` and ``edgedrill fetch-logs``: a run's analysis.
+"""``edgedrill report`` and ``edgedrill compare``: a run's analysis.
 
 The analysis options are shared with ``edgedrill check`` (:mod:`edgedrill.commands.gate`).
 """
@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from edge.settings import MEMORY_MB, setting
 from edgedrill.errors import CliError
-from edgedrill_formats.log_dir import LAMBDA_DIR, log_group_file
-from edgedrill_formats.run_folder import LOGS_DIR, RUN_JSON
 
 if TYPE_CHECKING:
     from results.analysis import Analysis, Options
@@ -79,23 +77,6 @@ def register(subparsers: Any) -> None:
     )
     add_analysis_arguments(compare)
     compare.set_defaults(func=compare_command)
-
-    fetch = subparsers.add_parser(
-        "fetch-logs",
-        help="copy a real distribution's router logs from CloudWatch into a run folder",
-        description="Copy the router's CloudWatch log events of RUN_DIR's time span (run.json) "
-        "from /aws/lambda/us-east-1.FUNCTION in each region into "
-        "RUN_DIR/logs/lambda/<region>.FUNCTION.log, for edgedrill report and check.",
-    )
-    fetch.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    fetch.add_argument("--function", required=True, help="the Lambda@Edge function's name")
-    fetch.add_argument(
-        "--regions",
-        required=True,
-        help="comma-separated regions whose edge locations ran the function",
-    )
-    fetch.add_argument("--endpoint-url", default=None, help="CloudWatch Logs endpoint (testing)")
-    fetch.set_defaults(func=fetch_logs_command)
 
 
 def _percentile_list(text: str) -> tuple[float, ...]:
@@ -244,40 +225,4 @@ def compare_command(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise CliError(f"{args.html}: cannot write: {exc}") from exc
         print(f"comparison page: {args.html}", file=sys.stderr)  # noqa: T201
-    return 0
-
-
-def fetch_logs_command(args: argparse.Namespace) -> int:
-    """Write the router's CloudWatch events of a run into its logs/lambda/ folder."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from results.analysis import LOG_GRACE_S
-    from results.cloudwatch import edge_log_group, fetch_events, write_events
-    from results.errors import ResultsError
-    from results.run_folder import read_run_info
-
-    try:
-        info = read_run_info(args.run_dir / RUN_JSON)
-    except ResultsError as exc:
-        raise CliError(str(exc)) from exc
-    regions = [r.strip() for r in args.regions.split(",") if r.strip()]
-    if not regions:
-        raise CliError("--regions: give at least one region")
-    group = edge_log_group(args.function)
-    start_ms = int((info.start - 1.0) * 1000)
-    end_ms = int((info.end + LOG_GRACE_S) * 1000)
-    for region in regions:
-        client = boto3.client("logs", region_name=region, endpoint_url=args.endpoint_url)
-        path = args.run_dir / LOGS_DIR / LAMBDA_DIR / log_group_file(region, args.function)
-        try:
-            count = write_events(fetch_events(client, group, start_ms, end_ms), path)
-        except client.exceptions.ResourceNotFoundException:
-            path.unlink(missing_ok=True)
-            note = f"{region}: no log group {group} (the function did not run there)"
-            print(note, file=sys.stderr)  # noqa: T201
-            continue
-        except (BotoCoreError, ClientError, ResultsError) as exc:
-            raise CliError(f"{region} {group}: {exc}") from exc
-        print(f"{path} ({count:,} events)")  # noqa: T201
     return 0

@@ -7,21 +7,38 @@ from typing import TYPE_CHECKING
 import pytest
 
 from edgedrill.cli import main
+from edgedrill.commands import logs as logs_command
 from results.analysis import analyse, load_run
-from results.cloudwatch import edge_log_group, fetch_events, write_events
+from results.cloudwatch import (
+    edge_log_group,
+    fetch_events,
+    holds_log_group,
+    quoted_term,
+    write_events,
+)
 from results.errors import ResultsError
 from results.logs import RuntimeLogReader, parse_timestamp
+from tests.edgedrill.test_fetch_logs import reset_moto
 from tests.results.synthetic import FUNCTION, T0, Invocation, Row, invocation_lines, minimal_run
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
+@pytest.fixture
+def moto_url(moto_server: str) -> Iterator[str]:
+    """moto's server, empty before and after the test."""
+    reset_moto(moto_server)
+    yield moto_server
+    reset_moto(moto_server)
+
+
 @pytest.mark.slow
-def test_paging_and_writing(moto_server: str, tmp_path: Path) -> None:
+def test_paging_and_writing(moto_url: str, tmp_path: Path) -> None:
     import boto3
 
-    client = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_server)
+    client = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_url)
     group = "/aws/lambda/us-east-1.fn"
     client.create_log_group(logGroupName=group)
     t0 = 1795714308123
@@ -46,8 +63,10 @@ def test_paging_and_writing(moto_server: str, tmp_path: Path) -> None:
         requests.append(dict(params))
 
     client.meta.events.register("provide-client-params.logs.FilterLogEvents", seen)
-    fetched = list(fetch_events(client, group, t0, t0 + 1000, page_size=4))
+    pages: list[int] = []
+    fetched = list(fetch_events(client, group, t0, t0 + 1000, page_size=4, on_page=pages.append))
     assert [e["message"] for e in fetched] == [m for _, m in [*starts, traceback]]
+    assert pages == [4, 8, 12, 13]
     assert len(requests) == 4
     assert [r.get("limit") for r in requests] == [4] * 4
     assert "nextToken" not in requests[0]
@@ -63,14 +82,60 @@ def test_paging_and_writing(moto_server: str, tmp_path: Path) -> None:
     reader.read_file(path)
     logs = reader.result()
     assert (logs.starts, logs.other_lines) == (12, 1)
+    # A fetch that fails half-way leaves the file it replaces as it was, and no partial one.
+
+    def failing() -> Iterator[dict[str, object]]:
+        yield {"timestamp": t0, "message": "START RequestId: x"}
+        raise ResultsError("boom")
+
+    with pytest.raises(ResultsError, match="boom"):
+        write_events(failing(), path)
+    assert len(path.read_text().splitlines()) == 13
+    assert sorted(p.name for p in path.parent.iterdir()) == ["us-east-1.fn.log"]
+    # Only the events holding a quoted term, wherever it sits in the line.
+    found = fetch_events(client, group, None, None, filter_pattern=quoted_term("r7"))
+    assert [e["message"] for e in found] == ["START RequestId: r7 Version: 1\n"]
+
+
+@pytest.mark.slow
+def test_log_group_found_by_exact_name_across_pages(moto_url: str) -> None:
+    import boto3
+
+    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_url)
+    group = edge_log_group("fn")
+    for suffix in ("-a", "-b", "-c", "-d", "-e"):
+        client.create_log_group(logGroupName=group + suffix)
+    requests: list[dict[str, object]] = []
+    client.meta.events.register(
+        "provide-client-params.logs.DescribeLogGroups",
+        lambda params, **_: requests.append(dict(params)),
+    )
+    # Other functions whose names start with this one's are not this one's group.
+    assert not holds_log_group(client, group, page_size=2)
+    assert len(requests) == 3
+    assert all(r["logGroupNamePrefix"] == group for r in requests)
+    client.create_log_group(logGroupName=group)
+    assert holds_log_group(client, group, page_size=2)
+    assert holds_log_group(client, group + "-e", page_size=2)
+
+
+@pytest.mark.parametrize("text", ["", "a b", 'a"b', "x" * 129, "é"])
+def test_quoted_term_takes_ids_only(text: str) -> None:
+    with pytest.raises(ResultsError, match="an id is 1 to 128 characters"):
+        quoted_term(text)
 
 
 @pytest.mark.slow
 def test_fetch_logs_into_a_run_folder(
-    moto_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    moto_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import boto3
 
+    # A progress line after every page.
+    monkeypatch.setattr(logs_command, "PROGRESS_EVERY_S", -1.0)
     run_dir = minimal_run(tmp_path / "run", [Row(T0 + 0.5, 10.0, x_cache="Miss from cloudfront")])
     invocations = [
         Invocation(
@@ -83,7 +148,7 @@ def test_fetch_logs_into_a_run_folder(
         for i in range(6)
     ]
     lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
-    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_server)
+    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_url)
     group = edge_log_group(FUNCTION)
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="2026/11/26/[1]abcdef")
@@ -103,12 +168,13 @@ def test_fetch_logs_into_a_run_folder(
         "--regions",
         "eu-west-1,ap-south-1",
         "--endpoint-url",
-        moto_server,
+        moto_url,
     ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "eu-west-1.edgedrill-router.log (24 events)" in out
     assert "ap-south-1: no log group" in err
+    assert "eu-west-1: 24 events so far" in err
     analysis = analyse(load_run(run_dir, strict=True))
     assert analysis.router is not None
     assert analysis.router.invocations == 6

@@ -1,0 +1,263 @@
+"""``edgedrill fetch-logs`` on moto's server: regions found, a window fetched, a request found."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from edgedrill.cli import main
+from results.cloudwatch import edge_log_group
+from results.logs import parse_timestamp
+from results.run_folder import read_run_info
+from tests.conftest import run_edgedrill
+from tests.results.synthetic import FUNCTION, T0, Invocation, invocation_lines, iso, minimal_run
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+GROUP = edge_log_group(FUNCTION)
+STREAM = "2026/11/26/[1]0123456789abcdef"
+# A Lambda request id and a CloudFront one (x-amz-cf-id), as they look.
+LAMBDA_ID = "5bd4a3c2-0f1e-4d2c-9b8a-7c6d5e4f3a21"
+CF_ID = "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=="
+
+
+def reset_moto(url: str) -> None:
+    """Empty moto's backends: they live in the test process, shared by every server."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+
+
+@pytest.fixture
+def moto_url(moto_server: str) -> Iterator[str]:
+    """moto's server, empty before and after the test."""
+    reset_moto(moto_server)
+    yield moto_server
+    reset_moto(moto_server)
+
+
+def _put(url: str, region: str, lines: list[str], *, group: str = GROUP) -> None:
+    """Create ``group`` in ``region`` and put the ``<ISO>\\t<message>`` lines as its events."""
+    import boto3
+
+    client = boto3.client("logs", region_name=region, endpoint_url=url)
+    client.create_log_group(logGroupName=group)
+    client.create_log_stream(logGroupName=group, logStreamName=STREAM)
+    client.put_log_events(
+        logGroupName=group,
+        logStreamName=STREAM,
+        logEvents=[
+            {"timestamp": round(parse_timestamp(stamp) * 1000), "message": message + "\n"}
+            for stamp, message in (line.split("\t", 1) for line in lines)
+        ],
+    )
+
+
+def _invocations(count: int, *, start: float, region: str, first: int = 0) -> list[str]:
+    return [
+        line
+        for i in range(count)
+        for line in invocation_lines(
+            Invocation(
+                end=start + i * 0.5,
+                duration_ms=2.0 + i,
+                init_ms=120.0 if i == 0 else None,
+                cache_state="miss" if i == 0 else "hit",
+                dns_queries=1 if i == 0 else 0,
+                region=region,
+            ),
+            first + i,
+        )
+    ]
+
+
+@pytest.mark.slow
+def test_regions_found_without_regions_flag(
+    moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _put(moto_url, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
+    _put(moto_url, "ap-northeast-1", _invocations(2, start=T0 + 2, region="ap-northeast-1"))
+    # Another function whose name starts with this one's: its group is not this one's.
+    _put(moto_url, "us-west-2", [f"{iso(T0 + 1)}\tSTART RequestId: x"], group=GROUP + "-canary")
+    run_dir = minimal_run(tmp_path / "run", [])
+    # AWS_ENDPOINT_URL alone points every client at moto (botocore reads it).
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    done = run_edgedrill("fetch-logs", str(run_dir), "--function", FUNCTION)
+    assert done.returncode == 0, done.stderr
+    assert f"{GROUP}: in ap-northeast-1, eu-west-1 (2 of " in done.stderr
+    assert done.stdout.splitlines() == [
+        f"{run_dir}/logs/lambda/ap-northeast-1.{FUNCTION}.log (8 events)",
+        f"{run_dir}/logs/lambda/eu-west-1.{FUNCTION}.log (12 events)",
+    ]
+    assert sorted(p.name for p in (run_dir / "logs" / "lambda").iterdir()) == [
+        f"ap-northeast-1.{FUNCTION}.log",
+        f"eu-west-1.{FUNCTION}.log",
+    ]
+
+
+def test_a_region_that_refuses_is_skipped(capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    from chaos.aws_api import AwsApi, AwsError
+    from edgedrill.commands.logs import find_log_regions
+
+    stubs: list[Stubber] = []
+
+    def client_for(answers: dict[str, Any]) -> Any:
+        def make(region: str) -> Any:
+            client = boto3.client(
+                "logs",
+                region_name=region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+            stub = Stubber(client)
+            answer = answers[region]
+            if isinstance(answer, str):
+                stub.add_client_error(
+                    "describe_log_groups", service_error_code=answer, http_status_code=403
+                )
+            else:
+                stub.add_response("describe_log_groups", {"logGroups": answer})
+            stub.activate()
+            stubs.append(stub)
+            return client
+
+        return make
+
+    answers: dict[str, Any] = {
+        "eu-west-1": [{"logGroupName": GROUP}],
+        "me-south-1": "UnrecognizedClientException",
+        "us-west-2": [{"logGroupName": GROUP + "-canary"}],
+    }
+    found = find_log_regions(AwsApi(), FUNCTION, regions=answers, client_for=client_for(answers))
+    assert found == ("eu-west-1",)
+    err = capsys.readouterr().err
+    assert "me-south-1: skipped, the region refuses these credentials" in err
+    assert f"{GROUP}: in eu-west-1 (1 of 3 regions looked at)" in err
+    # A refusal that is not the region's (no permission) is an error naming what failed.
+    answers["me-south-1"] = "AccessDeniedException"
+    with pytest.raises(AwsError, match=f"DescribeLogGroups on {GROUP} in me-south-1"):
+        find_log_regions(AwsApi(), FUNCTION, regions=answers, client_for=client_for(answers))
+
+
+@pytest.mark.slow
+def test_since_until_writes_a_run_folder_report_analyses(moto_url: str, tmp_path: Path) -> None:
+    lines = _invocations(6, start=T0 + 10, region="eu-west-1")
+    before = _invocations(2, start=T0 - 600, region="eu-west-1", first=100)
+    _put(moto_url, "eu-west-1", before + lines)
+    run_dir = tmp_path / "fetched"
+    done = run_edgedrill(
+        "fetch-logs",
+        str(run_dir),
+        "--function",
+        FUNCTION,
+        "--regions",
+        "eu-west-1,ap-south-1",
+        "--since",
+        iso(T0),
+        "--until",
+        iso(T0 + 60),
+        "--endpoint-url",
+        moto_url,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"eu-west-1.{FUNCTION}.log (24 events)" in done.stdout
+    assert f"ap-south-1: no log group {GROUP}" in done.stderr
+    info = read_run_info(run_dir / "run.json")
+    assert (info.scenario, info.start, info.end) == ("fetched", T0, T0 + 60)
+    document = json.loads((run_dir / "run.json").read_text())
+    assert (document["function"], document["regions"]) == (FUNCTION, ["eu-west-1"])
+    report = run_edgedrill("report", str(run_dir))
+    assert report.returncode == 0, report.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    text = json.dumps(summary)
+    assert '"invocations": 6' in text, text[:2000]
+    assert (run_dir / "report.html").is_file()
+    # The folder now holds a run: a second --since into it is refused, nothing touched.
+    again = run_edgedrill(
+        "fetch-logs", str(run_dir), "--function", FUNCTION, "--regions", "eu-west-1",
+        "--since", iso(T0), "--endpoint-url", moto_url,
+    )  # fmt: skip
+    assert again.returncode == 2
+    assert "already holds a run" in again.stderr
+
+
+@pytest.mark.slow
+def test_request_id_prints_its_lines_and_region(moto_url: str) -> None:
+    _put(moto_url, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
+    wanted = _invocations(1, start=T0 + 5, region="ap-northeast-1", first=7)
+    # Lambda's request id is the one every line carries; a router line that
+    # also names CloudFront's id is found by it, and its invocation with it.
+    wanted = [line.replace("00000000-0000-4000-8000-000000000007", LAMBDA_ID) for line in wanted]
+    stamp, route = wanted[1].split("\t", 1)
+    document = json.loads(route)
+    document["cf_request_id"] = CF_ID
+    wanted[1] = f"{stamp}\t{json.dumps(document)}"
+    _put(
+        moto_url,
+        "ap-northeast-1",
+        wanted + _invocations(2, start=T0 + 9, region="ap-northeast-1", first=20),
+    )
+    common = ["--function", FUNCTION, "--regions", "eu-west-1,ap-northeast-1"]
+    common += ["--endpoint-url", moto_url]
+    for searched in (LAMBDA_ID, CF_ID):
+        done = run_edgedrill("fetch-logs", *common, "--request-id", searched)
+        assert done.returncode == 0, done.stderr
+        out = done.stdout.splitlines()
+        assert len(out) == 4, done.stdout
+        assert all(line.startswith(f"ap-northeast-1\t{STREAM}\t") for line in out)
+        assert out[0].endswith(f"START RequestId: {LAMBDA_ID} Version: 1")
+        assert f"REPORT RequestId: {LAMBDA_ID}" in out[3]
+        assert f"{searched}: from ap-northeast-1 (4 lines)" in done.stderr
+    missing = run_edgedrill("fetch-logs", *common, "--request-id", "no-such-request")
+    assert missing.returncode == 1
+    assert missing.stdout == ""
+    assert "--request-id: no-such-request is in no line of" in missing.stderr
+    assert "eu-west-1, ap-northeast-1" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--since", "yesterday"], "argument --since: 'yesterday' is not"),
+        (["--since", "2999-01-01T00:00:00Z"], "argument --since: '2999-01-01T00:00:00Z' is in"),
+        (["--since", "2h", "--until", "3h"], "--since: "),
+        (["--until", "now"], "--until: needs --since"),
+        (["--until", "soon", "--since", "1h"], "argument --until: 'soon' is not"),
+        (["--regions", "eu-west-1,Mars"], "argument --regions: not a region name: Mars"),
+        (["--regions", ","], "argument --regions: give at least one region"),
+        (["--function", "no spaces"], "argument --function: 'no spaces' is not"),
+        (["--request-id", 'a"b'], "--request-id: "),
+        (["--endpoint-url", "localhost:4566"], "--endpoint-url: 'localhost:4566' needs a scheme"),
+    ],
+)
+def test_bad_flags_exit_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = ["fetch-logs", str(tmp_path / "new"), "--function", FUNCTION, *argv]
+    if "--function" in argv:
+        full = ["fetch-logs", str(tmp_path / "new"), *argv]
+    try:
+        code = main(full)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_span_needs_a_run_folder_or_since(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fetch-logs", "--function", FUNCTION, "--regions", "eu-west-1"]) == 2
+    assert "RUN_DIR: required" in capsys.readouterr().err
+    assert main(["fetch-logs", str(tmp_path), "--function", FUNCTION]) == 2
+    err = capsys.readouterr().err
+    assert "run.json" in err
+    assert "--since" in err
