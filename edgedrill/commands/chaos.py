@@ -573,13 +573,14 @@ def rollback_command(args: argparse.Namespace) -> int:
             f"({args.journal})"
         )
         return 0
+    was = journal.status
     api = aws_api(args)
     with aws_errors(), _as_usage_errors():
         restored = rollback(api, journal)
     if restored.warning:
         sys.stderr.write(f"edgedrill chaos: warning: {restored.warning}\n")
     _say(
-        f"{restored.outcome}: {restored.detail} ({journal.fault}, journal {args.journal}, "
-        f"was {journal.events[-2]['status'] if len(journal.events) > 1 else 'unknown'})"
+        f"{restored.outcome}: {restored.detail} ({journal.fault}; the journal said {was}, "
+        f"now {journal.status}: {args.journal})"
     )
     return 0

@@ -166,3 +166,9 @@ def test_a_record_dry_run_prints_both_change_batches(moto_server: str) -> None:
     assert second["Changes"] == [{"Action": "UPSERT", "ResourceRecordSet": record}]
     listed = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     assert record in listed
+
+
+def test_rollback_of_a_missing_journal_is_a_usage_error(tmp_path: Path) -> None:
+    done = run_edgedrill("chaos", "rollback", "--journal", str(tmp_path / "none.json"))
+    assert done.returncode == 2
+    assert "no such journal file" in done.stderr

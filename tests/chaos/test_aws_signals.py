@@ -1,0 +1,199 @@
+"""An AWS-mode fault held by a real ``edgedrill`` process: SIGTERM, SIGINT, kill -9, an alarm."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.chaos.aws_moto import reset
+from tests.conftest import REPO, run_edgedrill
+
+pytestmark = pytest.mark.slow
+
+BUCKET = "drill-origin-c"
+ORIGINAL = (
+    '{"Version": "2012-10-17", "Statement": [{"Sid": "Cdn", "Effect": "Allow", '
+    f'"Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::{BUCKET}/*"}}]}}'
+)
+NAME = "route.drill.example."
+
+
+@pytest.fixture
+def s3(moto_server: str) -> Any:
+    reset(moto_server)
+    client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
+    return client
+
+
+@pytest.fixture
+def route53(moto_server: str) -> tuple[Any, str]:
+    reset(moto_server)
+    client = boto3.client("route53", region_name="us-east-1", endpoint_url=moto_server)
+    zone = client.create_hosted_zone(Name="drill.example", CallerReference="s")["HostedZone"]["Id"]
+    sets: list[Any] = [
+        {"Name": NAME, "Type": "TXT", "SetIdentifier": set_id, "MultiValueAnswer": True,
+         "TTL": 60, "ResourceRecords": [{"Value": f'"bucket-{set_id}"'}]}
+        for set_id in ("a", "b")
+    ]  # fmt: skip
+    client.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": s} for s in sets]},
+    )
+    return client, zone
+
+
+@pytest.fixture
+def started() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    processes: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "edgedrill.cli", "chaos", "inject", *args],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def wait_until(check: Callable[[], bool], process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while not check():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"exited {process.returncode} early: {out} {err}")
+        assert time.monotonic() < deadline, "the change never became visible"
+        time.sleep(0.05)
+
+
+def policy(s3: Any) -> str:
+    return str(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+
+
+def hold_bucket_403(start: Callable[..., subprocess.Popen[str]], url: str, journal: Path,
+                    *extra: str) -> subprocess.Popen[str]:  # fmt: skip
+    return start(
+        "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}", "--execute",
+        "--duration", "60", "--endpoint-url", url, "--journal", str(journal), *extra,
+    )  # fmt: skip
+
+
+def test_sigterm_puts_the_policy_back_at_once(
+    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+) -> None:
+    journal = tmp_path / "journal.json"
+    process = hold_bucket_403(started, moto_server, journal)
+    wait_until(lambda: policy(s3) != ORIGINAL, process)
+    # The journal was written before the change and holds what was saved and what is applied.
+    written = json.loads(journal.read_text())
+    assert written["status"] in ("pending", "applied")
+    assert written["change"]["original"] == ORIGINAL
+    assert json.loads(written["change"]["applied"]) == json.loads(policy(s3))
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert policy(s3) == ORIGINAL
+    assert "rolled back" in out
+    assert json.loads(journal.read_text())["status"] == "restored"
+
+
+def test_sigint_puts_the_record_sets_back_at_once(
+    route53: tuple[Any, str],
+    moto_server: str,
+    tmp_path: Path,
+    started: Callable[..., subprocess.Popen[str]],
+) -> None:
+    client, zone = route53
+
+    def listed() -> Any:
+        return client.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+
+    before = listed()
+    process = started(
+        "dns:wrong-answer", "--aws-zone", zone, "--aws-record", NAME, "--allow", f"zone:{zone}",
+        "--execute", "--duration", "60", "--endpoint-url", moto_server,
+        "--journal", str(tmp_path / "j.json"),
+    )  # fmt: skip
+    wait_until(lambda: listed() != before, process)
+    values = [s["ResourceRecords"] for s in listed() if s["Name"] == NAME]
+    assert values == [[{"Value": '"wrong-answer.invalid"'}]] * 2
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert listed() == before
+
+
+def test_after_kill_9_rollback_restores_once_from_the_journal(
+    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+) -> None:
+    journal = tmp_path / "journal.json"
+    process = hold_bucket_403(started, moto_server, journal)
+    wait_until(
+        lambda: journal.exists() and json.loads(journal.read_text())["status"] == "applied",
+        process,
+    )
+    process.kill()
+    process.communicate(timeout=10)
+    assert policy(s3) != ORIGINAL
+    first = run_edgedrill(
+        "chaos", "rollback", "--journal", str(journal), "--endpoint-url", moto_server
+    )
+    assert first.returncode == 0, first.stderr
+    assert policy(s3) == ORIGINAL
+    assert first.stdout.startswith("restored: put back bucket drill-origin-c's saved policy")
+    second = run_edgedrill(
+        "chaos", "rollback", "--journal", str(journal), "--endpoint-url", moto_server
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.startswith("nothing to restore")
+    assert policy(s3) == ORIGINAL
+
+
+def test_a_stop_alarm_in_alarm_restores_and_exits_3(
+    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_server)
+    cloudwatch.put_metric_alarm(
+        AlarmName="edge-5xx", MetricName="5xxErrorRate", Namespace="AWS/CloudFront",
+        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    process = hold_bucket_403(
+        started, moto_server, tmp_path / "journal.json", "--stop-on-alarm", "edge-5xx"
+    )
+    wait_until(lambda: policy(s3) != ORIGINAL, process)
+    cloudwatch.set_alarm_state(AlarmName="edge-5xx", StateValue="ALARM", StateReason="drill")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 3, err
+    assert "edge-5xx" in err
+    assert policy(s3) == ORIGINAL
+
+
+def test_an_unknown_stop_alarm_is_refused_before_any_change(s3: Any, moto_server: str) -> None:
+    done = run_edgedrill(
+        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
+        "--execute", "--duration", "5", "--endpoint-url", moto_server,
+        "--stop-on-alarm", "no-such-alarm",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no CloudWatch alarm named no-such-alarm" in done.stderr
+    assert policy(s3) == ORIGINAL
