@@ -77,7 +77,14 @@ def register(subparsers: Any) -> None:
         "created as a run folder of scenario 'fetched'). With --request-id, print that "
         f"request's lines instead (exit {NOT_FOUND_EXIT} when no region holds one).",
     )
-    fetch.add_argument("run_dir", type=Path, metavar="RUN_DIR", nargs="?")
+    fetch.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        nargs="?",
+        help="the run folder: its run.json gives the span; with --since, a folder to create "
+        "(not needed with --request-id)",
+    )
     fetch.add_argument(
         "--function", required=True, type=function_name, help="the Lambda@Edge function's name"
     )
