@@ -81,9 +81,9 @@ _WAIT_DELAY_S: Final = 2
 _WAIT_MAX_ATTEMPTS: Final = 90
 _MAX_VERSION_PAGES: Final = 1_000
 
-_FUNCTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_FUNCTION_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ROLE_ARN_RE = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$"
+    r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}"
 )
 
 
@@ -256,7 +256,7 @@ class Plan:
 
 def check_function_name(name: str) -> str:
     """``name`` if it is a Lambda function name (1-64 of letters, digits, ``-``, ``_``)."""
-    if not _FUNCTION_NAME_RE.match(name):
+    if not _FUNCTION_NAME_RE.fullmatch(name):
         raise DeployError(
             f"--function: {name!r} is not a Lambda function name "
             "(1 to 64 letters, digits, '-' or '_')"
@@ -266,7 +266,7 @@ def check_function_name(name: str) -> str:
 
 def role_account(role_arn: str) -> tuple[str, str]:
     """The partition and account of an IAM role ARN; anything else is a :class:`DeployError`."""
-    match = _ROLE_ARN_RE.match(role_arn)
+    match = _ROLE_ARN_RE.fullmatch(role_arn)
     if match is None:
         raise DeployError(
             f"--role: {role_arn!r} is not an IAM role ARN "
@@ -591,8 +591,8 @@ def _publish(
     spec: FunctionSpec,
     bundle: Bundle,
     progress: Callable[[str], None],
-) -> int:
-    """Create or update the function, publish a version; its number."""
+) -> str:
+    """Create or update the function, publish a version; its ARN."""
     name = spec.name
     if plan.action is Action.CREATE:
         progress(f"creating function {name} ({bundle.size:,} bytes)")
@@ -637,8 +637,18 @@ def _publish(
                     Environment={"Variables": {}},
                 )
             _wait_updated(lambda_client, name)
-    with aws_call("PublishVersion", f"function {name}"):
-        published = lambda_client.publish_version(FunctionName=name, CodeSha256=bundle.code_sha256)
+    try:
+        with aws_call("PublishVersion", f"function {name}"):
+            published = lambda_client.publish_version(
+                FunctionName=name, CodeSha256=bundle.code_sha256
+            )
+    except AwsError as exc:
+        if "CodeSha256" in str(exc):
+            raise DeployError(
+                f"{exc}; $LATEST no longer holds this upload (another deploy?): nothing "
+                "published, re-run edgedrill deploy"
+            ) from None
+        raise
     version = int(published["Version"])
     if version in plan.existing_versions:
         progress(
@@ -648,7 +658,7 @@ def _publish(
     else:
         progress(f"published version {version}")
         _wait_active(lambda_client, name, str(version))
-    return version
+    return published["FunctionArn"]
 
 
 def execute(
@@ -658,15 +668,15 @@ def execute(
     progress: Callable[[str], None],
 ) -> str:
     """Carry out ``plan``; the version ARN the distribution now points at."""
-    version = plan.version
+    function_arn, version_arn = plan.function_arn, plan.version_arn
     if plan.action is not Action.ROLLBACK:
         if plan.spec is None or plan.bundle is None:
             raise DeployError(f"the plan to {plan.action} {plan.function_name} has no package")
-        version = _publish(lambda_client, plan, plan.spec, plan.bundle, progress)
-        if version != plan.version:
-            progress(f"Lambda numbered the version {version} (the plan expected {plan.version})")
-    version_arn = f"{plan.function_arn}:{version}"
-    change = retarget(plan.distribution.config, plan.function_arn, version_arn)
+        version_arn = _publish(lambda_client, plan, plan.spec, plan.bundle, progress)
+        function_arn, _ = split_function_arn(version_arn)
+        if version_arn != plan.version_arn:
+            progress(f"Lambda published {version_arn} (the plan expected {plan.version_arn})")
+    change = retarget(plan.distribution.config, function_arn, version_arn)
     if not change.changes:
         progress(f"distribution {plan.distribution.id} already points at {version_arn}")
         return version_arn

@@ -325,6 +325,8 @@ def test_bad_config_exits_2_before_any_aws_call(
     [
         (["--role", "arn:aws:iam::123456789012:user/deployer"], "--role: "),
         (["--role", "edge-router"], "--role: 'edge-router' is not an IAM role ARN"),
+        (["--role", "arn:aws:iam::123456789012:role/edge\n"], "--role: "),
+        (["--function", "router\n"], "--function: "),
         (["--role", "arn:aws:iam::1234:role/edge"], "--role: "),
         (["--function", "router:1"], "--function: 'router:1' is not a Lambda function name"),
         (["--timeout", "31"], "--timeout: 31 s is outside 1..30"),
