@@ -37,6 +37,10 @@ from edgedrill.errors import CliError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from chaos.aws_alarm_stop import AlarmStop
+    from chaos.aws_api import AwsApi
+    from chaos.aws_change import AwsChange
+    from chaos.aws_faults import AwsInjection
     from chaos.control import ControlClient
     from chaos.injection import Injection, LeaseKeeper
     from edge.stack import StackState
@@ -432,7 +436,7 @@ def aws_inject_command(args: argparse.Namespace) -> int:
     return _hold_on_aws(api, change, fault.spelling, drill_id, journal_path, watch, duration)
 
 
-def _dry_run(spelling: str, change: Any, duration: float) -> str:
+def _dry_run(spelling: str, change: AwsChange, duration: float) -> str:
     import json
 
     from chaos.aws_bucket import BucketDeny
@@ -466,12 +470,12 @@ def _dry_run(spelling: str, change: Any, duration: float) -> str:
 
 
 def _hold_on_aws(
-    api: Any,
-    change: Any,
+    api: AwsApi,
+    change: AwsChange,
     spelling: str,
     drill_id: str,
     journal_path: Path,
-    watch: tuple[Any, Any],
+    watch: tuple[AlarmStop, Any],
     duration: float,
 ) -> int:
     from chaos.aws_faults import AwsInjection
@@ -507,7 +511,7 @@ def _hold_on_aws(
     return 0
 
 
-def _hold_aws(watch: tuple[Any, Any], duration: float) -> list[str]:
+def _hold_aws(watch: tuple[AlarmStop, Any], duration: float) -> list[str]:
     """Wait for the duration, polling the stop alarms; the names of those in ALARM, if any."""
     from chaos.aws_alarm_stop import POLL_S
 
@@ -516,7 +520,7 @@ def _hold_aws(watch: tuple[Any, Any], duration: float) -> list[str]:
     next_poll = time.monotonic() + POLL_S
     while (left := deadline - time.monotonic()) > 0:
         if stop.names and time.monotonic() >= next_poll:
-            firing: list[str] = stop.firing(cloudwatch)
+            firing = stop.firing(cloudwatch)
             if firing:
                 return firing
             next_poll = time.monotonic() + POLL_S
@@ -524,7 +528,7 @@ def _hold_aws(watch: tuple[Any, Any], duration: float) -> list[str]:
     return []
 
 
-def _restore_aws(injection: Any, start: float, *, failing: bool) -> None:
+def _restore_aws(injection: AwsInjection, start: float, *, failing: bool) -> None:
     """Undo with Ctrl-C and SIGTERM held off; when already failing, report and let it go on."""
     from chaos.aws_change import Outcome
     from chaos.errors import ChaosError
