@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -11,26 +12,33 @@ from edgedrill.aws_options import add_aws_arguments, aws_api, aws_errors
 from edgedrill.errors import CliError
 
 if TYPE_CHECKING:
-    import argparse
-
     from edgedrill.deploy import Bundle
 
 _DESCRIPTION = """\
-Package the router (its config validated first: a bad one exits 2 with nothing
-published), create or update the Lambda@Edge function in us-east-1 (handler
-router.handler.handler, x86_64, no environment variables), publish a numbered
-version with the CodeSha256 of the upload, and point the distribution's
-origin-request association of this function at it: the distribution config is
-read with its ETag, only those association ARNs change (every other
-association and field is sent back as read), and the update carries IfMatch,
-so a distribution changed meanwhile is refused (re-run), never overwritten. If
-no cache behaviour has an origin-request association of this function, one is
-added to the default cache behaviour. Publishing unchanged code returns the
-latest version; the distribution is then left alone if it already points there.
+Publish the router to Lambda@Edge and point a distribution's origin-request at it:
 
+  1. package the router (its config validated first: a bad one exits 2, nothing published);
+  2. create or update the function in us-east-1 (handler router.handler.handler, x86_64,
+     no environment variables) and wait until Lambda has it;
+  3. publish a numbered version with the CodeSha256 of the upload (unchanged code and
+     settings: Lambda returns the latest version instead, and says so);
+  4. read the distribution config with its ETag, change only the origin-request
+     association ARNs of this function in DefaultCacheBehavior and every CacheBehaviors
+     item (none yet: one is added to DefaultCacheBehavior), and update with IfMatch.
+     A distribution changed meanwhile is refused, never overwritten: re-run.
+
+--rollback packages and publishes nothing: it re-points those associations to the
+published version before the one associated now. Every read comes before the first
+write: an unknown distribution or function stops the command with nothing changed.
+"""
+
+_EPILOG = """\
 The role must be assumable by lambda.amazonaws.com and edgelambda.amazonaws.com.
-Prints the associated version ARN as stdout's last line; progress goes to stderr.
-AWS errors name the operation and the resource (exit 2)."""
+stdout's last line is the version ARN associated. --dry-run prints the plan on stdout, the
+ARN it would associate last; a deploy prints the plan and its progress on stderr.
+AWS errors name the operation and the resource (exit 2).
+CloudFront then takes minutes to replicate the function to its edge locations.
+"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,6 +56,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "deploy",
         help="publish the router to Lambda@Edge and point a distribution at it",
         description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--function", required=True, metavar="NAME", help="Lambda function name")
     parser.add_argument(
