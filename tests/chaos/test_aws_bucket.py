@@ -45,6 +45,7 @@ def policy(s3) -> Any:
         return None
 
 
+@pytest.mark.slow
 def test_the_deny_is_merged_after_the_existing_statement(s3, api: AwsApi) -> None:
     s3.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
     change = BucketDeny.plan(api, BUCKET, None, "X1", NOW)
@@ -66,6 +67,7 @@ def test_the_deny_is_merged_after_the_existing_statement(s3, api: AwsApi) -> Non
     assert policy(s3) == ORIGINAL
 
 
+@pytest.mark.slow
 def test_a_bucket_without_policy_has_none_again(s3, api: AwsApi) -> None:
     change = BucketDeny.plan(api, BUCKET, None, "X2", NOW)
     assert change.original is None
@@ -78,6 +80,7 @@ def test_a_bucket_without_policy_has_none_again(s3, api: AwsApi) -> None:
     assert not again.warning
 
 
+@pytest.mark.slow
 def test_a_policy_changed_meanwhile_loses_only_the_drill_statement(s3, api: AwsApi) -> None:
     s3.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
     change = BucketDeny.plan(api, BUCKET, None, "X3", NOW)
@@ -99,6 +102,7 @@ def test_a_policy_changed_meanwhile_loses_only_the_drill_statement(s3, api: AwsA
     assert sids == ["ReadForCdn", "AddedDuringDrill"]
 
 
+@pytest.mark.slow
 def test_a_leftover_drill_statement_is_refused(s3, api: AwsApi) -> None:
     s3.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
     BucketDeny.plan(api, BUCKET, None, "Old", NOW).apply(api)
@@ -106,6 +110,7 @@ def test_a_leftover_drill_statement_is_refused(s3, api: AwsApi) -> None:
         BucketDeny.plan(api, BUCKET, None, "New", NOW)
 
 
+@pytest.mark.slow
 def test_the_journal_entry_gives_back_the_same_change(s3, api: AwsApi) -> None:
     s3.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
     change = BucketDeny.plan(api, BUCKET, "us-east-1", "X4", NOW)

@@ -38,6 +38,7 @@ def test_the_file_is_replaced_whole_and_leaves_no_temporary(tmp_path: Path) -> N
     assert [p.name for p in path.parent.iterdir()] == ["journal.json"]
 
 
+@pytest.mark.slow
 def test_a_pending_change_that_never_landed_has_nothing_to_restore(
     s3: Any, moto_server: str, tmp_path: Path
 ) -> None:
@@ -56,6 +57,7 @@ def test_a_pending_change_that_never_landed_has_nothing_to_restore(
     assert rollback(api, load(path)).detail == "the journal says restored"
 
 
+@pytest.mark.slow
 def test_a_journal_not_yet_restored_is_not_overwritten(
     s3: Any, moto_server: str, tmp_path: Path
 ) -> None:

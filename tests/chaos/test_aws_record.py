@@ -71,6 +71,7 @@ def txt_sets(route53, zone: str) -> list[Any]:
     return [s for s in everything(route53, zone) if s["Name"] == NAME and s["Type"] == "TXT"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fault", "ttl", "expected"),
     [
@@ -110,6 +111,7 @@ def test_every_set_of_the_name_changes_and_comes_back(route53, zone, fault, ttl,
     assert change.restore(api).outcome is Outcome.NOTHING_TO_RESTORE
 
 
+@pytest.mark.slow
 def test_sets_changed_by_someone_else_are_left_alone(route53, zone) -> None:
     api = AwsApi(endpoint_url=route53.meta.endpoint_url)
     change = RecordChange.plan(api, zone, NAME, "TXT", "ttl", ttl=1)
@@ -125,6 +127,7 @@ def test_sets_changed_by_someone_else_are_left_alone(route53, zone) -> None:
     assert any(s["ResourceRecords"] == [{"Value": '"x"'}] for s in txt_sets(route53, zone))
 
 
+@pytest.mark.slow
 def test_a_missing_name_or_an_alias_is_refused(route53, zone) -> None:
     api = AwsApi(endpoint_url=route53.meta.endpoint_url)
     with pytest.raises(TargetError, match="no such record set"):
