@@ -408,3 +408,31 @@ def test_cli_end_to_end_through_aws_endpoint_url(aws: Aws, monkeypatch: pytest.M
     assert unknown.returncode == 2
     assert "no-such-profile" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+@pytest.mark.slow
+def test_update_brings_a_function_to_lambda_edge_rules_without_printing_its_variables(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A function made by hand: another runtime and handler, and a variable Lambda@Edge refuses.
+    aws.client("lambda").create_function(
+        FunctionName="router",
+        Role=aws.role,
+        Runtime="python3.11",
+        Handler="app.main",
+        Code={"ZipFile": b"PK\x05\x06" + bytes(18)},
+        Environment={"Variables": {"API_TOKEN": "s3cr3t-value"}},
+        Timeout=3,
+        MemorySize=128,
+    )
+    assert main(aws.deploy()) == 0
+    captured = capsys.readouterr()
+    assert "configuration change: Runtime python3.11 -> python3.12" in captured.err
+    assert "configuration change: Handler app.main -> router.handler.handler" in captured.err
+    assert "Environment: remove 1 variable(s) (Lambda@Edge allows none)" in captured.err
+    assert "s3cr3t-value" not in captured.out + captured.err
+    assert "API_TOKEN" not in captured.out + captured.err
+    config = aws.client("lambda").get_function(FunctionName="router", Qualifier="1")
+    assert config["Configuration"]["Runtime"] == "python3.12"
+    assert config["Configuration"]["Timeout"] == 5
+    assert not config["Configuration"].get("Environment", {}).get("Variables")
