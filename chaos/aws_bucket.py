@@ -140,6 +140,14 @@ class BucketDeny:
         """``bucket NAME``."""
         return f"bucket {self.bucket}"
 
+    @property
+    def effect(self) -> str:
+        """Every GetObject denied until the statement expires."""
+        return (
+            f"every GetObject of {self.bucket} answers 403 AccessDenied (statement {self.sid}, "
+            f"which expires by itself at {self.expires})"
+        )
+
     def apply_document(self) -> Any:
         """The merged policy document."""
         return json.loads(self.applied)

@@ -44,6 +44,11 @@ class AwsChange(Protocol):
         """The resource, for people: ``bucket NAME`` or ``zone ID record NAME TXT``."""
         ...
 
+    @property
+    def effect(self) -> str:
+        """What a request meets while the change holds, for people."""
+        ...
+
     def apply_document(self) -> Any:
         """The exact JSON the change applies (a policy document, a ChangeBatch)."""
         ...

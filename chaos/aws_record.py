@@ -177,6 +177,22 @@ class RecordChange:
         """``zone ID record NAME TYPE``."""
         return f"zone {self.zone} record {self.name} {self.record_type}"
 
+    @property
+    def effect(self) -> str:
+        """The answers resolvers get, and how long they may keep the old ones."""
+        ttl = max(int(s.get("TTL", 0)) for s in self.saved)
+        if self.fault == "nxdomain":
+            now = (
+                f"no {self.record_type} record at {self.name} "
+                "(NXDOMAIN, or NODATA if other types exist)"
+            )
+        elif self.fault == "wrong-answer":
+            value = self.applied[0]["ResourceRecords"][0]["Value"]
+            now = f"{self.record_type} {value} for {self.name}"
+        else:
+            now = f"the same answers for {self.name} with TTL {self.applied[0]['TTL']}"
+        return f"{now}; resolvers may keep the saved answers for up to {ttl} s (their TTL)"
+
     def apply_document(self) -> dict[str, Any]:
         """The ChangeBatch the fault applies."""
         if self.fault == "nxdomain":

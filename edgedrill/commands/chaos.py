@@ -443,7 +443,8 @@ def _dry_run(spelling: str, change: AwsChange, duration: float) -> str:
 
     lines = [
         f"dry run: nothing changed (add --execute to apply); {spelling} on {change.target} "
-        f"for {duration:g} s"
+        f"for {duration:g} s",
+        f"  {change.effect}",
     ]
     if isinstance(change, BucketDeny):
         lines += [
@@ -497,6 +498,7 @@ def _hold_on_aws(
             injection.apply()
             _say(
                 f"injected {spelling} into {change.target} at {_stamp(start)}, for {duration:g} s\n"
+                f"  {change.effect}\n"
                 f"  journal {journal_path} (after a crash: edgedrill chaos rollback --journal "
                 f"{journal_path})"
             )

@@ -100,6 +100,7 @@ def test_execute_holds_the_deny_then_puts_back_the_exact_text(
     ]
     assert record["change"]["original"] == ORIGINAL
     assert "rolled back" in done.stdout
+    assert f"every GetObject of {BUCKET} answers 403 AccessDenied" in done.stdout
 
 
 @pytest.mark.parametrize(
