@@ -483,9 +483,7 @@ class RuntimeLogReader:
         region_code = self._log_regions[region]
         self.starts += block.starts
         self.ends += block.ends
-        self._route_labels_then_rest(
-            block.route_firsts, block.rest, number, source, region_code
-        )
+        self._route_labels_then_rest(block.route_firsts, block.rest, number, source, region_code)
         if block.reports is not None:
             self._report_chunks.append(block.reports)
         if block.routes is not None:
@@ -824,20 +822,21 @@ def _report_columns(reports: pl.DataFrame, region_code: int) -> tuple[np.ndarray
 
 
 def _route_columns(
-    routes: pl.DataFrame, fields: pl.DataFrame, states: Mapping[str, int]
+    routes: pl.DataFrame, states: Mapping[str, int]
 ) -> tuple[tuple[np.ndarray, ...], pl.Series]:
-    """The router rows of a block (``fields``: split at double quotes) as a column chunk.
+    """The router rows of a block (``fields``: the router pattern's groups) as a column chunk.
 
     The region stays text: its code depends on the blocks before (``_take_block``).
     """
+    fields = routes["fields"].struct.unnest()
     numbers = (
         _stamp(routes),
-        fields["field_4"].replace_strict(states, return_dtype=pl.Int32).to_numpy(),
-        _number(fields, "field_15", 1, ",", pl.Float64).to_numpy(),
-        _number(fields, "field_17", 1, ",", pl.Float64).to_numpy(),
-        _number(fields, "field_19", 1, "}", pl.Int64).to_numpy(),
+        fields["state"].replace_strict(states, return_dtype=pl.Int32).to_numpy(),
+        fields["dns_ms"].cast(pl.Float64, strict=True).to_numpy(),
+        fields["handler_ms"].cast(pl.Float64, strict=True).to_numpy(),
+        fields["dns_queries"].cast(pl.Int64, strict=True).to_numpy(),
     )
-    return numbers, routes["region"]
+    return numbers, fields["region"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -857,27 +856,85 @@ _STATE_CODES = {state: code for code, state in enumerate(CACHE_STATES)}
 
 
 def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
-    """Parse whole lines column-wise; ``data`` itself when polars would split them otherwise."""
+    """Parse whole lines column-wise; ``data`` itself when polars would split them otherwise.
+
+    Each line is tested only against the layout its kind letter (the first
+    character after the timestamp) allows: one pattern per line, not four.
+    """
     count = data.count(b"\n") + (not data.endswith(b"\n"))
     lines = _split_lines(data, count)
     if lines is None:
         return data
     line = pl.col("line")
-    head = len(_PL_STAMP_TEXT) + len(_ROUTE_HEAD)
-    mid = pl.col("mid")
-    # Every test in one pass, no row copied until the kinds are known.
+    kind = pl.col("kind")
     frame = (
         pl.DataFrame({"line": lines})
-        .lazy()
         .with_row_index("n", offset=1)
         .with_columns(
+            kind=line.str.slice(len(_PL_STAMP_TEXT), 1),
             second=line.str.slice(0, 19)
             .str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S", strict=False, cache=True)
             .dt.epoch("s"),
-            report=line.str.contains(_PL_REPORT),
-            start=line.str.contains(_PL_START),
-            end=line.str.contains(_PL_END),
-            mid=pl.when(line.str.slice(25, len(_ROUTE_HEAD)) == _ROUTE_HEAD).then(
+        )
+    )
+    del lines
+    stamped = frame.lazy().filter(pl.col("second").is_not_null())
+    reports, starts, ends, routes = pl.collect_all(
+        [
+            stamped.filter(kind == "R").with_columns(ok=line.str.contains(_PL_REPORT)),
+            stamped.filter(kind == "S").with_columns(ok=line.str.contains(_PL_START)),
+            stamped.filter(kind == "E").with_columns(ok=line.str.contains(_PL_END)),
+            _routes(stamped.filter(kind == "{")),
+        ]
+    )
+    ok = pl.col("ok")
+    unknown = np.ones(frame.height, dtype=bool)
+    for part in (reports, starts, ends, routes):
+        unknown[part.filter(ok)["n"].to_numpy() - 1] = False
+    others = frame.filter(line.is_not_null() & pl.Series(unknown))
+    del frame, unknown
+    reports = reports.filter(ok).select("line", "second")
+    routes = routes.filter(ok).select("n", "line", "second", "fields")
+    regions = routes.select("n", region=pl.col("fields").struct.field("region"))
+    firsts = regions.unique("region", keep="first", maintain_order=True)
+    return _Block(
+        lines=count,
+        starts=int(starts["ok"].sum()),
+        ends=int(ends["ok"].sum()),
+        reports=_report_columns(reports, region_code) if reports.height else None,
+        routes=_route_columns(routes, _STATE_CODES) if routes.height else None,
+        route_firsts=[(int(n), str(region)) for n, region in firsts.iter_rows()],
+        rest=[(int(n), str(text)) for n, text in others.select("n", "line").iter_rows()],
+    )
+
+
+_ROUTE_GROUPS = ("state", "origin", "region", "dns_ms", "handler_ms", "dns_queries")
+
+
+def _named_groups(pattern: str, names: tuple[str, ...]) -> str:
+    """``pattern`` with its capturing groups named ``names`` in order (no escaped paren in it)."""
+    parts = re.split(r"\((?!\?)", pattern)
+    if len(parts) != len(names) + 1:
+        raise ValueError(f"{len(parts) - 1} groups for {len(names)} names")
+    return parts[0] + "".join(f"(?P<{n}>{part}" for n, part in zip(names, parts[1:], strict=True))
+
+
+_PL_ROUTE_FIELDS = _named_groups(_PL_ROUTE_REST, _ROUTE_GROUPS)
+
+
+def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Lines that may be the router's: ``ok`` when one matches its layout, ``fields`` its values.
+
+    Checked in three parts, each cheap: the literal up to the EMF Timestamp's
+    digits, the literal from them to the request id, and the rest by pattern,
+    whose groups are the values.
+    """
+    line = pl.col("line")
+    head = len(_PL_STAMP_TEXT) + len(_ROUTE_HEAD)
+    mid = pl.col("mid")
+    return (
+        lines.with_columns(
+            mid=pl.when(line.str.slice(len(_PL_STAMP_TEXT), len(_ROUTE_HEAD)) == _ROUTE_HEAD).then(
                 line.str.find(_ROUTE_MID[:21], literal=True)
             ),
         )
@@ -889,35 +946,8 @@ def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
                 & line.str.contains(_PL_STAMP)
             ).then(line.str.slice(mid + len(_ROUTE_MID)))
         )
-        .with_columns(route=pl.col("rest").str.contains(_PL_ROUTE_REST).fill_null(False))
-        .with_columns(
-            known=pl.col("second").is_not_null()
-            & (pl.col("report") | pl.col("start") | pl.col("end") | pl.col("route"))
-        )
-        .collect()
-    )
-    del lines
-    known = pl.col("known")
-    counts = frame.select(
-        (known & pl.col("start")).sum().alias("starts"), (known & pl.col("end")).sum().alias("ends")
-    )
-    reports = frame.filter(known & pl.col("report")).select("line", "second")
-    routes = frame.filter(known & pl.col("route")).select("n", "line", "second", "rest")
-    others = frame.filter(~known & line.is_not_null()).select("n", "line")
-    del frame
-    # No quote inside a value (the pattern's _STR), so each value's place among
-    # the double quotes after the request id is fixed by the router's layout.
-    route_fields = routes["rest"].str.split_exact('"', 19).struct.unnest()
-    routes = routes.with_columns(region=route_fields["field_12"])
-    firsts = routes.select("n", "region").unique("region", keep="first", maintain_order=True)
-    return _Block(
-        lines=count,
-        starts=int(counts.item(0, 0)),
-        ends=int(counts.item(0, 1)),
-        reports=_report_columns(reports, region_code) if reports.height else None,
-        routes=_route_columns(routes, route_fields, _STATE_CODES) if routes.height else None,
-        route_firsts=[(int(n), str(region)) for n, region in firsts.iter_rows()],
-        rest=[(int(n), str(line)) for n, line in others.iter_rows()],
+        .with_columns(fields=pl.col("rest").str.extract_groups(_PL_ROUTE_FIELDS))
+        .with_columns(ok=pl.col("fields").struct.field("state").is_not_null())
     )
 
 
@@ -949,9 +979,7 @@ def lambda_log_files(log_dir: Path) -> list[Path]:
     folder = log_dir / LAMBDA_DIR
     if not folder.is_dir():
         return []
-    return sorted(
-        path for path in folder.iterdir() if path.suffix == LOG_SUFFIX and path.is_file()
-    )
+    return sorted(path for path in folder.iterdir() if path.suffix == LOG_SUFFIX and path.is_file())
 
 
 def read_runtime_logs(
