@@ -162,6 +162,7 @@ def changed_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_dry_run_plans_a_create_and_sends_no_write(
     aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -194,6 +195,7 @@ def test_dry_run_plans_a_create_and_sends_no_write(
     assert aws.client("lambda").list_functions()["Functions"] == []
 
 
+@pytest.mark.slow
 def test_deploy_creates_publishes_and_points_the_distribution(
     aws: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -354,6 +356,7 @@ def test_deploy_without_a_role_exits_2(aws: Aws, capsys: pytest.CaptureFixture[s
     assert "--role: required to deploy" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_unknown_distribution_exits_2_naming_the_call_and_publishes_nothing(
     aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
