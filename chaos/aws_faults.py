@@ -161,31 +161,47 @@ class AwsInjection:
         self.api = api
         self.change = change
         self.journal = journal
+        self.sent = journal.status is not Status.PENDING or bool(journal.events)
         self.restored: Restored | None = None
 
     def apply(self) -> None:
-        """Journal ``pending``, apply, journal ``applied``."""
+        """Journal ``pending``, apply, journal ``applied``; no journal, no change."""
         self.journal.record(Status.PENDING, f"about to apply to {self.change.target}")
+        self.sent = True
         self.change.apply(self.api)
         self.journal.record(Status.APPLIED, f"applied to {self.change.target}")
 
     def restore(self) -> Restored:
-        """Journal ``restoring``, undo from what is there, journal ``restored`` (idempotent)."""
+        """Journal ``restoring``, undo from what is there, journal ``restored`` (idempotent).
+
+        The undo runs even if the journal cannot be written: a change left in
+        place is worse than a journal a step behind (its next reader looks at
+        the resource anyway).
+        """
         if self.restored is not None:
+            return self.restored
+        if not self.sent:
+            self.restored = Restored(Outcome.NOTHING_TO_RESTORE, "no change was sent")
             return self.restored
         if self.journal.status is Status.RESTORED:
             self.restored = Restored(Outcome.NOTHING_TO_RESTORE, "the journal says restored")
             return self.restored
-        self.journal.record(Status.RESTORING, f"about to undo on {self.change.target}")
+        self._record(Status.RESTORING, f"about to undo on {self.change.target}")
         try:
             restored = self.change.restore(self.api)
         except Exception as exc:
-            self.journal.record(Status.RESTORING, f"undo failed: {exc}")
+            self._record(Status.RESTORING, f"undo failed: {exc}")
             raise
         detail = restored.detail + (f" (warning: {restored.warning})" if restored.warning else "")
-        self.journal.record(Status.RESTORED, detail)
+        self._record(Status.RESTORED, detail)
         self.restored = restored
         return restored
+
+    def _record(self, status: Status, detail: str) -> None:
+        try:
+            self.journal.record(status, detail)
+        except JournalError as exc:
+            logger.warning("%s (undoing anyway)", exc)
 
 
 def rollback(api: AwsApi, journal: AwsJournal) -> Restored:

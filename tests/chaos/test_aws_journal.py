@@ -87,3 +87,17 @@ def test_a_foreign_or_broken_file_is_refused(tmp_path: Path, text: str, message:
         load(path)
     with pytest.raises(JournalError, match="no such journal"):
         load(tmp_path / "missing.json")
+
+
+@pytest.mark.slow
+def test_no_journal_no_change(s3: Any, moto_server: str, tmp_path: Path) -> None:
+    api = AwsApi(endpoint_url=moto_server)
+    (tmp_path / "a-file").write_text("")
+    change = BucketDeny.plan(api, BUCKET, None, "N1", NOW)
+    journal = AwsJournal.begin(tmp_path / "a-file" / "journal.json", "N1", "bucket:403", change)
+    injection = AwsInjection(api, change, journal)
+    with pytest.raises(JournalError, match="cannot write the journal"):
+        injection.apply()
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucketPolicy"):
+        s3.get_bucket_policy(Bucket=BUCKET)
+    assert injection.restore().detail == "no change was sent"
