@@ -68,8 +68,12 @@ def zone_id(text: str) -> str:
 
 
 def fqdn(name: str) -> str:
-    """A record name as Route 53 lists it: lower case, with its final dot."""
-    name = name.strip().lower()
+    r"""A record name as Route 53 lists it: lower case, with its final dot, ``*`` as ``\052``.
+
+    Route 53 lists a wildcard's ``*`` in octal (the "DNS domain name format"
+    page of the Route 53 developer guide), so names compare in that form.
+    """
+    name = name.strip().lower().replace("*", "\\052")
     return name if name.endswith(".") else f"{name}."
 
 

@@ -428,10 +428,11 @@ def aws_inject_command(args: argparse.Namespace) -> int:
         change = plan_change(api, fault, target, drill_id=drill_id, duration_s=duration, now=now)
         cloudwatch = stop.client(api) if stop.names else None
         stop.states(cloudwatch)  # an alarm that does not exist is refused before anything changes
+    journal_path = args.journal or Path(f"edgedrill-chaos-{drill_id}.json")
     if not args.execute:
         _say(_dry_run(fault.spelling, change, duration))
+        _say(f"with --execute, the journal would be {journal_path}")
         return 0
-    journal_path = args.journal or Path(f"edgedrill-chaos-{drill_id}.json")
     watch = (stop, cloudwatch)
     return _hold_on_aws(api, change, fault.spelling, drill_id, journal_path, watch, duration)
 

@@ -10,7 +10,7 @@ import pytest
 
 from chaos.aws_api import AwsApi
 from chaos.aws_change import Outcome
-from chaos.aws_record import RecordChange, canonical, wait_insync, zone_id
+from chaos.aws_record import RecordChange, canonical, fqdn, wait_insync, zone_id
 from chaos.errors import RollbackError, TargetError
 from tests.chaos.aws_moto import reset
 
@@ -151,8 +151,10 @@ def test_a_missing_name_or_an_alias_is_refused(route53, zone) -> None:
         RecordChange.plan(api, zone, NAME, "AAAA", "wrong-answer")
 
 
-def test_zone_ids_read_with_or_without_their_prefix() -> None:
+def test_zone_ids_and_names_read_as_route_53_lists_them() -> None:
     assert zone_id("/hostedzone/Z123") == zone_id("Z123") == "Z123"
+    assert fqdn("Route.Example") == fqdn("route.example.") == "route.example."
+    assert fqdn("*.example") == fqdn("\\052.example.") == "\\052.example."
 
 
 def test_the_wait_for_insync_is_bounded() -> None:
