@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import threading
 from typing import TYPE_CHECKING, Any
 
 from chaos.errors import ChaosError
@@ -56,11 +58,9 @@ class AwsApi:
     endpoint_url: str | None = None
 
     def session(self) -> boto3.Session:
-        """A boto3 session on the profile; an unknown profile is an :class:`AwsError`."""
-        import boto3
-
+        """The boto3 session of the profile; an unknown profile is an :class:`AwsError`."""
         with aws_call("open session", f"profile {self.profile or '(default chain)'}"):
-            return boto3.Session(profile_name=self.profile)
+            return _session(self.profile)
 
     def client(self, service: str, region: str = EDGE_REGION) -> Any:
         """A client of ``service`` in ``region`` with bounded retries and timeouts."""
@@ -71,13 +71,32 @@ class AwsApi:
             connect_timeout=_CONNECT_TIMEOUT_S,
             read_timeout=_READ_TIMEOUT_S,
         )
-        with aws_call("create client", f"{service} in {region}"):
-            return self.session().client(
+        session = self.session()
+        with aws_call("create client", f"{service} in {region}"), _CLIENTS_LOCK:
+            return session.client(
                 service,  # type: ignore[call-overload]
                 region_name=region,
                 endpoint_url=self.endpoint_url,
                 config=config,
             )
+
+
+# A session loads botocore's endpoint and service data once (about 0.4 s); every
+# client of a command shares it. Sessions are not thread-safe while they create
+# clients (boto3's "Session" guide), hence the lock; the clients themselves are.
+_CLIENTS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _session(profile: str | None) -> boto3.Session:
+    import boto3
+
+    return boto3.Session(profile_name=profile)
+
+
+def reset_sessions() -> None:
+    """Forget the cached sessions (tests that change credentials or profiles)."""
+    _session.cache_clear()
 
 
 def error_code(exc: BaseException) -> str:
