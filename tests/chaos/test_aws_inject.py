@@ -190,3 +190,22 @@ def test_rollback_of_a_missing_journal_is_a_usage_error(
     code, _, err = edgedrill(capsys, "chaos", "rollback", "--journal", str(tmp_path / "none.json"))
     assert code == 2
     assert "no such journal file" in err
+
+
+@pytest.mark.slow
+def test_an_aws_error_names_the_operation_and_the_resource(
+    capsys: pytest.CaptureFixture[str], moto_server: str
+) -> None:
+    reset(moto_server)
+    code, out, err = edgedrill(
+        capsys, "chaos", "inject", "bucket:403", "--aws-bucket", "no-such-drill-bucket",
+        "--allow", "bucket:no-such-drill-bucket", "--duration", "5", "--endpoint-url", moto_server,
+    )  # fmt: skip
+    assert code == 2
+    # The last line: moto's own request log shares this process's stderr.
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(
+        "edgedrill chaos: error: GetBucketPolicy on bucket no-such-drill-bucket:"
+    )
+    assert "NoSuchBucket" in last
+    assert "testing" not in out + last  # the fake secret key

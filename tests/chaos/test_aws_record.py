@@ -171,3 +171,11 @@ def test_the_wait_for_insync_is_bounded() -> None:
     assert not done
     assert 0 < len(slept) <= 10
     assert wait_insync(lambda: "INSYNC", "PENDING", sleep=slept.append)
+
+
+@pytest.mark.slow
+def test_a_wrong_answer_of_an_a_record_is_test_net_1(route53, zone) -> None:
+    api = AwsApi(endpoint_url=route53.meta.endpoint_url)
+    change = RecordChange.plan(api, zone, NAME, "A", "wrong-answer")
+    assert change.applied == ({**change.saved[0], "ResourceRecords": [{"Value": "192.0.2.1"}]},)
+    assert change.saved[0]["ResourceRecords"] == [{"Value": "10.0.0.1"}]
