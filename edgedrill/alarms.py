@@ -169,13 +169,13 @@ def alarm_requests(settings: AlarmSettings) -> list[dict[str, Any]]:
             AlarmKind.FALLBACK_SHARE,
             CacheState.FALLBACK,
             settings.fallback_share_max,
-            "no usable DNS answer, left on the default origin",
+            "found no usable DNS answer and stayed on the default origin",
         ),
         (
             AlarmKind.STALE_SHARE,
             CacheState.STALE,
             settings.stale_share_max,
-            "served an expired DNS answer",
+            "were served an expired DNS answer",
         ),
     )
     requests = [

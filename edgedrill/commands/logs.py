@@ -287,10 +287,18 @@ def note(text: str) -> None:
 
 def enabled_regions(api: AwsApi) -> list[str]:
     """The account's enabled regions (EC2 DescribeRegions in us-east-1; it has no paginator)."""
-    from chaos.aws_api import EDGE_REGION, aws_call
+    from chaos.aws_api import EDGE_REGION, AwsError, aws_call
 
-    with aws_call("DescribeRegions", f"the account's regions (ec2 in {EDGE_REGION})"):
-        response = api.client("ec2", EDGE_REGION).describe_regions(AllRegions=False)
+    try:
+        with aws_call("DescribeRegions", f"the account's regions (ec2 in {EDGE_REGION})"):
+            response = api.client("ec2", EDGE_REGION).describe_regions(AllRegions=False)
+    except AwsError as exc:
+        raise AwsError(
+            f"{exc}; or name the regions with --regions",
+            operation=exc.operation,
+            resource=exc.resource,
+            code=exc.code,
+        ) from None
     return sorted(
         str(region["RegionName"])
         for region in response.get("Regions") or []
@@ -470,6 +478,8 @@ def _write_fetched_run(
         "end": end,
         "local": False,
         "host": "",
+        # Logs only, no viewer requests: for a reader that judges the viewers' side.
+        "logs_only": True,
         "function": function,
         "log_group": edge_log_group(function),
         "regions": list(regions),

@@ -173,6 +173,7 @@ def test_since_until_writes_a_run_folder_report_analyses(moto_url: str, tmp_path
     assert (info.scenario, info.start, info.end) == ("fetched", T0, T0 + 60)
     document = json.loads((run_dir / "run.json").read_text())
     assert (document["function"], document["regions"]) == (FUNCTION, ["eu-west-1"])
+    assert document["logs_only"] is True
     report = run_edgedrill("report", str(run_dir))
     assert report.returncode == 0, report.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
