@@ -72,7 +72,10 @@ def register(subparsers: Any) -> None:
     )
     inject.add_argument("fault", metavar="FAULT", help="e.g. bucket:503 or dns:delay=200ms")
     inject.add_argument(
-        "--region", default=None, help="region of a bucket or origin-dns fault (default: primary)"
+        "--region",
+        default=None,
+        help="region of a bucket or origin-dns fault (default: primary); in AWS mode, the "
+        "bucket's region (default: us-east-1, from where S3 redirects)",
     )
     inject.add_argument("--state", type=Path, default=DEFAULT_STATE, help="the state file")
     inject.add_argument(
@@ -317,7 +320,13 @@ def _add_aws_mode(inject: argparse.ArgumentParser) -> None:
     from chaos.aws_api import EDGE_REGION
     from edgedrill.aws_options import add_aws_arguments
 
+    # Raw, so the AWS table below keeps its columns; the local text is wrapped here.
     inject.formatter_class = argparse.RawDescriptionHelpFormatter
+    inject.description = textwrap.fill(
+        f"{inject.description} With --aws-bucket, or --aws-zone and --aws-record, it acts on "
+        "AWS instead (see the end).",
+        80,
+    )
     inject.epilog = f"{textwrap.fill(inject.epilog or '', 90)}\n\n{_AWS_EPILOG}"
     group = inject.add_argument_group("AWS mode")
     group.add_argument("--aws-bucket", metavar="NAME", help="bucket:403 on this S3 bucket")
