@@ -24,7 +24,6 @@ never overwrites another person's change with the saved copy.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -35,8 +34,6 @@ from chaos.errors import JournalError, TargetError
 
 if TYPE_CHECKING:
     from chaos.aws_api import AwsApi
-
-logger = logging.getLogger(__name__)
 
 CHANGE_TYPE = "s3-bucket-policy"
 SID_PREFIX = "EdgedrillDrill"
