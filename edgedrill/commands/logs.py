@@ -109,7 +109,8 @@ def register(subparsers: Any) -> None:
         type=until_time,
         default=None,
         metavar="ISO|now",
-        help="end of the window (default: now; needs --since)",
+        help="end of the window: now, a duration ago or an ISO 8601 time (default: now; "
+        "needs --since)",
     )
     fetch.add_argument(
         "--request-id",
@@ -397,16 +398,18 @@ def _claim(run_dir: Path) -> None:
 
 
 class _Progress:
-    """Events fetched so far per region, a line on stderr every few seconds."""
+    """Events fetched (or found) so far per region, a line on stderr every few seconds."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, what: str = "events", clock: Callable[[], float] = time.monotonic) -> None:
+        self._what = what
         self._clock = clock
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
 
     def page(self, region: str) -> Callable[[int], None]:
         """The ``on_page`` callback of one region's fetch."""
-        self._last[region] = self._clock()
+        with self._lock:
+            self._last[region] = self._clock()
 
         def report(count: int) -> None:
             now = self._clock()
@@ -414,7 +417,7 @@ class _Progress:
                 if now - self._last[region] < PROGRESS_EVERY_S:
                     return
                 self._last[region] = now
-            note(f"{region}: {count:,} events so far")
+            note(f"{region}: {count:,} {self._what} so far")
 
         return report
 
@@ -518,12 +521,21 @@ def _find_request(
     where = regions if regions is not None else find_log_regions(api, function)
     start_ms, end_ms = span.millis()
     clients = RegionClients(api, "logs")
+    # A search reads every page of the span, most of them empty: say it is under way.
+    progress = _Progress("matching lines")
 
     def search(client: Any, region: str, wanted: str) -> list[Mapping[str, object]]:
         try:
             with aws_call("FilterLogEvents", f"{group} in {region} ({wanted})"):
-                pattern = quoted_term(wanted)
-                return list(fetch_events(client, group, start_ms, end_ms, filter_pattern=pattern))
+                events = fetch_events(
+                    client,
+                    group,
+                    start_ms,
+                    end_ms,
+                    filter_pattern=quoted_term(wanted),
+                    on_page=progress.page(region),
+                )
+                return list(events)
         except ResultsError as exc:
             raise CliError(f"{region} {group}: {exc}") from exc
 
