@@ -143,7 +143,11 @@ def test_sigint_puts_the_record_sets_back_at_once(
 
 
 def test_after_kill_9_rollback_restores_once_from_the_journal(
-    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+    s3: Any,
+    moto_server: str,
+    tmp_path: Path,
+    started: Callable[..., subprocess.Popen[str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     journal = tmp_path / "journal.json"
     process = hold_bucket_403(started, moto_server, journal)
@@ -154,15 +158,13 @@ def test_after_kill_9_rollback_restores_once_from_the_journal(
     process.kill()
     process.communicate(timeout=10)
     assert policy(s3) != ORIGINAL
-    first = run_edgedrill(
-        "chaos", "rollback", "--journal", str(journal), "--endpoint-url", moto_server
-    )
+    # The endpoint as boto3 reads it from the environment, no flag.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    first = run_edgedrill("chaos", "rollback", "--journal", str(journal))
     assert first.returncode == 0, first.stderr
     assert policy(s3) == ORIGINAL
     assert first.stdout.startswith("restored: put back bucket drill-origin-c's saved policy")
-    second = run_edgedrill(
-        "chaos", "rollback", "--journal", str(journal), "--endpoint-url", moto_server
-    )
+    second = run_edgedrill("chaos", "rollback", "--journal", str(journal))
     assert second.returncode == 0, second.stderr
     assert second.stdout.startswith("nothing to restore")
     assert policy(s3) == ORIGINAL
