@@ -100,6 +100,7 @@ class Environment:
             reason=reason,
             stale_age_s=result.stale_age,
             unknown_domains=unknown,
+            cf_request_id=key,
         )
         # The request is routed: a log line that cannot be written (a closed
         # stdout, a full pipe) costs that line, never the viewer's request.

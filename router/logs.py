@@ -34,6 +34,9 @@ class InvocationLog:
     reason: str = ""
     stale_age_s: float = 0.0
     unknown_domains: tuple[str, ...] = ()
+    # CloudFront's id of the viewer request (the x-amz-cf-id header the viewer
+    # sees), shared by both attempts of a failover; request_id is Lambda's.
+    cf_request_id: str = ""
 
 
 _METRICS = [
@@ -70,6 +73,8 @@ def emf_line(log: InvocationLog, timestamp_ms: int | None = None) -> str:
         f',"dns_ms":{log.dns_ms:.3f},"handler_ms":{log.handler_ms:.3f}',
         f',"dns_queries":{int(log.dns_queries)}',
     ]
+    if log.cf_request_id:
+        parts += [',"cf_request_id":', _quote(log.cf_request_id)]
     if log.reason:
         parts += [',"reason":', _quote(log.reason)]
     if log.stale_age_s:

@@ -54,6 +54,8 @@ def test_routes_to_an_origin_from_the_answer_and_logs_emf(load_event: Callable[[
     assert len(lines) == 1
     log = json.loads(lines[0])
     assert log["request_id"] == "req-123"
+    cf_config = load_event("s3-origin")["Records"][0]["cf"]["config"]
+    assert log["cf_request_id"] == cf_config["requestId"]
     assert log["cache_state"] == "miss"
     assert log["origin"] == EUW1
     assert log["region"] == "eu-west-1"
@@ -75,6 +77,16 @@ def test_request_id_comes_from_the_event_without_a_context(
     event = load_event("s3-origin")
     env.handle(event, None)
     assert json.loads(lines[0])["request_id"] == event["Records"][0]["cf"]["config"]["requestId"]
+
+
+def test_without_cloudfronts_request_id_the_line_has_no_cf_request_id(
+    load_event: Callable[[str], Any],
+) -> None:
+    env, _, lines = env_with(answer(USE1))
+    event = load_event("s3-origin")
+    del event["Records"][0]["cf"]["config"]["requestId"]
+    env.handle(event, Context())
+    assert "cf_request_id" not in json.loads(lines[0])
 
 
 THREE_TO_ONE = [
