@@ -9,13 +9,13 @@ changes nothing and says ``unchanged``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from typing import TYPE_CHECKING, Any
 
 from edge.settings import setting
 from edgedrill.aws_options import add_aws_arguments, aws_api, aws_errors
 from edgedrill.commands.logs import (
-    RegionClients,
     find_log_regions,
     function_name,
     in_regions,
@@ -162,7 +162,7 @@ def alarms_command(args: argparse.Namespace) -> int:
         note(f"dry run: {len(document)} alarms in {', '.join(regions)}, nothing changed")
         return 0
 
-    clients = RegionClients(api, "cloudwatch")
+    clients = functools.partial(api.client, "cloudwatch")
 
     def put(region: str) -> list[tuple[str, Outcome]]:
         return ensure_alarms(clients(region), region, requests)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import platform
 import re
@@ -239,48 +240,6 @@ def in_regions(regions: Iterable[str], work: Callable[[str], T]) -> dict[str, T]
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class RegionClients:
-    """Clients of one service, one per region, from a single session (safe across threads).
-
-    :meth:`AwsApi.client` opens a session per client, and a session loads
-    botocore's models anew (a few tenths of a second each): one session for
-    thirty regions keeps discovery to a few seconds. Clients are made under a
-    lock (sessions are not thread-safe; clients are) with the settings of
-    the first one AwsApi makes.
-    """
-
-    def __init__(self, api: AwsApi, service: str) -> None:
-        self._api = api
-        self._service = service
-        self._lock = threading.Lock()
-        self._session: Any = None
-        self._config: Any = None
-
-    def __call__(self, region: str) -> Any:
-        """The client of ``region``."""
-        from botocore.config import Config
-
-        from chaos.aws_api import aws_call
-
-        with self._lock, aws_call("create client", f"{self._service} in {region}"):
-            if self._session is None:
-                first = self._api.client(self._service, region)
-                config = first.meta.config
-                self._config = Config(
-                    retries=config.retries,
-                    connect_timeout=config.connect_timeout,
-                    read_timeout=config.read_timeout,
-                )
-                self._session = self._api.session()
-                return first
-            return self._session.client(
-                self._service,
-                region_name=region,
-                endpoint_url=self._api.endpoint_url,
-                config=self._config,
-            )
-
-
 def note(text: str) -> None:
     """One line on stderr."""
     print(text, file=sys.stderr, flush=True)  # noqa: T201
@@ -323,7 +282,7 @@ def find_log_regions(
 
     group = edge_log_group(function)
     candidates = list(regions) if regions is not None else enabled_regions(api)
-    make = client_for or RegionClients(api, "logs")
+    make = client_for or functools.partial(api.client, "logs")
 
     def probe(region: str) -> bool | None:
         try:
@@ -434,7 +393,7 @@ def _fetch(
     where = regions if regions is not None else find_log_regions(api, function)
     start_ms, end_ms = span.millis()
     progress = _Progress()
-    clients = RegionClients(api, "logs")
+    clients = functools.partial(api.client, "logs")
 
     def fetch(region: str) -> int | None:
         path = run_dir / LOGS_DIR / LAMBDA_DIR / log_group_file(region, function)
@@ -520,7 +479,7 @@ def _find_request(
     group = edge_log_group(function)
     where = regions if regions is not None else find_log_regions(api, function)
     start_ms, end_ms = span.millis()
-    clients = RegionClients(api, "logs")
+    clients = functools.partial(api.client, "logs")
     # A search reads every page of the span, most of them empty: say it is under way.
     progress = _Progress("matching lines")
 

@@ -17,22 +17,13 @@ from edgedrill.alarms import (
 from edgedrill.cli import main
 from results.cloudwatch import edge_log_group
 from router.dns_cache import CacheState
-from tests.edgedrill.test_fetch_logs import reset_moto
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    pass
 
 FUNCTION = "edgedrill-router"
 REGIONS = ("eu-west-1", "ap-northeast-1")
 NAMES = tuple(f"edgedrill-{FUNCTION}-{kind}" for kind in AlarmKind)
-
-
-@pytest.fixture
-def moto_url(moto_server: str) -> Iterator[str]:
-    """moto's server, empty before and after the test."""
-    reset_moto(moto_server)
-    yield moto_server
-    reset_moto(moto_server)
 
 
 def _alarms(url: str, region: str) -> dict[str, Any]:
@@ -61,9 +52,9 @@ def test_names_are_stable_and_prefixed() -> None:
 
 @pytest.mark.slow
 def test_put_in_two_regions_then_unchanged(
-    moto_url: str, capsys: pytest.CaptureFixture[str]
+    moto_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    flags = ["--regions", ",".join(REGIONS), "--endpoint-url", moto_url]
+    flags = ["--regions", ",".join(REGIONS), "--endpoint-url", moto_server]
     code, out, err = _run(capsys, *flags)
     assert code == 0, err
     assert sorted(out.splitlines()) == sorted(
@@ -71,7 +62,7 @@ def test_put_in_two_regions_then_unchanged(
     )
     assert " ".join(NAMES) in err
     for region in REGIONS:
-        alarms = _alarms(moto_url, region)
+        alarms = _alarms(moto_server, region)
         assert sorted(alarms) == sorted(NAMES)
         fallback = alarms[NAMES[0]]
         assert fallback["Threshold"] == 0.05
@@ -93,30 +84,30 @@ def test_put_in_two_regions_then_unchanged(
             {"Name": "FunctionName", "Value": f"us-east-1.{FUNCTION}"}
         ]
         assert (duration["ExtendedStatistic"], duration["Threshold"]) == ("p99", 50.0)
-    before = {region: _alarms(moto_url, region) for region in REGIONS}
+    before = {region: _alarms(moto_server, region) for region in REGIONS}
     code, out, err = _run(capsys, *flags)
     assert code == 0, err
     assert sorted(out.splitlines()) == sorted(
         f"{region}\t{name}\tunchanged" for region in REGIONS for name in NAMES
     )
     # Nothing was put: CloudWatch's own update stamps did not move.
-    after = {region: _alarms(moto_url, region) for region in REGIONS}
+    after = {region: _alarms(moto_server, region) for region in REGIONS}
     assert after == before
     # A new threshold updates that alarm only.
     code, out, err = _run(capsys, *flags, "--threshold-ms", "80")
     assert code == 0, err
     assert f"eu-west-1\t{NAMES[2]}\tupdated" in out.splitlines()
     assert f"eu-west-1\t{NAMES[0]}\tunchanged" in out.splitlines()
-    assert _alarms(moto_url, "ap-northeast-1")[NAMES[2]]["Threshold"] == 80.0
+    assert _alarms(moto_server, "ap-northeast-1")[NAMES[2]]["Threshold"] == 80.0
 
 
 @pytest.mark.slow
 def test_dry_run_prints_the_requests_and_changes_nothing(
-    moto_url: str, capsys: pytest.CaptureFixture[str]
+    moto_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = _run(
         capsys, "--regions", "eu-west-1", "--dry-run", "--stale-share-max", "0.25",
-        "--endpoint-url", moto_url,
+        "--endpoint-url", moto_server,
     )  # fmt: skip
     assert code == 0, err
     document = json.loads(out)
@@ -126,25 +117,25 @@ def test_dry_run_prints_the_requests_and_changes_nothing(
     requests = alarm_requests(AlarmSettings(FUNCTION, stale_share_max=0.25))
     assert [d["request"] for d in document] == requests
     assert "nothing changed" in err
-    assert _alarms(moto_url, "eu-west-1") == {}
+    assert _alarms(moto_server, "eu-west-1") == {}
 
 
 @pytest.mark.slow
 def test_regions_default_to_where_the_function_ran(
-    moto_url: str, capsys: pytest.CaptureFixture[str]
+    moto_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import boto3
 
-    code, _, err = _run(capsys, "--endpoint-url", moto_url)
+    code, _, err = _run(capsys, "--endpoint-url", moto_server)
     assert code == 2
     assert f"--regions: no region holds {edge_log_group(FUNCTION)}" in err
-    logs = boto3.client("logs", region_name="eu-central-1", endpoint_url=moto_url)
+    logs = boto3.client("logs", region_name="eu-central-1", endpoint_url=moto_server)
     logs.create_log_group(logGroupName=edge_log_group(FUNCTION))
-    code, out, err = _run(capsys, "--endpoint-url", moto_url)
+    code, out, err = _run(capsys, "--endpoint-url", moto_server)
     assert code == 0, err
     assert {line.split("\t")[0] for line in out.splitlines()} == {"eu-central-1"}
-    assert sorted(_alarms(moto_url, "eu-central-1")) == sorted(NAMES)
-    assert _alarms(moto_url, "eu-west-1") == {}
+    assert sorted(_alarms(moto_server, "eu-central-1")) == sorted(NAMES)
+    assert _alarms(moto_server, "eu-west-1") == {}
 
 
 def test_requests_fit_cloudwatch_api_model() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,16 +89,8 @@ class Aws:
         return {item["Version"]: item["CodeSha256"] for item in listed["Versions"]}
 
 
-def reset(url: str) -> None:
-    """Empty moto's backends: they are per process, shared by every server it starts."""
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
-
-
 @pytest.fixture
 def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Aws:
-    reset(moto_server)
     iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_server)
     role = iam.create_role(RoleName="edge-router", AssumeRolePolicyDocument=json.dumps(TRUST))
     cloudfront = boto3.client("cloudfront", region_name="us-east-1", endpoint_url=moto_server)

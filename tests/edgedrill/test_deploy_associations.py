@@ -22,7 +22,7 @@ from botocore.stub import Stubber
 from chaos.aws_api import AwsApi, AwsError
 from edgedrill import deploy
 from edgedrill.cli import main
-from tests.edgedrill.test_deploy import TRUST, reset
+from tests.edgedrill.test_deploy import TRUST
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -297,7 +297,6 @@ def tiny_zip(text: str) -> bytes:
 @pytest.fixture
 def lambda_client(moto_server: str) -> Any:
     """moto's Lambda with ``router`` published three times (versions 1, 2, 3)."""
-    reset(moto_server)
     iam = boto3.client("iam", region_name="us-east-1", endpoint_url=moto_server)
     role = iam.create_role(RoleName="edge-router", AssumeRolePolicyDocument=json.dumps(TRUST))
     client = boto3.client("lambda", region_name="us-east-1", endpoint_url=moto_server)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -16,7 +15,6 @@ from tests.conftest import run_edgedrill
 from tests.results.synthetic import FUNCTION, T0, Invocation, invocation_lines, iso, minimal_run
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 GROUP = edge_log_group(FUNCTION)
@@ -24,20 +22,6 @@ STREAM = "2026/11/26/[1]0123456789abcdef"
 # A Lambda request id and a CloudFront one (x-amz-cf-id), as they look.
 LAMBDA_ID = "5bd4a3c2-0f1e-4d2c-9b8a-7c6d5e4f3a21"
 CF_ID = "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=="
-
-
-def reset_moto(url: str) -> None:
-    """Empty moto's backends: they live in the test process, shared by every server."""
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=10).close()
-
-
-@pytest.fixture
-def moto_url(moto_server: str) -> Iterator[str]:
-    """moto's server, empty before and after the test."""
-    reset_moto(moto_server)
-    yield moto_server
-    reset_moto(moto_server)
 
 
 def _put(url: str, region: str, lines: list[str], *, group: str = GROUP) -> None:
@@ -77,15 +61,15 @@ def _invocations(count: int, *, start: float, region: str, first: int = 0) -> li
 
 @pytest.mark.slow
 def test_regions_found_without_regions_flag(
-    moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _put(moto_url, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
-    _put(moto_url, "ap-northeast-1", _invocations(2, start=T0 + 2, region="ap-northeast-1"))
+    _put(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
+    _put(moto_server, "ap-northeast-1", _invocations(2, start=T0 + 2, region="ap-northeast-1"))
     # Another function whose name starts with this one's: its group is not this one's.
-    _put(moto_url, "us-west-2", [f"{iso(T0 + 1)}\tSTART RequestId: x"], group=GROUP + "-canary")
+    _put(moto_server, "us-west-2", [f"{iso(T0 + 1)}\tSTART RequestId: x"], group=GROUP + "-canary")
     run_dir = minimal_run(tmp_path / "run", [])
     # AWS_ENDPOINT_URL alone points every client at moto (botocore reads it).
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     done = run_edgedrill("fetch-logs", str(run_dir), "--function", FUNCTION)
     assert done.returncode == 0, done.stderr
     assert f"{GROUP}: in ap-northeast-1, eu-west-1 (2 of " in done.stderr
@@ -147,10 +131,10 @@ def test_a_region_that_refuses_is_skipped(capsys: pytest.CaptureFixture[str]) ->
 
 
 @pytest.mark.slow
-def test_since_until_writes_a_run_folder_report_analyses(moto_url: str, tmp_path: Path) -> None:
+def test_since_until_writes_a_run_folder_report_analyses(moto_server: str, tmp_path: Path) -> None:
     lines = _invocations(6, start=T0 + 10, region="eu-west-1")
     before = _invocations(2, start=T0 - 600, region="eu-west-1", first=100)
-    _put(moto_url, "eu-west-1", before + lines)
+    _put(moto_server, "eu-west-1", before + lines)
     run_dir = tmp_path / "fetched"
     done = run_edgedrill(
         "fetch-logs",
@@ -164,7 +148,7 @@ def test_since_until_writes_a_run_folder_report_analyses(moto_url: str, tmp_path
         "--until",
         iso(T0 + 60),
         "--endpoint-url",
-        moto_url,
+        moto_server,
     )
     assert done.returncode == 0, done.stderr
     assert f"eu-west-1.{FUNCTION}.log (24 events)" in done.stdout
@@ -183,15 +167,15 @@ def test_since_until_writes_a_run_folder_report_analyses(moto_url: str, tmp_path
     # The folder now holds a run: a second --since into it is refused, nothing touched.
     again = run_edgedrill(
         "fetch-logs", str(run_dir), "--function", FUNCTION, "--regions", "eu-west-1",
-        "--since", iso(T0), "--endpoint-url", moto_url,
+        "--since", iso(T0), "--endpoint-url", moto_server,
     )  # fmt: skip
     assert again.returncode == 2
     assert "already holds a run" in again.stderr
 
 
 @pytest.mark.slow
-def test_request_id_prints_its_lines_and_region(moto_url: str) -> None:
-    _put(moto_url, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
+def test_request_id_prints_its_lines_and_region(moto_server: str) -> None:
+    _put(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
     wanted = _invocations(1, start=T0 + 5, region="ap-northeast-1", first=7)
     # Lambda's request id is the one every line carries; a router line that
     # also names CloudFront's id is found by it, and its invocation with it.
@@ -201,12 +185,12 @@ def test_request_id_prints_its_lines_and_region(moto_url: str) -> None:
     document["cf_request_id"] = CF_ID
     wanted[1] = f"{stamp}\t{json.dumps(document)}"
     _put(
-        moto_url,
+        moto_server,
         "ap-northeast-1",
         wanted + _invocations(2, start=T0 + 9, region="ap-northeast-1", first=20),
     )
     common = ["--function", FUNCTION, "--regions", "eu-west-1,ap-northeast-1"]
-    common += ["--endpoint-url", moto_url]
+    common += ["--endpoint-url", moto_server]
     for searched in (LAMBDA_ID, CF_ID):
         done = run_edgedrill("fetch-logs", *common, "--request-id", searched)
         assert done.returncode == 0, done.stderr

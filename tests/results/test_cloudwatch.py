@@ -18,7 +18,6 @@ from results.cloudwatch import (
 )
 from results.errors import ResultsError
 from results.logs import RuntimeLogReader, parse_timestamp
-from tests.edgedrill.test_fetch_logs import reset_moto
 from tests.results.synthetic import FUNCTION, T0, Invocation, Row, invocation_lines, minimal_run
 
 if TYPE_CHECKING:
@@ -26,19 +25,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.fixture
-def moto_url(moto_server: str) -> Iterator[str]:
-    """moto's server, empty before and after the test."""
-    reset_moto(moto_server)
-    yield moto_server
-    reset_moto(moto_server)
-
-
 @pytest.mark.slow
-def test_paging_and_writing(moto_url: str, tmp_path: Path) -> None:
+def test_paging_and_writing(moto_server: str, tmp_path: Path) -> None:
     import boto3
 
-    client = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_url)
+    client = boto3.client("logs", region_name="us-east-1", endpoint_url=moto_server)
     group = "/aws/lambda/us-east-1.fn"
     client.create_log_group(logGroupName=group)
     t0 = 1795714308123
@@ -98,10 +89,10 @@ def test_paging_and_writing(moto_url: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_log_group_found_by_exact_name_across_pages(moto_url: str) -> None:
+def test_log_group_found_by_exact_name_across_pages(moto_server: str) -> None:
     import boto3
 
-    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_url)
+    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_server)
     group = edge_log_group("fn")
     for suffix in ("-a", "-b", "-c", "-d", "-e"):
         client.create_log_group(logGroupName=group + suffix)
@@ -127,7 +118,7 @@ def test_quoted_term_takes_ids_only(text: str) -> None:
 
 @pytest.mark.slow
 def test_fetch_logs_into_a_run_folder(
-    moto_url: str,
+    moto_server: str,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -148,7 +139,7 @@ def test_fetch_logs_into_a_run_folder(
         for i in range(6)
     ]
     lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
-    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_url)
+    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_server)
     group = edge_log_group(FUNCTION)
     client.create_log_group(logGroupName=group)
     client.create_log_stream(logGroupName=group, logStreamName="2026/11/26/[1]abcdef")
@@ -168,7 +159,7 @@ def test_fetch_logs_into_a_run_folder(
         "--regions",
         "eu-west-1,ap-south-1",
         "--endpoint-url",
-        moto_url,
+        moto_server,
     ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
