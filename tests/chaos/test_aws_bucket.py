@@ -13,7 +13,6 @@ from chaos.aws_api import AwsApi
 from chaos.aws_bucket import SID_PREFIX, BucketDeny
 from chaos.aws_change import Outcome
 from chaos.errors import TargetError
-from tests.chaos.aws_moto import reset
 
 BUCKET = "drill-origin-a"
 # Odd spacing and key order on purpose: the undo must give back these bytes, not a re-dump.
@@ -27,7 +26,6 @@ NOW = datetime(2026, 12, 2, 14, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def s3(moto_server: str):
-    reset(moto_server)
     client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
     client.create_bucket(Bucket=BUCKET)
     return client

@@ -10,7 +10,6 @@ import boto3
 import pytest
 
 from edgedrill.cli import main
-from tests.chaos.aws_moto import reset
 from tests.conftest import run_edgedrill
 
 BUCKET = "drill-origin-b"
@@ -42,7 +41,6 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def s3(moto_server: str):
-    reset(moto_server)
     client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
     client.create_bucket(Bucket=BUCKET)
     client.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
@@ -161,7 +159,6 @@ def test_aws_flags_without_an_aws_target_are_refused(capsys: pytest.CaptureFixtu
 
 @pytest.mark.slow
 def test_a_record_dry_run_prints_both_change_batches(moto_server: str) -> None:
-    reset(moto_server)
     route53 = boto3.client("route53", region_name="us-east-1", endpoint_url=moto_server)
     zone = route53.create_hosted_zone(Name="drill.example", CallerReference="d")["HostedZone"]["Id"]
     record: Any = {"Name": "route.drill.example.", "Type": "TXT", "TTL": 60,
@@ -196,7 +193,6 @@ def test_rollback_of_a_missing_journal_is_a_usage_error(
 def test_an_aws_error_names_the_operation_and_the_resource(
     capsys: pytest.CaptureFixture[str], moto_server: str
 ) -> None:
-    reset(moto_server)
     code, out, err = edgedrill(
         capsys, "chaos", "inject", "bucket:403", "--aws-bucket", "no-such-drill-bucket",
         "--allow", "bucket:no-such-drill-bucket", "--duration", "5", "--endpoint-url", moto_server,

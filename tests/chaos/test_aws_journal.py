@@ -16,7 +16,6 @@ from chaos.aws_change import Outcome
 from chaos.aws_faults import AwsInjection, rollback
 from chaos.aws_journal import AwsJournal, Status, load, write_atomic
 from chaos.errors import JournalError
-from tests.chaos.aws_moto import reset
 
 BUCKET = "drill-origin-d"
 NOW = datetime(2026, 12, 2, 14, 0, 0, tzinfo=UTC)
@@ -24,7 +23,6 @@ NOW = datetime(2026, 12, 2, 14, 0, 0, tzinfo=UTC)
 
 @pytest.fixture
 def s3(moto_server: str) -> Any:
-    reset(moto_server)
     client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
     client.create_bucket(Bucket=BUCKET)
     return client

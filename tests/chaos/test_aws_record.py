@@ -12,7 +12,6 @@ from chaos.aws_api import AwsApi
 from chaos.aws_change import Outcome
 from chaos.aws_record import RecordChange, canonical, fqdn, wait_insync, zone_id
 from chaos.errors import RollbackError, TargetError
-from tests.chaos.aws_moto import reset
 
 NAME = "route.drill.example."
 
@@ -30,7 +29,6 @@ def record_set(set_id: str, value: str, ttl: int = 60) -> dict[str, Any]:
 
 @pytest.fixture
 def route53(moto_server: str):
-    reset(moto_server)
     return boto3.client("route53", region_name="us-east-1", endpoint_url=moto_server)
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.chaos.aws_moto import reset
 from tests.conftest import REPO, run_edgedrill
 
 pytestmark = pytest.mark.slow
@@ -29,7 +28,6 @@ NAME = "route.drill.example."
 
 @pytest.fixture
 def s3(moto_server: str) -> Any:
-    reset(moto_server)
     client = boto3.client("s3", region_name="us-east-1", endpoint_url=moto_server)
     client.create_bucket(Bucket=BUCKET)
     client.put_bucket_policy(Bucket=BUCKET, Policy=ORIGINAL)
@@ -38,7 +36,6 @@ def s3(moto_server: str) -> Any:
 
 @pytest.fixture
 def route53(moto_server: str) -> tuple[Any, str]:
-    reset(moto_server)
     client = boto3.client("route53", region_name="us-east-1", endpoint_url=moto_server)
     zone = client.create_hosted_zone(Name="drill.example", CallerReference="s")["HostedZone"]["Id"]
     sets: list[Any] = [
