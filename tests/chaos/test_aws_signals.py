@@ -196,3 +196,25 @@ def test_an_unknown_stop_alarm_is_refused_before_any_change(s3: Any, moto_server
     assert done.returncode == 2
     assert "no CloudWatch alarm named no-such-alarm" in done.stderr
     assert policy(s3) == ORIGINAL
+
+
+def test_a_stop_alarm_already_in_alarm_keeps_the_drill_from_starting(
+    s3: Any, moto_server: str, tmp_path: Path
+) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_server)
+    cloudwatch.put_metric_alarm(
+        AlarmName="edge-5xx", MetricName="5xxErrorRate", Namespace="AWS/CloudFront",
+        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )  # fmt: skip
+    cloudwatch.set_alarm_state(AlarmName="edge-5xx", StateValue="ALARM", StateReason="before")
+    journal = tmp_path / "journal.json"
+    done = run_edgedrill(
+        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
+        "--execute", "--duration", "5", "--endpoint-url", moto_server, "--journal", str(journal),
+        "--stop-on-alarm", "edge-5xx",
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert "not started: stop alarm edge-5xx is in ALARM" in done.stderr
+    assert policy(s3) == ORIGINAL
+    assert not journal.exists()
