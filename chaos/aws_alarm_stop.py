@@ -17,6 +17,8 @@ from chaos.aws_api import EDGE_REGION, aws_call
 from chaos.errors import TargetError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from chaos.aws_api import AwsApi
 
 POLL_S = 2.0
@@ -28,24 +30,43 @@ _MAX_PAGES = 10
 
 @dataclass(frozen=True, slots=True)
 class AlarmStop:
-    """Alarms whose ALARM state stops a fault, and their region."""
+    """Alarms whose ALARM state stops a fault, and the regions that hold them.
+
+    ``edgedrill alarms`` puts the same alarm names in every region whose edge
+    locations run the function (Lambda@Edge metrics stay in the region that
+    ran it, and a composite alarm cannot span regions), so each name is read
+    in each region; a name missing from any of them is refused.
+    """
 
     names: tuple[str, ...]
-    region: str = EDGE_REGION
+    regions: tuple[str, ...] = (EDGE_REGION,)
 
     def __post_init__(self) -> None:
         if len(self.names) > MAX_ALARMS:
             raise TargetError(f"at most {MAX_ALARMS} stop alarms, got {len(self.names)}")
+        if not self.regions:
+            raise TargetError("stop alarms need at least one region")
 
-    def client(self, api: AwsApi) -> Any:
-        """A CloudWatch client in the alarms' region (made once, polled many times)."""
-        return api.client("cloudwatch", self.region)
+    def clients(self, api: AwsApi) -> dict[str, Any]:
+        """A CloudWatch client per region (made once, polled many times)."""
+        return {region: api.client("cloudwatch", region) for region in self.regions}
 
-    def states(self, cloudwatch: Any) -> dict[str, str]:
-        """Each named alarm's state (``OK``, ``ALARM``, ...); a missing alarm is refused."""
+    def states(self, clients: Mapping[str, Any]) -> dict[str, str]:
+        """Each alarm's state by ``NAME in REGION``; an alarm missing from a region is refused."""
+        states: dict[str, str] = {}
+        for region, cloudwatch in clients.items():
+            for name, state in self._states_in(region, cloudwatch).items():
+                states[f"{name} in {region}"] = state
+        return states
+
+    def firing(self, clients: Mapping[str, Any]) -> list[str]:
+        """The alarms now in ALARM, as ``NAME in REGION``."""
+        return [where for where, state in self.states(clients).items() if state == ALARM]
+
+    def _states_in(self, region: str, cloudwatch: Any) -> dict[str, str]:
         if not self.names:
             return {}
-        resource = f"alarms {', '.join(self.names)} in {self.region}"
+        resource = f"alarms {', '.join(self.names)} in {region}"
         request: dict[str, Any] = {
             "AlarmNames": list(self.names),
             "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
@@ -61,10 +82,6 @@ class AlarmStop:
             request["NextToken"] = page["NextToken"]
         missing = [name for name in self.names if name not in states]
         if missing:
-            msg = f"no CloudWatch alarm named {', '.join(missing)} in {self.region}"
+            msg = f"no CloudWatch alarm named {', '.join(missing)} in {region}"
             raise TargetError(msg)
         return states
-
-    def firing(self, cloudwatch: Any) -> list[str]:
-        """The named alarms now in ALARM."""
-        return [name for name, state in self.states(cloudwatch).items() if state == ALARM]

@@ -359,9 +359,11 @@ def _add_aws_mode(inject: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--alarm-region",
-        default=None,
+        action="append",
         metavar="REGION",
-        help=f"region of the --stop-on-alarm alarms (default {EDGE_REGION})",
+        help="a region whose --stop-on-alarm alarms are watched, repeatable or comma-separated: "
+        "edgedrill alarms puts them in every region the function runs in "
+        f"(default {EDGE_REGION})",
     )
     add_aws_arguments(inject)
 
@@ -411,7 +413,6 @@ def _aws_duration(duration: float | None) -> float:
 def aws_inject_command(args: argparse.Namespace) -> int:
     """``edgedrill chaos inject FAULT --aws-...``: a dry run, or the fault held on AWS."""
     from chaos.aws_alarm_stop import AlarmStop
-    from chaos.aws_api import EDGE_REGION
     from chaos.aws_faults import AwsTarget, check_allowed, check_target, new_drill_id, plan_change
     from chaos.aws_record import DEFAULT_TYPE
     from chaos.faults import parse_fault
@@ -429,13 +430,13 @@ def aws_inject_command(args: argparse.Namespace) -> int:
         check_target(fault, target)
         duration = _aws_duration(args.duration)
         check_allowed(target, args.allow or ())
-        stop = AlarmStop(tuple(args.stop_on_alarm or ()), args.alarm_region or EDGE_REGION)
+        stop = AlarmStop(tuple(args.stop_on_alarm or ()), _alarm_regions(args.alarm_region))
     api = aws_api(args)
     now = datetime.now(UTC)
     drill_id = new_drill_id(now)
     with aws_errors(), _as_usage_errors():
         change = plan_change(api, fault, target, drill_id=drill_id, duration_s=duration, now=now)
-        cloudwatch = stop.client(api) if stop.names else None
+        cloudwatch = stop.clients(api) if stop.names else {}
         stop.states(cloudwatch)  # an alarm that does not exist is refused before anything changes
     journal_path = args.journal or Path(f"edgedrill-chaos-{drill_id}.json")
     if not args.execute:
@@ -444,6 +445,26 @@ def aws_inject_command(args: argparse.Namespace) -> int:
         return 0
     watch = (stop, cloudwatch)
     return _hold_on_aws(api, change, fault.spelling, drill_id, journal_path, watch, duration)
+
+
+def _alarm_regions(given: list[str] | None) -> tuple[str, ...]:
+    """The regions of ``--alarm-region`` (repeated or comma-separated), in order, once each."""
+    import re
+
+    from chaos.aws_api import EDGE_REGION
+
+    regions: list[str] = []
+    for part in ",".join(given or [EDGE_REGION]).split(","):
+        region = part.strip()
+        if not region:
+            continue
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
+            raise CliError(f"--alarm-region: {region!r} is not a region name (e.g. eu-west-1)")
+        if region not in regions:
+            regions.append(region)
+    if not regions:
+        raise CliError("--alarm-region: give at least one region")
+    return tuple(regions)
 
 
 def _dry_run(spelling: str, change: AwsChange, duration: float) -> str:
@@ -499,7 +520,7 @@ def _hold_on_aws(
         journal = AwsJournal.begin(journal_path, drill_id, spelling, change)
         firing = stop.firing(cloudwatch) if stop.names else []
     if firing:
-        msg = f"not started: stop alarm {', '.join(firing)} is in ALARM in {stop.region}"
+        msg = f"not started: stop alarm {', '.join(firing)} is in ALARM"
         raise DrillAborted(msg)
     injection = AwsInjection(api, change, journal)
     start = time.time()

@@ -167,23 +167,32 @@ def test_after_kill_9_rollback_restores_once_from_the_journal(
     assert policy(s3) == ORIGINAL
 
 
-def test_a_stop_alarm_in_alarm_restores_and_exits_3(
-    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
-) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_server)
+def put_alarm(moto_server: str, region: str) -> Any:
+    """The alarm ``edge-5xx`` in ``region`` (OK until set otherwise); its CloudWatch client."""
+    cloudwatch = boto3.client("cloudwatch", region_name=region, endpoint_url=moto_server)
     cloudwatch.put_metric_alarm(
         AlarmName="edge-5xx", MetricName="5xxErrorRate", Namespace="AWS/CloudFront",
         Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=5,
         ComparisonOperator="GreaterThanThreshold",
     )  # fmt: skip
+    return cloudwatch
+
+
+def test_a_stop_alarm_in_alarm_in_any_region_restores_and_exits_3(
+    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+) -> None:
+    # The same alarm name in each region the function runs in, as edgedrill alarms puts them.
+    put_alarm(moto_server, "us-east-1")
+    cloudwatch = put_alarm(moto_server, "eu-west-1")
     process = hold_bucket_403(
-        started, moto_server, tmp_path / "journal.json", "--stop-on-alarm", "edge-5xx"
-    )
+        started, moto_server, tmp_path / "journal.json", "--stop-on-alarm", "edge-5xx",
+        "--alarm-region", "us-east-1,eu-west-1",
+    )  # fmt: skip
     wait_until(lambda: policy(s3) != ORIGINAL, process)
     cloudwatch.set_alarm_state(AlarmName="edge-5xx", StateValue="ALARM", StateReason="drill")
     _, err = process.communicate(timeout=30)
     assert process.returncode == 3, err
-    assert "edge-5xx" in err
+    assert "edge-5xx in eu-west-1" in err
     assert policy(s3) == ORIGINAL
 
 
@@ -198,15 +207,33 @@ def test_an_unknown_stop_alarm_is_refused_before_any_change(s3: Any, moto_server
     assert policy(s3) == ORIGINAL
 
 
+def test_a_stop_alarm_missing_from_one_region_is_refused(s3: Any, moto_server: str) -> None:
+    put_alarm(moto_server, "us-east-1")
+    done = run_edgedrill(
+        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
+        "--execute", "--duration", "5", "--endpoint-url", moto_server,
+        "--stop-on-alarm", "edge-5xx", "--alarm-region", "us-east-1",
+        "--alarm-region", "ap-northeast-1",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no CloudWatch alarm named edge-5xx in ap-northeast-1" in done.stderr
+    assert policy(s3) == ORIGINAL
+
+
+def test_a_bad_alarm_region_is_a_usage_error(s3: Any, moto_server: str) -> None:
+    done = run_edgedrill(
+        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
+        "--duration", "5", "--endpoint-url", moto_server,
+        "--stop-on-alarm", "edge-5xx", "--alarm-region", "Europe",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--alarm-region: 'Europe' is not a region name" in done.stderr
+
+
 def test_a_stop_alarm_already_in_alarm_keeps_the_drill_from_starting(
     s3: Any, moto_server: str, tmp_path: Path
 ) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_server)
-    cloudwatch.put_metric_alarm(
-        AlarmName="edge-5xx", MetricName="5xxErrorRate", Namespace="AWS/CloudFront",
-        Statistic="Average", Period=60, EvaluationPeriods=1, Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
-    )  # fmt: skip
+    cloudwatch = put_alarm(moto_server, "us-east-1")
     cloudwatch.set_alarm_state(AlarmName="edge-5xx", StateValue="ALARM", StateReason="before")
     journal = tmp_path / "journal.json"
     done = run_edgedrill(
@@ -215,6 +242,6 @@ def test_a_stop_alarm_already_in_alarm_keeps_the_drill_from_starting(
         "--stop-on-alarm", "edge-5xx",
     )  # fmt: skip
     assert done.returncode == 3
-    assert "not started: stop alarm edge-5xx is in ALARM" in done.stderr
+    assert "not started: stop alarm edge-5xx in us-east-1 is in ALARM" in done.stderr
     assert policy(s3) == ORIGINAL
     assert not journal.exists()
