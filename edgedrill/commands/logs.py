@@ -117,8 +117,10 @@ def register(subparsers: Any) -> None:
         "--request-id",
         default=None,
         metavar="ID",
-        help="print the lines holding this Lambda request id (START, the router's line, END, "
-        "REPORT) with their region and log stream; writes nothing",
+        help="print the invocation lines (START, the router's line, END, REPORT) of this "
+        "Lambda request id, or of CloudFront's request id (the viewer's x-amz-cf-id, the "
+        "router line's cf_request_id: both attempts of a failover), with their region and "
+        "log stream; writes nothing",
     )
     add_aws_arguments(fetch)
     fetch.set_defaults(func=fetch_logs_command)
