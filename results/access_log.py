@@ -24,7 +24,14 @@ import polars as pl
 from edgedrill_formats.access_log import EMPTY, SEPARATOR, field_names
 from edgedrill_formats.log_dir import CLOUDFRONT_DIR
 from results.errors import FormatError, MalformedLines
-from results.records import BLOCK_BYTES, Categories, FloatArray, IntArray, line_blocks
+from results.records import (
+    BLOCK_BYTES,
+    Categories,
+    FloatArray,
+    IntArray,
+    line_blocks,
+    sorted_columns,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -202,19 +209,18 @@ class AccessLogReader:
     def result(self) -> AccessLog:
         """The columns read so far, sorted by time."""
         self._flush()
-        parts = self._chunks or [_EMPTY_CHUNK]
-        when, status, taken, result, detail = (
-            np.concatenate(column) for column in zip(*parts, strict=True)
-        )
-        order = np.argsort(when, kind="stable")
+        if not self._chunks:
+            self._chunks.append(_EMPTY_CHUNK)
+        # Sorted once, kept as the only chunk: a later call gives the same.
+        columns = sorted_columns(self._chunks)
+        self._chunks = [columns]
+        when, status, taken, result, detail = columns
         return AccessLog(
-            time=when[order],
-            status=status[order].astype(np.int64),
-            result_type=Categories(tuple(self._results), result[order].astype(np.int32)),
-            detailed_result_type=Categories(
-                tuple(self._details), detail[order].astype(np.int32)
-            ),
-            time_taken_s=taken[order].astype(np.float64),
+            time=when,
+            status=status.astype(np.int64, copy=False),
+            result_type=Categories(tuple(self._results), result),
+            detailed_result_type=Categories(tuple(self._details), detail),
+            time_taken_s=taken.astype(np.float64, copy=False),
             sources=tuple(self.sources),
             malformed=self.malformed,
         )

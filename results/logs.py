@@ -37,7 +37,14 @@ import polars as pl
 
 from edgedrill_formats.log_dir import LAMBDA_DIR, LOG_SUFFIX, log_group_region
 from results.errors import FormatError, MalformedLines
-from results.records import BoolArray, Categories, CodeArray, FloatArray, IntArray
+from results.records import (
+    BoolArray,
+    Categories,
+    CodeArray,
+    FloatArray,
+    IntArray,
+    sorted_columns,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -703,7 +710,7 @@ class RuntimeLogReader:
         )
         del c
         # Sorted once, kept as the only chunk: a later call gives the same.
-        reports = _sorted_columns(self._report_chunks)
+        reports = sorted_columns(self._report_chunks)
         self._report_chunks = [reports]
         end, duration, billed, memory, max_memory, init, log_region = reports
         invocations = Invocations(
@@ -718,7 +725,7 @@ class RuntimeLogReader:
             ),
             status=dict(self._status),
         )
-        route_columns = _sorted_columns(self._route_chunks)
+        route_columns = sorted_columns(self._route_chunks)
         self._route_chunks = [route_columns]
         time, state, region, dns_ms, handler_ms, queries = route_columns
         routes = Routes(
@@ -740,27 +747,6 @@ class RuntimeLogReader:
             sources=tuple(self.sources),
             malformed=self.malformed,
         )
-
-
-def _sorted_columns(chunks: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
-    """Chunked columns joined, rows sorted by the first column (stable); empties ``chunks``.
-
-    One column at a time, each column's chunks let go once joined, so that
-    the peak is about one copy of the data, not three.
-    """
-    columns = [list(column) for column in zip(*chunks, strict=True)]
-    chunks.clear()
-    key = np.concatenate(columns[0])
-    columns[0].clear()
-    order = np.argsort(key, kind="stable")
-    joined = [key[order]]
-    del key
-    for parts in columns[1:]:
-        column = np.concatenate(parts)
-        parts.clear()
-        joined.append(column[order])
-        del column
-    return tuple(joined)
 
 
 def _split_lines(data: bytes, count: int) -> pl.Series | None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-CodeArray = npt.NDArray[np.int32]
+CodeArray = npt.NDArray[np.integer[Any]]  # int32 while read, then narrowed
 BoolArray = npt.NDArray[np.bool_]
 
 # The name the analysis and its tests read the columns by.
@@ -51,10 +51,19 @@ _READ = ("start", "duration_ms", "method", "status", "bytes", "x_cache", "pop",
 
 @dataclass(frozen=True, slots=True)
 class Categories:
-    """A text column as integer codes into a table of labels."""
+    """A text column as integer codes into a table of labels.
+
+    Codes are kept in the narrowest unsigned type that holds every label's
+    (one byte for the usual handful): a run's columns are mostly codes.
+    """
 
     labels: tuple[str, ...]
     codes: CodeArray
+
+    def __post_init__(self) -> None:
+        narrow = np.min_scalar_type(max(len(self.labels) - 1, 0))
+        if self.codes.dtype != narrow:
+            object.__setattr__(self, "codes", self.codes.astype(narrow))
 
     @classmethod
     def encode(cls, values: Iterable[str | bytes]) -> Categories:
@@ -246,15 +255,19 @@ def _columnar_read(
         return None
     # One column at a time, its blocks let go once joined: about one copy at peak.
     start = np.concatenate(numbers.pop("start"))
-    order = np.argsort(start, kind="stable")
-    sorted_columns = {"start": start[order]}
+    order = None if in_order(start) else np.argsort(start, kind="stable")
+    sorted_columns = {"start": start if order is None else start[order]}
     del start
     for name in list(numbers):
-        sorted_columns[name] = np.concatenate(numbers.pop(name))[order]
+        column = np.concatenate(numbers.pop(name))
+        sorted_columns[name] = column if order is None else column[order]
+        del column
     categories = {}
     for name in list(texts):
         table, codes = texts.pop(name)
-        categories[name] = _categories(tuple(table), np.concatenate(codes)[order])
+        joined = np.concatenate(codes)
+        categories[name] = _categories(tuple(table), joined if order is None else joined[order])
+        del joined
     return RequestRecords(
         start=sorted_columns["start"].astype(np.float64, copy=False),
         duration_ms=sorted_columns["duration_ms"].astype(np.float64, copy=False),
@@ -316,6 +329,33 @@ def line_blocks(
             if not data.endswith(b"\n"):
                 data += handle.readline()  # the block ends at a line's end
             yield data
+
+
+def sorted_columns(chunks: list[tuple[npt.NDArray[Any], ...]]) -> tuple[npt.NDArray[Any], ...]:
+    """Chunked columns joined, rows sorted by the first column (stable); empties ``chunks``.
+
+    One column at a time, each column's chunks let go once joined, so that
+    the peak is about one copy of the data, not three; rows already in order
+    (a log is written as time goes) are not copied a second time.
+    """
+    columns = [list(column) for column in zip(*chunks, strict=True)]
+    chunks.clear()
+    key = np.concatenate(columns[0])
+    columns[0].clear()
+    order = None if in_order(key) else np.argsort(key, kind="stable")
+    joined = [key if order is None else key[order]]
+    del key
+    for parts in columns[1:]:
+        column = np.concatenate(parts)
+        parts.clear()
+        joined.append(column if order is None else column[order])
+        del column
+    return tuple(joined)
+
+
+def in_order(values: npt.NDArray[Any]) -> bool:
+    """Whether ``values`` never decrease (a NaN anywhere: no)."""
+    return bool(np.all(values[1:] >= values[:-1]))
 
 
 def _count(view: mmap.mmap, byte: bytes) -> int:
