@@ -15,10 +15,13 @@ itself even if edgedrill dies and nobody rolls it back (IAM JSON policy
 elements: Condition operators, date condition operators).
 
 The undo puts back the saved policy text byte for byte, or deletes the
-policy if the bucket had none (``NoSuchBucketPolicy``). If the current
-policy is not the one the drill put (someone edited it meanwhile), the undo
-removes only the drill's statement from the current policy and warns: it
-never overwrites another person's change with the saved copy.
+policy if the bucket had none (``NoSuchBucketPolicy``). A policy that is
+not the one the drill put but is the saved one once the drill's statement
+(found by its ``Sid``) is taken out gets the saved text back too: S3 may store
+a statement in another form than the one sent. Otherwise someone edited it
+meanwhile: the undo removes only the drill's statement from the current
+policy and warns; it never overwrites another person's change with the saved
+copy.
 """
 
 from __future__ import annotations
@@ -181,6 +184,15 @@ class BucketDeny:
             )
         assert current is not None  # ours is non-empty only when there is a policy
         rest = [s for s in statements if s not in ours]
+        if self._is_original(current, rest):
+            # The policy is not byte-for-byte the one put (S3 may store a statement
+            # a little differently from how it was sent), but without the drill's
+            # statement it is the saved one: nobody else changed it.
+            if self.original is None:
+                self._delete(s3)
+                return Restored(Outcome.RESTORED, f"deleted {self.target}'s policy (it had none)")
+            self._put(s3, self.original)
+            return Restored(Outcome.RESTORED, f"put back {self.target}'s saved policy exactly")
         warning = (
             f"{self.target}'s policy was changed while the drill ran; removed only statement "
             f"{self.sid} and kept the rest (not the saved copy)"
@@ -192,6 +204,13 @@ class BucketDeny:
         current["Statement"] = rest
         self._put(s3, json.dumps(current, indent=2))
         return Restored(Outcome.KEPT_OTHERS, f"removed statement {self.sid}", warning)
+
+    def _is_original(self, current: dict[str, Any], rest: list[Any]) -> bool:
+        """Whether ``current`` without the drill's statement (``rest`` left) is the saved policy."""
+        if self.original is None or not rest:
+            return self.original is None and not rest
+        saved = _parse(self.original, f"{self.target}'s saved policy")
+        return {**current, "Statement": rest} == {**saved, "Statement": _statements(saved)}
 
     def _s3(self, api: AwsApi) -> Any:
         return api.client("s3", self.region or EDGE_REGION)
