@@ -29,7 +29,8 @@ guide). Not ``handler_ms``: a percentile cannot be recombined across the
 rounded up from, the quantity the threshold is about.
 
 :func:`ensure_alarms` puts an alarm only when ``DescribeAlarms`` shows a
-different definition (or none), so a second run changes nothing.
+different definition (or none), so a second run changes nothing; the actions
+someone wired to an alarm (SNS topics, whether they are enabled) are kept.
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ _DEFINITION_KEYS = (
     "OKActions",
     "InsufficientDataActions",
 )
+
+
+# Left as the alarm's owner set them: see with_actions_of.
+_ACTION_KEYS = ("AlarmActions", "OKActions", "InsufficientDataActions")
 
 
 class AlarmKind(StrEnum):
@@ -249,6 +254,21 @@ def same_definition(current: Mapping[str, Any], desired: Mapping[str, Any]) -> b
     return True
 
 
+def with_actions_of(current: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+    """``request`` keeping the actions someone gave the alarm (a pager's SNS topic, say).
+
+    PutMetricAlarm replaces the whole alarm: sent without them it would remove
+    the actions, and edgedrill asks for none of its own.
+    """
+    merged = dict(request)
+    for key in _ACTION_KEYS:
+        if key not in merged and current.get(key):
+            merged[key] = list(current[key])
+    if "ActionsEnabled" not in merged and current.get("ActionsEnabled") is False:
+        merged["ActionsEnabled"] = False
+    return merged
+
+
 def current_alarms(
     client: CloudWatchClient, names: Sequence[str], region: str
 ) -> dict[str, Mapping[str, Any]]:
@@ -272,9 +292,10 @@ def ensure_alarms(
     requests = list(requests)
     existing = current_alarms(client, [str(r["AlarmName"]) for r in requests], region)
     done: list[tuple[str, Outcome]] = []
-    for request in requests:
-        name = str(request["AlarmName"])
+    for wanted in requests:
+        name = str(wanted["AlarmName"])
         current = existing.get(name)
+        request = dict(wanted) if current is None else with_actions_of(current, wanted)
         if current is not None and same_definition(current, request):
             done.append((name, Outcome.UNCHANGED))
             continue

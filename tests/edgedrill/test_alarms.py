@@ -210,3 +210,29 @@ def test_bad_flags_exit_2(
     assert code == 2
     assert out == ""
     assert message in err
+
+
+@pytest.mark.slow
+def test_actions_someone_added_are_kept_when_unchanged_and_when_updated(
+    moto_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    flags = ["--regions", "eu-west-1", "--endpoint-url", moto_server]
+    assert _run(capsys, *flags)[0] == 0
+    topic = "arn:aws:sns:eu-west-1:123456789012:on-call"
+    client = boto3.client("cloudwatch", region_name="eu-west-1", endpoint_url=moto_server)
+    (request,) = [r for r in alarm_requests(AlarmSettings(FUNCTION)) if r["AlarmName"] == NAMES[2]]
+    client.put_metric_alarm(**request, AlarmActions=[topic], OKActions=[topic])
+    code, out, err = _run(capsys, *flags)
+    assert code == 0, err
+    assert f"eu-west-1\t{NAMES[2]}\tunchanged" in out.splitlines()
+    code, out, err = _run(capsys, *flags, "--threshold-ms", "80")
+    assert code == 0, err
+    assert f"eu-west-1\t{NAMES[2]}\tupdated" in out.splitlines()
+    alarm = _alarms(moto_server, "eu-west-1")[NAMES[2]]
+    assert (alarm["Threshold"], alarm["AlarmActions"], alarm["OKActions"]) == (
+        80.0,
+        [topic],
+        [topic],
+    )
