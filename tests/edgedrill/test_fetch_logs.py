@@ -11,7 +11,6 @@ from edgedrill.cli import main
 from results.cloudwatch import edge_log_group
 from results.logs import parse_timestamp
 from results.run_folder import read_run_info
-from tests.conftest import run_edgedrill
 from tests.results.synthetic import FUNCTION, T0, Invocation, invocation_lines, iso, minimal_run
 
 if TYPE_CHECKING:
@@ -41,6 +40,16 @@ def _put(url: str, region: str, lines: list[str], *, group: str = GROUP) -> None
     )
 
 
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``edgedrill ARGV`` in this process: its exit code, stdout and stderr."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def _invocations(count: int, *, start: float, region: str, first: int = 0) -> list[str]:
     return [
         line
@@ -61,7 +70,10 @@ def _invocations(count: int, *, start: float, region: str, first: int = 0) -> li
 
 @pytest.mark.slow
 def test_regions_found_without_regions_flag(
-    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    moto_server: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _put(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
     _put(moto_server, "ap-northeast-1", _invocations(2, start=T0 + 2, region="ap-northeast-1"))
@@ -70,10 +82,10 @@ def test_regions_found_without_regions_flag(
     run_dir = minimal_run(tmp_path / "run", [])
     # AWS_ENDPOINT_URL alone points every client at moto (botocore reads it).
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    done = run_edgedrill("fetch-logs", str(run_dir), "--function", FUNCTION)
-    assert done.returncode == 0, done.stderr
-    assert f"{GROUP}: in ap-northeast-1, eu-west-1 (2 of " in done.stderr
-    assert done.stdout.splitlines() == [
+    code, out, err = _cli(capsys, "fetch-logs", str(run_dir), "--function", FUNCTION)
+    assert code == 0, err
+    assert f"{GROUP}: in ap-northeast-1, eu-west-1 (2 of " in err
+    assert out.splitlines() == [
         f"{run_dir}/logs/lambda/ap-northeast-1.{FUNCTION}.log (8 events)",
         f"{run_dir}/logs/lambda/eu-west-1.{FUNCTION}.log (12 events)",
     ]
@@ -131,12 +143,15 @@ def test_a_region_that_refuses_is_skipped(capsys: pytest.CaptureFixture[str]) ->
 
 
 @pytest.mark.slow
-def test_since_until_writes_a_run_folder_report_analyses(moto_server: str, tmp_path: Path) -> None:
+def test_since_until_writes_a_run_folder_report_analyses(
+    moto_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lines = _invocations(6, start=T0 + 10, region="eu-west-1")
     before = _invocations(2, start=T0 - 600, region="eu-west-1", first=100)
     _put(moto_server, "eu-west-1", before + lines)
     run_dir = tmp_path / "fetched"
-    done = run_edgedrill(
+    code, out, err = _cli(
+        capsys,
         "fetch-logs",
         str(run_dir),
         "--function",
@@ -150,31 +165,33 @@ def test_since_until_writes_a_run_folder_report_analyses(moto_server: str, tmp_p
         "--endpoint-url",
         moto_server,
     )
-    assert done.returncode == 0, done.stderr
-    assert f"eu-west-1.{FUNCTION}.log (24 events)" in done.stdout
-    assert f"ap-south-1: no log group {GROUP}" in done.stderr
+    assert code == 0, err
+    assert f"eu-west-1.{FUNCTION}.log (24 events)" in out
+    assert f"ap-south-1: no log group {GROUP}" in err
     info = read_run_info(run_dir / "run.json")
     assert (info.scenario, info.start, info.end) == ("fetched", T0, T0 + 60)
     document = json.loads((run_dir / "run.json").read_text())
     assert (document["function"], document["regions"]) == (FUNCTION, ["eu-west-1"])
     assert document["logs_only"] is True
-    report = run_edgedrill("report", str(run_dir))
-    assert report.returncode == 0, report.stderr
+    code, _, err = _cli(capsys, "report", str(run_dir))
+    assert code == 0, err
     summary = json.loads((run_dir / "summary.json").read_text())
     text = json.dumps(summary)
     assert '"invocations": 6' in text, text[:2000]
     assert (run_dir / "report.html").is_file()
     # The folder now holds a run: a second --since into it is refused, nothing touched.
-    again = run_edgedrill(
-        "fetch-logs", str(run_dir), "--function", FUNCTION, "--regions", "eu-west-1",
+    code, _, err = _cli(
+        capsys, "fetch-logs", str(run_dir), "--function", FUNCTION, "--regions", "eu-west-1",
         "--since", iso(T0), "--endpoint-url", moto_server,
     )  # fmt: skip
-    assert again.returncode == 2
-    assert "already holds a run" in again.stderr
+    assert code == 2
+    assert "already holds a run" in err
 
 
 @pytest.mark.slow
-def test_request_id_prints_its_lines_and_region(moto_server: str) -> None:
+def test_request_id_prints_its_lines_and_region(
+    moto_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     _put(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
     wanted = _invocations(1, start=T0 + 5, region="ap-northeast-1", first=7)
     # Lambda's request id is the one every line carries; a router line that
@@ -192,19 +209,19 @@ def test_request_id_prints_its_lines_and_region(moto_server: str) -> None:
     common = ["--function", FUNCTION, "--regions", "eu-west-1,ap-northeast-1"]
     common += ["--endpoint-url", moto_server]
     for searched in (LAMBDA_ID, CF_ID):
-        done = run_edgedrill("fetch-logs", *common, "--request-id", searched)
-        assert done.returncode == 0, done.stderr
-        out = done.stdout.splitlines()
-        assert len(out) == 4, done.stdout
+        code, stdout, err = _cli(capsys, "fetch-logs", *common, "--request-id", searched)
+        assert code == 0, err
+        out = stdout.splitlines()
+        assert len(out) == 4, stdout
         assert all(line.startswith(f"ap-northeast-1\t{STREAM}\t") for line in out)
         assert out[0].endswith(f"START RequestId: {LAMBDA_ID} Version: 1")
         assert f"REPORT RequestId: {LAMBDA_ID}" in out[3]
-        assert f"{searched}: from ap-northeast-1 (4 lines)" in done.stderr
-    missing = run_edgedrill("fetch-logs", *common, "--request-id", "no-such-request")
-    assert missing.returncode == 1
-    assert missing.stdout == ""
-    assert "--request-id: no-such-request is in no line of" in missing.stderr
-    assert "eu-west-1, ap-northeast-1" in missing.stderr
+        assert f"{searched}: from ap-northeast-1 (4 lines)" in err
+    code, out, err = _cli(capsys, "fetch-logs", *common, "--request-id", "no-such-request")
+    assert code == 1
+    assert out == ""
+    assert "--request-id: no-such-request is in no line of" in err
+    assert "eu-west-1, ap-northeast-1" in err
 
 
 @pytest.mark.parametrize(
