@@ -29,7 +29,10 @@ from results.records import (
     Categories,
     FloatArray,
     IntArray,
+    WholeArray,
     line_blocks,
+    narrow,
+    narrow_fields,
     sorted_columns,
 )
 
@@ -44,12 +47,15 @@ class AccessLog:
     """The access-log columns the analysis reads, one row per viewer request, by time."""
 
     time: FloatArray  # epoch seconds (the log's resolution is one second)
-    status: IntArray  # 000 when the viewer went away before a response
+    status: WholeArray  # 000 when the viewer went away before a response
     result_type: Categories  # x-edge-result-type: Hit, RefreshHit, Miss, Error, LimitExceeded ...
     detailed_result_type: Categories  # x-edge-detailed-result-type ("" when not logged)
     time_taken_s: FloatArray
     sources: tuple[str, ...]
     malformed: MalformedLines
+
+    def __post_init__(self) -> None:
+        narrow_fields(self, "status")
 
     def __len__(self) -> int:
         return len(self.time)
@@ -217,7 +223,7 @@ class AccessLogReader:
         when, status, taken, result, detail = columns
         return AccessLog(
             time=when,
-            status=status.astype(np.int64, copy=False),
+            status=status,
             result_type=Categories(tuple(self._results), result),
             detailed_result_type=Categories(tuple(self._details), detail),
             time_taken_s=taken.astype(np.float64, copy=False),
@@ -285,7 +291,7 @@ def _columns(
     if stamp.null_count():
         return None
     seconds = stamp.dt.epoch("s").cast(pl.Float64).to_numpy()
-    codes = status.replace("-", "0").cast(pl.Int64).to_numpy()
+    codes = narrow(status.replace("-", "0").cast(pl.Int64).to_numpy())
     time_taken = taken.replace("-", "nan").cast(pl.Float64).to_numpy()
     detail_at = index.get("x-edge-detailed-result-type")
     if detail_at is None:

@@ -44,10 +44,14 @@ class Environments:
 def environments(invocations: Invocations, timeline: Timeline, ps: Sequence[float]) -> Environments:
     """Cold starts and concurrency per second."""
     cold = invocations.cold
-    init = np.where(cold, invocations.init_ms, 0.0)
-    busy_from = invocations.end - (invocations.duration_ms + init) / 1000.0
+    # busy_from = end - (duration + init) / 1000, computed in place: one column's memory.
+    busy_from = np.where(cold, invocations.init_ms, 0.0)
+    busy_from += invocations.duration_ms
+    busy_from /= 1000.0
+    np.subtract(invocations.end, busy_from, out=busy_from)
     cold_per_second = timeline.counts(invocations.end, cold)
     concurrency = _concurrency(busy_from, invocations.end, timeline)
+    del busy_from
     return Environments(
         invocations=len(invocations),
         cold_starts=int(np.count_nonzero(cold)),
@@ -61,30 +65,45 @@ def environments(invocations: Invocations, timeline: Timeline, ps: Sequence[floa
     )
 
 
+def _micros(times: FloatArray) -> IntArray:
+    """Epoch seconds on whole microseconds."""
+    scaled = times * 1e6
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.int64)
+
+
+_SLICE = 1 << 20  # starts handled at once: the temporaries stay this size
+
+
 def _concurrency(starts: FloatArray, ends: FloatArray, timeline: Timeline) -> IntArray:
-    """Highest overlap of ``[start, end]`` intervals within each second of the timeline."""
+    """Highest overlap of ``[start, end]`` intervals within each second of the timeline.
+
+    On whole microseconds: an invocation that starts the instant another ends
+    must not count as overlapping it because of a rounding error, and at equal
+    times an ending interval frees its environment before the next starts.
+    The level only rises at a start, so a second's highest is the level it
+    carries in or the level just after one of its starts: after the i-th
+    start (in time order) it is i + 1 minus the intervals ended by then.
+    """
     seconds = timeline.seconds
     if len(starts) == 0:
         return np.zeros(seconds, dtype=np.int64)
-    # On whole microseconds: an invocation that starts the instant another ends
-    # must not count as overlapping it because of a rounding error.
-    times = np.rint(np.concatenate((starts, ends)) * 1e6).astype(np.int64)
-    steps = np.concatenate((np.ones(len(starts), np.int64), -np.ones(len(ends), np.int64)))
-    # At equal times an ending interval frees its environment before the next starts.
-    order = np.lexsort((steps, times))
-    times = times[order]
-    level = np.cumsum(steps[order])
+    begin = _micros(starts)
+    begin.sort()
+    end = _micros(ends)
+    end.sort()
     edges = np.rint((timeline.start + np.arange(seconds + 1, dtype=np.float64)) * 1e6)
-    bounds = np.searchsorted(times, edges.astype(np.int64), side="left")
-    # The level carried into each second from the events before it.
-    peak = np.where(bounds[:-1] > 0, level[np.maximum(bounds[:-1] - 1, 0)], 0)
-    has_events = bounds[1:] > bounds[:-1]
-    if has_events.any():
-        # Seconds without events hold no index, so each segment of reduceat
-        # ends exactly where its own second ends.
-        within = level[: bounds[-1]]
-        peak[has_events] = np.maximum(
-            peak[has_events], np.maximum.reduceat(within, bounds[:-1][has_events])
-        )
+    edges_us = edges.astype(np.int64)
+    # The level carried into each second: intervals begun before it, less those ended.
+    started = np.searchsorted(begin, edges_us, side="left")
+    peak = started[:-1] - np.searchsorted(end, edges_us[:-1], side="left")
+    for lo in range(0, len(begin), _SLICE):
+        chunk = begin[lo : lo + _SLICE]
+        level = np.arange(lo + 1, lo + 1 + len(chunk), dtype=np.int64)
+        level -= np.searchsorted(end, chunk, side="right")
+        # Each start's second; starts outside the timeline count nowhere.
+        second = np.searchsorted(edges_us, chunk, side="right") - 1
+        inside = (second >= 0) & (second < seconds)
+        np.maximum.at(peak, second[inside], level[inside])
     result: IntArray = np.maximum(peak, 0).astype(np.int64)
     return result

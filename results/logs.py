@@ -43,6 +43,9 @@ from results.records import (
     CodeArray,
     FloatArray,
     IntArray,
+    WholeArray,
+    narrow,
+    narrow_fields,
     sorted_columns,
 )
 
@@ -289,12 +292,15 @@ class Invocations:
 
     end: FloatArray  # epoch seconds of the REPORT line
     duration_ms: FloatArray
-    billed_ms: IntArray
-    memory_mb: IntArray
-    max_memory_mb: IntArray
+    billed_ms: WholeArray
+    memory_mb: WholeArray
+    max_memory_mb: WholeArray
     init_ms: FloatArray  # NaN for a warm invocation
     log_region: Categories  # the region the function ran in (its log group)
     status: Mapping[str, int]  # REPORT Status values other than success
+
+    def __post_init__(self) -> None:
+        narrow_fields(self, "billed_ms", "memory_mb", "max_memory_mb")
 
     def __len__(self) -> int:
         return len(self.end)
@@ -314,9 +320,12 @@ class Routes:
     region: Categories  # where the request was sent ("" when left on the default origin)
     dns_ms: FloatArray
     handler_ms: FloatArray
-    dns_queries: IntArray
+    dns_queries: WholeArray
     reasons: Mapping[tuple[str, str], int]  # (cache_state, reason) -> count
     max_stale_age_s: float
+
+    def __post_init__(self) -> None:
+        narrow_fields(self, "dns_queries")
 
     def __len__(self) -> int:
         return len(self.time)
@@ -549,9 +558,9 @@ class RuntimeLogReader:
             (
                 end,
                 np.array(cols[3], dtype=np.float64),
-                np.array(cols[4], dtype=np.int64),
-                np.array(cols[5], dtype=np.int64),
-                np.array(cols[6], dtype=np.int64),
+                narrow(np.array(cols[4], dtype=np.int64)),
+                narrow(np.array(cols[5], dtype=np.int64)),
+                narrow(np.array(cols[6], dtype=np.int64)),
                 np.array(["nan" if v is None else v for v in cols[7]], dtype=np.float64),
                 np.array(cols[8], dtype=np.int32),
             )
@@ -574,7 +583,7 @@ class RuntimeLogReader:
                 np.array([self._route_region(v) for v in cols[4]], dtype=np.int32),
                 np.array(cols[5], dtype=np.float64),
                 np.array(cols[6], dtype=np.float64),
-                np.array(cols[7], dtype=np.int64),
+                narrow(np.array(cols[7], dtype=np.int64)),
             )
         )
         rows.clear()
@@ -691,9 +700,9 @@ class RuntimeLogReader:
             (
                 _floats(c.report_end),
                 _floats(c.duration),
-                _ints(c.billed),
-                _ints(c.memory),
-                _ints(c.max_memory),
+                narrow(_ints(c.billed)),
+                narrow(_ints(c.memory)),
+                narrow(_ints(c.max_memory)),
                 _floats(c.init),
                 _codes(c.log_region),
             )
@@ -705,7 +714,7 @@ class RuntimeLogReader:
                 _codes(c.route_region),
                 _floats(c.dns_ms),
                 _floats(c.handler_ms),
-                _ints(c.queries),
+                narrow(_ints(c.queries)),
             )
         )
         del c
@@ -716,9 +725,9 @@ class RuntimeLogReader:
         invocations = Invocations(
             end=end,
             duration_ms=duration,
-            billed_ms=billed.astype(np.int64, copy=False),
-            memory_mb=memory.astype(np.int64, copy=False),
-            max_memory_mb=max_memory.astype(np.int64, copy=False),
+            billed_ms=billed,
+            memory_mb=memory,
+            max_memory_mb=max_memory,
             init_ms=init,
             log_region=Categories(
                 tuple(self._log_regions), log_region.astype(np.int32, copy=False)
@@ -734,7 +743,7 @@ class RuntimeLogReader:
             region=Categories(tuple(self._route_regions), region.astype(np.int32, copy=False)),
             dns_ms=dns_ms,
             handler_ms=handler_ms,
-            dns_queries=queries.astype(np.int64, copy=False),
+            dns_queries=queries,
             reasons=dict(self._reasons),
             max_stale_age_s=self._max_stale,
         )
@@ -799,9 +808,9 @@ def _report_columns(reports: pl.DataFrame, region_code: int) -> tuple[np.ndarray
     return (
         _stamp(reports),
         _number(fields, "field_2", 10, " ms", pl.Float64).to_numpy(),
-        _number(fields, "field_3", 17, " ms", pl.Int64).to_numpy(),
-        _number(fields, "field_4", 13, " MB", pl.Int64).to_numpy(),
-        _number(fields, "field_5", 17, " MB", pl.Int64).to_numpy(),
+        narrow(_number(fields, "field_3", 17, " ms", pl.Int64).to_numpy()),
+        narrow(_number(fields, "field_4", 13, " MB", pl.Int64).to_numpy()),
+        narrow(_number(fields, "field_5", 17, " MB", pl.Int64).to_numpy()),
         np.where(cold.to_numpy(), init_ms.fill_null(math.nan).to_numpy(), math.nan),
         np.full(reports.height, region_code, dtype=np.int32),
     )
@@ -820,7 +829,7 @@ def _route_columns(
         fields["state"].replace_strict(states, return_dtype=pl.Int32).to_numpy(),
         fields["dns_ms"].cast(pl.Float64, strict=True).to_numpy(),
         fields["handler_ms"].cast(pl.Float64, strict=True).to_numpy(),
-        fields["dns_queries"].cast(pl.Int64, strict=True).to_numpy(),
+        narrow(fields["dns_queries"].cast(pl.Int64, strict=True).to_numpy()),
     )
     return numbers, fields["region"]
 

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+# A column of whole numbers read from a run, kept in the narrowest of int16,
+# int32 and int64 that holds its values (a status takes 2 bytes, not 8).
+WholeArray = npt.NDArray[np.signedinteger[Any]]
 CodeArray = npt.NDArray[np.integer[Any]]  # int32 while read, then narrowed
 BoolArray = npt.NDArray[np.bool_]
 
@@ -47,6 +50,26 @@ _TEXT_COLUMNS = {"method": 8, "x_cache": 32, "pop": 24, "origin_region": 24, "er
 BLOCK_BYTES = 16 << 20  # the text read at once by the block readers (whole lines)
 _READ = ("start", "duration_ms", "method", "status", "bytes", "x_cache", "pop",
          "origin_region", "late_ms", "error")  # fmt: skip
+
+
+_WHOLE_TYPES = (np.int16, np.int32)
+
+
+def narrow(values: npt.NDArray[np.integer[Any]]) -> WholeArray:
+    """Whole numbers in the narrowest of int16, int32 and int64 that holds them all."""
+    if len(values):
+        low, high = int(values.min()), int(values.max())
+        for kind in _WHOLE_TYPES:
+            limits = np.iinfo(kind)
+            if limits.min <= low and high <= limits.max:
+                return values.astype(kind, copy=False)
+    return values.astype(np.int64, copy=False)
+
+
+def narrow_fields(instance: object, *names: str) -> None:
+    """Narrow the named whole-number columns of a frozen dataclass in place."""
+    for name in names:
+        object.__setattr__(instance, name, narrow(getattr(instance, name)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +141,8 @@ class RequestRecords:
 
     start: FloatArray  # Unix epoch seconds
     duration_ms: FloatArray
-    status: IntArray  # 0 for a connection failure
-    bytes: IntArray
+    status: WholeArray  # 0 for a connection failure
+    bytes: WholeArray
     late_ms: FloatArray
     method: Categories
     x_cache: Categories
@@ -127,6 +150,9 @@ class RequestRecords:
     origin_region: Categories
     error: Categories
     malformed: MalformedLines
+
+    def __post_init__(self) -> None:
+        narrow_fields(self, "status", "bytes")
 
     def __len__(self) -> int:
         return len(self.start)
@@ -247,7 +273,8 @@ def _columnar_read(
             return None
         rows += frame.height
         for name, parts in numbers.items():
-            parts.append(frame[name].to_numpy())
+            column = frame[name].to_numpy()
+            parts.append(narrow(column) if name in _INT_COLUMNS else column)
         for name, (table, codes) in texts.items():
             codes.append(_codes(frame[name], table))
     # Unquoted, every line holds as many commas as the header: none is short.
@@ -271,8 +298,8 @@ def _columnar_read(
     return RequestRecords(
         start=sorted_columns["start"].astype(np.float64, copy=False),
         duration_ms=sorted_columns["duration_ms"].astype(np.float64, copy=False),
-        status=sorted_columns["status"].astype(np.int64, copy=False),
-        bytes=sorted_columns["bytes"].astype(np.int64, copy=False),
+        status=sorted_columns["status"],
+        bytes=sorted_columns["bytes"],
         late_ms=sorted_columns["late_ms"].astype(np.float64, copy=False),
         method=categories["method"],
         x_cache=categories["x_cache"],

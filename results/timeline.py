@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from results.records import BoolArray, FloatArray, IntArray
 
 
+# Times taken at once by the per-second counts: their temporaries stay this
+# size, whatever the run's length.
+SLICE = 1 << 20
+
+
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """Seconds since the run's start, ``seconds`` of them."""
@@ -32,7 +37,9 @@ class Timeline:
 
     def second_of(self, times: FloatArray) -> IntArray:
         """The second each epoch time falls in (may lie outside ``[0, seconds)``)."""
-        return np.floor(times - self.start).astype(np.int64)
+        offsets = times - self.start
+        np.floor(offsets, out=offsets)
+        return offsets.astype(np.int64)
 
     def bounds(self, sorted_times: FloatArray) -> IntArray:
         """Offsets into time-sorted data: second ``k`` is ``[bounds[k], bounds[k+1])``.
@@ -45,19 +52,25 @@ class Timeline:
 
     def counts(self, times: FloatArray, mask: BoolArray | None = None) -> IntArray:
         """How many times (under ``mask``) fall in each second."""
-        seconds = self.second_of(times if mask is None else times[mask])
-        inside = (seconds >= 0) & (seconds < self.seconds)
-        counted: IntArray = np.bincount(seconds[inside], minlength=self.seconds).astype(np.int64)
+        counted = np.zeros(self.seconds, dtype=np.int64)
+        for lo in range(0, len(times), SLICE):
+            part = times[lo : lo + SLICE]
+            if mask is not None:
+                part = part[mask[lo : lo + SLICE]]
+            seconds = self.second_of(part)
+            inside = (seconds >= 0) & (seconds < self.seconds)
+            counted += np.bincount(seconds[inside], minlength=self.seconds)
         return counted
 
     def sums(self, times: FloatArray, values: FloatArray | IntArray) -> FloatArray:
-        """The sum of ``values`` in each second."""
-        seconds = self.second_of(times)
-        inside = (seconds >= 0) & (seconds < self.seconds)
-        summed = np.bincount(
-            seconds[inside], weights=values[inside].astype(np.float64), minlength=self.seconds
-        )
-        return np.asarray(summed, dtype=np.float64)
+        """The sum of ``values`` in each second (exact for whole numbers, as counts are)."""
+        summed = np.zeros(self.seconds, dtype=np.float64)
+        for lo in range(0, len(times), SLICE):
+            seconds = self.second_of(times[lo : lo + SLICE])
+            inside = (seconds >= 0) & (seconds < self.seconds)
+            weights = values[lo : lo + SLICE][inside].astype(np.float64)
+            summed += np.bincount(seconds[inside], weights=weights, minlength=self.seconds)
+        return summed
 
     def outside(self, times: FloatArray) -> int:
         """How many times fall outside the timeline."""
