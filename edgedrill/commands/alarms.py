@@ -14,14 +14,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from edge.settings import setting
-from edgedrill.aws_options import add_aws_arguments, aws_api, aws_errors
-from edgedrill.commands.logs import (
-    find_log_regions,
-    function_name,
-    in_regions,
-    note,
-    region_list,
+from edgedrill.aws_options import (
+    add_aws_arguments,
+    add_function_and_regions,
+    aws_api,
+    aws_errors,
 )
+from edgedrill.commands.logs import find_log_regions, in_regions, note
 from edgedrill.errors import CliError
 
 if TYPE_CHECKING:
@@ -86,15 +85,9 @@ def register(subparsers: Any) -> None:
         "us-east-1.FUNCTION against the billing threshold). Idempotent: an alarm already so "
         "defined is left alone and reported 'unchanged'.",
     )
-    parser.add_argument(
-        "--function", required=True, type=function_name, help="the Lambda@Edge function's name"
-    )
-    parser.add_argument(
-        "--regions",
-        type=region_list,
-        default=None,
-        metavar="LIST",
-        help="comma-separated regions (default: every enabled region of the account that "
+    add_function_and_regions(
+        parser,
+        "comma-separated regions (default: every enabled region of the account that "
         "holds /aws/lambda/us-east-1.FUNCTION, i.e. where the function has run)",
     )
     parser.add_argument(

@@ -449,22 +449,13 @@ def aws_inject_command(args: argparse.Namespace) -> int:
 
 def _alarm_regions(given: list[str] | None) -> tuple[str, ...]:
     """The regions of ``--alarm-region`` (repeated or comma-separated), in order, once each."""
-    import re
-
     from chaos.aws_api import EDGE_REGION
+    from edgedrill.aws_options import region_list
 
-    regions: list[str] = []
-    for part in ",".join(given or [EDGE_REGION]).split(","):
-        region = part.strip()
-        if not region:
-            continue
-        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
-            raise CliError(f"--alarm-region: {region!r} is not a region name (e.g. eu-west-1)")
-        if region not in regions:
-            regions.append(region)
-    if not regions:
-        raise CliError("--alarm-region: give at least one region")
-    return tuple(regions)
+    try:
+        return region_list(",".join(given or [EDGE_REGION]))
+    except argparse.ArgumentTypeError as exc:
+        raise CliError(f"--alarm-region: {exc}") from None
 
 
 def _dry_run(spelling: str, change: AwsChange, duration: float) -> str:

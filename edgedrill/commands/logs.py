@@ -33,7 +33,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from edgedrill.aws_options import add_aws_arguments, aws_api, aws_errors
+from edgedrill.aws_options import (
+    add_aws_arguments,
+    add_function_and_regions,
+    aws_api,
+    aws_errors,
+)
 from edgedrill.errors import CliError
 from edgedrill_formats.log_dir import LAMBDA_DIR, log_group_file
 from edgedrill_formats.records import REQUESTS_COLUMNS
@@ -46,9 +51,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# Lambda function names (the CreateFunction reference): letters, digits, - and _.
-_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
 # A region the account has not opted in to does not know its credentials:
@@ -86,15 +88,9 @@ def register(subparsers: Any) -> None:
         help="the run folder: its run.json gives the span; with --since, a folder to create "
         "(not needed with --request-id)",
     )
-    fetch.add_argument(
-        "--function", required=True, type=function_name, help="the Lambda@Edge function's name"
-    )
-    fetch.add_argument(
-        "--regions",
-        type=region_list,
-        default=None,
-        metavar="LIST",
-        help="comma-separated regions whose edge locations ran the function (default: every "
+    add_function_and_regions(
+        fetch,
+        "comma-separated regions whose edge locations ran the function (default: every "
         "enabled region of the account that holds the log group)",
     )
     fetch.add_argument(
@@ -127,25 +123,6 @@ def register(subparsers: Any) -> None:
 
 
 # --- flags ---------------------------------------------------------------------
-
-
-def function_name(text: str) -> str:
-    """The argparse ``type`` of ``--function``: a Lambda function name."""
-    if not _FUNCTION_NAME.fullmatch(text):
-        msg = f"{text!r} is not a Lambda function name (1 to 64 letters, digits, - or _)"
-        raise argparse.ArgumentTypeError(msg)
-    return text
-
-
-def region_list(text: str) -> tuple[str, ...]:
-    """The argparse ``type`` of ``--regions``: comma-separated region names."""
-    regions = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not regions:
-        raise argparse.ArgumentTypeError("give at least one region")
-    bad = [region for region in regions if not _REGION_NAME.fullmatch(region)]
-    if bad:
-        raise argparse.ArgumentTypeError(f"not a region name: {', '.join(bad)}")
-    return regions
 
 
 def parse_time(text: str, *, now: float) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from edgedrill.cli import main
 from tests.conftest import REPO, run_edgedrill
 
 pytestmark = pytest.mark.slow
@@ -196,52 +197,43 @@ def test_a_stop_alarm_in_alarm_in_any_region_restores_and_exits_3(
     assert policy(s3) == ORIGINAL
 
 
-def test_an_unknown_stop_alarm_is_refused_before_any_change(s3: Any, moto_server: str) -> None:
-    done = run_edgedrill(
-        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
-        "--execute", "--duration", "5", "--endpoint-url", moto_server,
-        "--stop-on-alarm", "no-such-alarm",
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "no CloudWatch alarm named no-such-alarm" in done.stderr
-    assert policy(s3) == ORIGINAL
-
-
-def test_a_stop_alarm_missing_from_one_region_is_refused(s3: Any, moto_server: str) -> None:
-    put_alarm(moto_server, "us-east-1")
-    done = run_edgedrill(
-        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
-        "--execute", "--duration", "5", "--endpoint-url", moto_server,
-        "--stop-on-alarm", "edge-5xx", "--alarm-region", "us-east-1",
-        "--alarm-region", "ap-northeast-1",
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "no CloudWatch alarm named edge-5xx in ap-northeast-1" in done.stderr
-    assert policy(s3) == ORIGINAL
-
-
-def test_a_bad_alarm_region_is_a_usage_error(s3: Any, moto_server: str) -> None:
-    done = run_edgedrill(
-        "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
-        "--duration", "5", "--endpoint-url", moto_server,
-        "--stop-on-alarm", "edge-5xx", "--alarm-region", "Europe",
-    )  # fmt: skip
-    assert done.returncode == 2
-    assert "--alarm-region: 'Europe' is not a region name" in done.stderr
-
-
-def test_a_stop_alarm_already_in_alarm_keeps_the_drill_from_starting(
-    s3: Any, moto_server: str, tmp_path: Path
+@pytest.mark.parametrize(
+    ("put_in", "firing", "extra", "code", "message"),
+    [
+        ((), False, ["--stop-on-alarm", "no-such-alarm"], 2,
+         "no CloudWatch alarm named no-such-alarm in us-east-1"),
+        (("us-east-1",), False, ["--stop-on-alarm", "edge-5xx", "--alarm-region", "us-east-1",
+                                 "--alarm-region", "ap-northeast-1"], 2,
+         "no CloudWatch alarm named edge-5xx in ap-northeast-1"),
+        ((), False, ["--stop-on-alarm", "edge-5xx", "--alarm-region", "Europe"], 2,
+         "--alarm-region: not a region name: Europe"),
+        (("us-east-1",), True, ["--stop-on-alarm", "edge-5xx"], 3,
+         "not started: stop alarm edge-5xx in us-east-1 is in ALARM"),
+    ],
+    ids=["unknown", "missing-from-a-region", "bad-region", "already-in-alarm"],
+)  # fmt: skip
+def test_a_stop_alarm_that_cannot_guard_or_already_fires_changes_nothing(
+    s3: Any,
+    moto_server: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    put_in: tuple[str, ...],
+    firing: bool,
+    extra: list[str],
+    code: int,
+    message: str,
 ) -> None:
-    cloudwatch = put_alarm(moto_server, "us-east-1")
-    cloudwatch.set_alarm_state(AlarmName="edge-5xx", StateValue="ALARM", StateReason="before")
+    for region in put_in:
+        cloudwatch = put_alarm(moto_server, region)
+        if firing:
+            cloudwatch.set_alarm_state(AlarmName="edge-5xx", StateValue="ALARM", StateReason="x")
     journal = tmp_path / "journal.json"
-    done = run_edgedrill(
+    # In-process: the refusal comes before any signal matters.
+    assert main([
         "chaos", "inject", "bucket:403", "--aws-bucket", BUCKET, "--allow", f"bucket:{BUCKET}",
         "--execute", "--duration", "5", "--endpoint-url", moto_server, "--journal", str(journal),
-        "--stop-on-alarm", "edge-5xx",
-    )  # fmt: skip
-    assert done.returncode == 3
-    assert "not started: stop alarm edge-5xx in us-east-1 is in ALARM" in done.stderr
+        *extra,
+    ]) == code  # fmt: skip
+    assert message in capsys.readouterr().err
     assert policy(s3) == ORIGINAL
     assert not journal.exists()
