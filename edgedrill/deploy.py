@@ -44,6 +44,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from chaos.aws_api import EDGE_REGION, AwsError, aws_call
+from edgedrill.aws_options import FUNCTION_NAME
 from edgedrill.errors import CliError
 from router.packaging import HANDLER
 
@@ -81,7 +82,6 @@ _WAIT_DELAY_S: Final = 2
 _WAIT_MAX_ATTEMPTS: Final = 90
 _MAX_VERSION_PAGES: Final = 1_000
 
-_FUNCTION_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ROLE_ARN_RE = re.compile(
     r"arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}"
 )
@@ -184,7 +184,6 @@ class Plan:
     version: int
     # False when Lambda numbers the version as it publishes: ``version`` is expected.
     version_known: bool
-    retarget: Retarget
     existing_versions: tuple[int, ...] = ()
     spec: FunctionSpec | None = None
     bundle: Bundle | None = None
@@ -192,6 +191,13 @@ class Plan:
     architecture_change: str | None = None
     config_changes: tuple[str, ...] = ()
     associated_versions: tuple[int, ...] = ()
+    # The distribution config pointed at version_arn, worked out from the fields above.
+    retarget: Retarget = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        """Work out the associations before -> after (a refused one is a DeployError now)."""
+        change = retarget(self.distribution.config, self.function_arn, self.version_arn)
+        object.__setattr__(self, "retarget", change)
 
     @property
     def version_arn(self) -> str:
@@ -256,7 +262,7 @@ class Plan:
 
 def check_function_name(name: str) -> str:
     """``name`` if it is a Lambda function name (1-64 of letters, digits, ``-``, ``_``)."""
-    if not _FUNCTION_NAME_RE.fullmatch(name):
+    if not FUNCTION_NAME.fullmatch(name):
         raise DeployError(
             f"--function: {name!r} is not a Lambda function name "
             "(1 to 64 letters, digits, '-' or '_')"
@@ -472,7 +478,6 @@ def plan_deploy(
     if current is None:
         partition, account = role_account(spec.role_arn)
         function_arn = f"arn:{partition}:lambda:{EDGE_REGION}:{account}:function:{spec.name}"
-        version_arn = f"{function_arn}:1"
         return Plan(
             Action.CREATE,
             spec.name,
@@ -480,7 +485,6 @@ def plan_deploy(
             distribution,
             version=1,
             version_known=True,
-            retarget=retarget(distribution.config, function_arn, version_arn),
             spec=spec,
             bundle=bundle,
         )
@@ -503,7 +507,6 @@ def plan_deploy(
         distribution,
         version=version,
         version_known=unchanged,
-        retarget=retarget(distribution.config, function_arn, f"{function_arn}:{version}"),
         existing_versions=tuple(published),
         spec=spec,
         bundle=bundle,
@@ -553,7 +556,6 @@ def plan_rollback(
         distribution,
         version=target,
         version_known=True,
-        retarget=retarget(distribution.config, function_arn, f"{function_arn}:{target}"),
         existing_versions=tuple(published),
         associated_versions=tuple(numbers),
     )

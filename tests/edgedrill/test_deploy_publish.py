@@ -23,10 +23,13 @@ def test_a_concurrent_change_to_latest_is_refused_with_nothing_associated() -> N
         deploy.Action.UPDATE,
         "router",
         ARN,
-        deploy.Distribution("E2QWRUHAPOMQZL", "E3UN6WX5RRO2AG", {}),  # type: ignore[typeddict-item]
+        deploy.Distribution(
+            "E2QWRUHAPOMQZL",
+            "E3UN6WX5RRO2AG",
+            {"DefaultCacheBehavior": {}},  # type: ignore[typeddict-item]
+        ),
         version=4,
         version_known=False,
-        retarget=deploy.Retarget({}, (), added_to_default=False),  # type: ignore[typeddict-item]
         existing_versions=(1, 2, 3),
         spec=deploy.FunctionSpec("router", ROLE),
         bundle=bundle,

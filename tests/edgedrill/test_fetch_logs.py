@@ -217,9 +217,9 @@ def test_request_id_prints_its_lines_and_region(
         assert out[0].endswith(f"START RequestId: {LAMBDA_ID} Version: 1")
         assert f"REPORT RequestId: {LAMBDA_ID}" in out[3]
         assert f"{searched}: from ap-northeast-1 (4 lines)" in err
-    code, out, err = _cli(capsys, "fetch-logs", *common, "--request-id", "no-such-request")
+    code, stdout, err = _cli(capsys, "fetch-logs", *common, "--request-id", "no-such-request")
     assert code == 1
-    assert out == ""
+    assert stdout == ""
     assert "--request-id: no-such-request is in no line of" in err
     assert "eu-west-1, ap-northeast-1" in err
 
