@@ -215,42 +215,50 @@ def test_update_sends_the_read_etag_and_only_the_changed_arns(
     assert distribution.config == config
 
 
-def test_precondition_failed_names_the_distribution_and_says_re_run(
-    cloudfront: tuple[Any, Stubber],
-) -> None:
+def refused_update(cloudfront: tuple[Any, Stubber], code: str, message: str, status: int) -> Any:
+    """Read the distribution, have UpdateDistribution refused with ``code``: the error raised."""
     client, stubber = cloudfront
     stub_read(stubber, live_config(3))
     stubber.add_client_error(
         "update_distribution",
-        service_error_code="PreconditionFailed",
-        service_message="The If-Match version is missing or not valid for the resource.",
-        http_status_code=412,
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
     )
     distribution = deploy.read_distribution(client, DISTRIBUTION)
     change = deploy.retarget(distribution.config, ROUTER, f"{ROUTER}:4")
-    with pytest.raises(deploy.DeployError) as caught:
+    with pytest.raises(AwsError) as caught:
         deploy.update_distribution(client, distribution, change.config)
-    message = str(caught.value)
+    return caught.value
+
+
+def test_precondition_failed_names_the_distribution_and_says_re_run(
+    cloudfront: tuple[Any, Stubber],
+) -> None:
+    error = refused_update(
+        cloudfront,
+        "PreconditionFailed",
+        "The If-Match version is missing or not valid for the resource.",
+        412,
+    )
+    assert isinstance(error, deploy.DeployError)
+    message = str(error)
     assert f"distribution {DISTRIBUTION} changed since it was read (ETag {ETAG})" in message
     assert "re-run edgedrill deploy" in message
-    assert caught.value.exit_code == 2
+    assert error.exit_code == 2
 
 
 def test_other_update_errors_name_the_operation_and_distribution(
     cloudfront: tuple[Any, Stubber],
 ) -> None:
-    client, stubber = cloudfront
-    stub_read(stubber, live_config(3))
-    stubber.add_client_error(
-        "update_distribution",
-        service_error_code="InvalidLambdaFunctionAssociation",
-        service_message="The function must be in region us-east-1",
-        http_status_code=400,
+    error = refused_update(
+        cloudfront,
+        "InvalidLambdaFunctionAssociation",
+        "The function must be in region us-east-1",
+        400,
     )
-    distribution = deploy.read_distribution(client, DISTRIBUTION)
-    change = deploy.retarget(distribution.config, ROUTER, f"{ROUTER}:4")
-    with pytest.raises(AwsError, match=rf"^UpdateDistribution on distribution {DISTRIBUTION}"):
-        deploy.update_distribution(client, distribution, change.config)
+    assert not isinstance(error, deploy.DeployError)
+    assert str(error).startswith(f"UpdateDistribution on distribution {DISTRIBUTION}")
 
 
 def test_without_an_association_one_is_added_to_the_default_behaviour() -> None:
@@ -282,6 +290,27 @@ def test_another_functions_origin_request_elsewhere_stays() -> None:
     )
     change = deploy.retarget(config, ROUTER, f"{ROUTER}:4")  # type: ignore[arg-type]
     assert change.config == with_router_at(config, 4)
+
+
+@pytest.mark.parametrize(
+    "stranger",
+    [
+        "arn:aws:lambda:us-east-1:210987654321:function:router:3",
+        f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:router:3",
+        f"{ROUTER}-canary:3",
+    ],
+    ids=["other-account", "other-region", "longer-name"],
+)
+def test_the_same_name_elsewhere_or_a_longer_name_stays(stranger: str) -> None:
+    # Matched on the whole unqualified ARN, never on the function's name alone.
+    config = live_config(3)
+    config["CacheBehaviors"]["Items"][1]["LambdaFunctionAssociations"] = associations(
+        association(stranger)
+    )
+    change = deploy.retarget(config, ROUTER, f"{ROUTER}:4")  # type: ignore[arg-type]
+    assert change.config == with_router_at(config, 4)
+    static = change.config["CacheBehaviors"]["Items"][1]["LambdaFunctionAssociations"]
+    assert static["Items"] == [association(stranger)]
 
 
 # --- with moto's Lambda ---------------------------------------------------------------
