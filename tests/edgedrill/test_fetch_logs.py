@@ -9,35 +9,17 @@ import pytest
 
 from edgedrill.cli import main
 from results.cloudwatch import edge_log_group
-from results.logs import parse_timestamp
 from results.run_folder import read_run_info
 from tests.results.synthetic import FUNCTION, T0, Invocation, invocation_lines, iso, minimal_run
+from tests.results.test_cloudwatch import STREAM, put_log_lines
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 GROUP = edge_log_group(FUNCTION)
-STREAM = "2026/11/26/[1]0123456789abcdef"
 # A Lambda request id and a CloudFront one (x-amz-cf-id), as they look.
 LAMBDA_ID = "5bd4a3c2-0f1e-4d2c-9b8a-7c6d5e4f3a21"
 CF_ID = "4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ=="
-
-
-def _put(url: str, region: str, lines: list[str], *, group: str = GROUP) -> None:
-    """Create ``group`` in ``region`` and put the ``<ISO>\\t<message>`` lines as its events."""
-    import boto3
-
-    client = boto3.client("logs", region_name=region, endpoint_url=url)
-    client.create_log_group(logGroupName=group)
-    client.create_log_stream(logGroupName=group, logStreamName=STREAM)
-    client.put_log_events(
-        logGroupName=group,
-        logStreamName=STREAM,
-        logEvents=[
-            {"timestamp": round(parse_timestamp(stamp) * 1000), "message": message + "\n"}
-            for stamp, message in (line.split("\t", 1) for line in lines)
-        ],
-    )
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -75,10 +57,14 @@ def test_regions_found_without_regions_flag(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _put(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
-    _put(moto_server, "ap-northeast-1", _invocations(2, start=T0 + 2, region="ap-northeast-1"))
+    put_log_lines(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
+    put_log_lines(
+        moto_server, "ap-northeast-1", _invocations(2, start=T0 + 2, region="ap-northeast-1")
+    )
     # Another function whose name starts with this one's: its group is not this one's.
-    _put(moto_server, "us-west-2", [f"{iso(T0 + 1)}\tSTART RequestId: x"], group=GROUP + "-canary")
+    put_log_lines(
+        moto_server, "us-west-2", [f"{iso(T0 + 1)}\tSTART RequestId: x"], group=GROUP + "-canary"
+    )
     run_dir = minimal_run(tmp_path / "run", [])
     # AWS_ENDPOINT_URL alone points every client at moto (botocore reads it).
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
@@ -148,7 +134,7 @@ def test_since_until_writes_a_run_folder_report_analyses(
 ) -> None:
     lines = _invocations(6, start=T0 + 10, region="eu-west-1")
     before = _invocations(2, start=T0 - 600, region="eu-west-1", first=100)
-    _put(moto_server, "eu-west-1", before + lines)
+    put_log_lines(moto_server, "eu-west-1", before + lines)
     run_dir = tmp_path / "fetched"
     code, out, err = _cli(
         capsys,
@@ -192,7 +178,7 @@ def test_since_until_writes_a_run_folder_report_analyses(
 def test_request_id_prints_its_lines_and_region(
     moto_server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _put(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
+    put_log_lines(moto_server, "eu-west-1", _invocations(3, start=T0 + 1, region="eu-west-1"))
     wanted = _invocations(1, start=T0 + 5, region="ap-northeast-1", first=7)
     # Lambda's request id is the one every line carries; a router line that
     # also names CloudFront's id is found by it, and its invocation with it.
@@ -201,7 +187,7 @@ def test_request_id_prints_its_lines_and_region(
     document = json.loads(route)
     document["cf_request_id"] = CF_ID
     wanted[1] = f"{stamp}\t{json.dumps(document)}"
-    _put(
+    put_log_lines(
         moto_server,
         "ap-northeast-1",
         wanted + _invocations(2, start=T0 + 9, region="ap-northeast-1", first=20),

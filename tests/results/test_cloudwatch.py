@@ -25,6 +25,27 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+STREAM = "2026/11/26/[1]0123456789abcdef"
+
+
+def put_log_lines(url: str, region: str, lines: list[str], *, group: str = "") -> None:
+    """Create ``group`` (the router's) in ``region``; put ``<ISO>\\t<message>`` lines in it."""
+    import boto3
+
+    group = group or edge_log_group(FUNCTION)
+    client = boto3.client("logs", region_name=region, endpoint_url=url)
+    client.create_log_group(logGroupName=group)
+    client.create_log_stream(logGroupName=group, logStreamName=STREAM)
+    client.put_log_events(
+        logGroupName=group,
+        logStreamName=STREAM,
+        logEvents=[
+            {"timestamp": round(parse_timestamp(stamp) * 1000), "message": message + "\n"}
+            for stamp, message in (line.split("\t", 1) for line in lines)
+        ],
+    )
+
+
 @pytest.mark.slow
 def test_paging_and_writing(moto_server: str, tmp_path: Path) -> None:
     import boto3
@@ -123,7 +144,6 @@ def test_fetch_logs_into_a_run_folder(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import boto3
 
     # A progress line after every page.
     monkeypatch.setattr(logs_command, "PROGRESS_EVERY_S", -1.0)
@@ -139,18 +159,7 @@ def test_fetch_logs_into_a_run_folder(
         for i in range(6)
     ]
     lines = [line for i, inv in enumerate(invocations) for line in invocation_lines(inv, i)]
-    client = boto3.client("logs", region_name="eu-west-1", endpoint_url=moto_server)
-    group = edge_log_group(FUNCTION)
-    client.create_log_group(logGroupName=group)
-    client.create_log_stream(logGroupName=group, logStreamName="2026/11/26/[1]abcdef")
-    client.put_log_events(
-        logGroupName=group,
-        logStreamName="2026/11/26/[1]abcdef",
-        logEvents=[
-            {"timestamp": round(parse_timestamp(stamp) * 1000), "message": message + "\n"}
-            for stamp, message in (line.split("\t", 1) for line in lines)
-        ],
-    )
+    put_log_lines(moto_server, "eu-west-1", lines)
     argv = [
         "fetch-logs",
         str(run_dir),
