@@ -509,7 +509,14 @@ def _find_request(
 
 
 def _invocation_ids(events: Iterable[Mapping[str, object]], searched: str) -> list[str]:
-    """Request ids of router lines found by another id (a CloudFront request id)."""
+    """Request ids of router lines found by another id (a CloudFront request id).
+
+    An id that is no quoted term (a line written by something else) is not
+    followed: it would stop the search that found it.
+    """
+    from results.cloudwatch import quoted_term
+    from results.errors import ResultsError
+
     ids: list[str] = []
     for event in events:
         message = event.get("message")
@@ -520,8 +527,13 @@ def _invocation_ids(events: Iterable[Mapping[str, object]], searched: str) -> li
         except ValueError:
             continue
         own = document.get("request_id") if isinstance(document, dict) else None
-        if isinstance(own, str) and own and own != searched and own not in ids:
-            ids.append(own)
+        if not isinstance(own, str) or own == searched or own in ids:
+            continue
+        try:
+            quoted_term(own)
+        except ResultsError:
+            continue
+        ids.append(own)
     return ids
 
 

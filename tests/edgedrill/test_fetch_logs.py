@@ -249,3 +249,16 @@ def test_a_span_needs_a_run_folder_or_since(
     err = capsys.readouterr().err
     assert "run.json" in err
     assert "--since" in err
+
+
+def test_only_searchable_invocation_ids_are_followed() -> None:
+    from edgedrill.commands.logs import _invocation_ids
+
+    events = [
+        {"message": json.dumps({"request_id": 'x" ?ERROR "y', "cf_request_id": CF_ID})},
+        {"message": json.dumps({"request_id": "", "cf_request_id": CF_ID})},
+        {"message": json.dumps({"request_id": LAMBDA_ID, "cf_request_id": CF_ID})},
+        {"message": json.dumps({"request_id": CF_ID})},
+        {"message": "START RequestId: 42 Version: 1"},
+    ]
+    assert _invocation_ids(events, CF_ID) == [LAMBDA_ID]
