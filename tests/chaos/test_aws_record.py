@@ -177,3 +177,38 @@ def test_a_wrong_answer_of_an_a_record_is_test_net_1(route53, zone) -> None:
     change = RecordChange.plan(api, zone, NAME, "A", "wrong-answer")
     assert change.applied == ({**change.saved[0], "ResourceRecords": [{"Value": "192.0.2.1"}]},)
     assert change.saved[0]["ResourceRecords"] == [{"Value": "10.0.0.1"}]
+
+
+@pytest.mark.slow
+def test_sigterm_while_waiting_for_insync_puts_the_sets_back(
+    route53, zone, moto_server: str, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto answers INSYNC at once; real Route 53 takes seconds, in which SIGTERM
+    # may come: the change has been sent, the journal still says pending.
+    import json
+
+    from chaos import aws_record
+    from edgedrill.cli import Terminated, main
+
+    waits: list[str] = []
+
+    def interrupted_once(status: Any, first: str, **_: Any) -> bool:
+        waits.append(first)
+        if len(waits) == 1:
+            assert txt_sets(route53, zone)[0]["TTL"] == 5  # the change landed
+            raise Terminated
+        return True
+
+    monkeypatch.setattr(aws_record, "wait_insync", interrupted_once)
+    before = everything(route53, zone)
+    journal = tmp_path / "journal.json"
+    code = main([
+        "chaos", "inject", "dns:ttl=5", "--aws-zone", zone, "--aws-record", NAME,
+        "--allow", f"zone:{zone}", "--execute", "--duration", "30",
+        "--endpoint-url", moto_server, "--journal", str(journal),
+    ])  # fmt: skip
+    assert code == 143
+    assert len(waits) == 2  # the apply's wait, then the undo's
+    assert canonical(everything(route53, zone)) == canonical(before)
+    statuses = [event["status"] for event in json.loads(journal.read_text())["events"]]
+    assert statuses == ["pending", "restoring", "restored"]
