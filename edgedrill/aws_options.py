@@ -78,11 +78,16 @@ def add_aws_arguments(parser: argparse.ArgumentParser) -> None:
 
 def aws_api(args: argparse.Namespace) -> AwsApi:
     """The :class:`~chaos.aws_api.AwsApi` the parsed flags describe."""
+    from urllib.parse import urlsplit
+
     from chaos.aws_api import AwsApi
 
     endpoint = args.endpoint_url
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise CliError(f"--endpoint-url: {endpoint!r} needs a scheme (http:// or https://)")
+    if endpoint is not None and "@" in urlsplit(endpoint).netloc:
+        # AWS error messages repeat the endpoint: a user:password in it would be printed.
+        raise CliError("--endpoint-url: takes no user or password (credentials: --profile)")
     return AwsApi(profile=args.profile, endpoint_url=endpoint)
 
 

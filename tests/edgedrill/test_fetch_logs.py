@@ -223,6 +223,7 @@ def test_request_id_prints_its_lines_and_region(
         (["--function", "no spaces"], "argument --function: 'no spaces' is not"),
         (["--request-id", 'a"b'], "--request-id: "),
         (["--endpoint-url", "localhost:4566"], "--endpoint-url: 'localhost:4566' needs a scheme"),
+        (["--endpoint-url", "http://key:s3cret@localhost:4566"], "--endpoint-url: takes no user"),
     ],
 )
 def test_bad_flags_exit_2(
@@ -236,7 +237,9 @@ def test_bad_flags_exit_2(
     except SystemExit as exc:
         code = int(exc.code or 0)
     assert code == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "s3cret" not in err
     assert not (tmp_path / "new").exists()
 
 
