@@ -27,7 +27,7 @@ import shutil
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -205,17 +205,37 @@ def _iso(epoch_s: float) -> str:
 # --- regions -------------------------------------------------------------------
 
 
-def in_regions(regions: Iterable[str], work: Callable[[str], T]) -> dict[str, T]:
-    """``work(region)`` for each region, a few at a time; the first error stops the rest."""
+class Cancelled(Exception):
+    """Another region's error, or Ctrl-C, stopped this region's work between two pages."""
+
+
+def in_regions(
+    regions: Iterable[str], work: Callable[[str], T], *, cancel: threading.Event | None = None
+) -> dict[str, T]:
+    """``work(region)`` for each region, a few at a time; the first error stops the rest.
+
+    Regions not started yet are not started; those under way stop at their
+    next page when ``cancel`` is the event their progress checks
+    (:meth:`_Progress.page`), instead of reading every page of their span first.
+    """
     regions = list(regions)
     if not regions:
         return {}
     pool = ThreadPoolExecutor(max_workers=min(WORKERS, len(regions)), thread_name_prefix="region")
     try:
         futures = {region: pool.submit(work, region) for region in regions}
+        # The first error, not the first region's end: a region still paging
+        # must not hold back the error of one after it.
+        wait(futures.values(), return_when=FIRST_EXCEPTION)
+        for future in futures.values():
+            if future.done() and future.exception() is not None:
+                future.result()
         return {region: future.result() for region, future in futures.items()}
+    except BaseException:
+        if cancel is not None:
+            cancel.set()
+        raise
     finally:
-        # On an error or Ctrl-C, regions not started yet are not started.
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -343,6 +363,8 @@ class _Progress:
         self._clock = clock
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
+        # Set by in_regions when the command stops: every region's next page raises.
+        self.cancel = threading.Event()
 
     def page(self, region: str) -> Callable[[int], None]:
         """The ``on_page`` callback of one region's fetch."""
@@ -350,6 +372,8 @@ class _Progress:
             self._last[region] = self._clock()
 
         def report(count: int) -> None:
+            if self.cancel.is_set():
+                raise Cancelled(region)
             now = self._clock()
             with self._lock:
                 if now - self._last[region] < PROGRESS_EVERY_S:
@@ -392,7 +416,7 @@ def _fetch(
         except ResultsError as exc:
             raise CliError(f"{region} {group}: {exc}") from exc
 
-    counts = in_regions(where, fetch)
+    counts = in_regions(where, fetch, cancel=progress.cancel)
     held = tuple(region for region, count in counts.items() if count is not None)
     if not held:
         raise CliError(f"--function: no log group {group} in {', '.join(where) or 'any region'}")
@@ -491,7 +515,8 @@ def _find_request(
             events = search(client, region, other) + events
         return _lines(events)
 
-    found = {region: lines for region, lines in in_regions(where, find).items() if lines}
+    searched = in_regions(where, find, cancel=progress.cancel)
+    found = {region: lines for region, lines in searched.items() if lines}
     for region, lines in found.items():
         for item in lines:
             print(f"{region}\t{item.stream}\t{item.line}")  # noqa: T201

@@ -265,3 +265,31 @@ def test_only_searchable_invocation_ids_are_followed() -> None:
         {"message": "START RequestId: 42 Version: 1"},
     ]
     assert _invocation_ids(events, CF_ID) == [LAMBDA_ID]
+
+
+def test_an_error_in_one_region_stops_the_others_at_their_next_page() -> None:
+    import threading
+    import time
+
+    from edgedrill.commands.logs import _Progress, in_regions
+
+    progress = _Progress()
+    pages: dict[str, int] = {}
+    paging = threading.Event()
+
+    def work(region: str) -> int:
+        if region == "eu-west-1":
+            paging.wait(5)  # fails once the other region is under way
+            raise RuntimeError("eu-west-1 is broken")
+        on_page = progress.page(region)
+        for count in range(1, 201):
+            on_page(count)
+            pages[region] = count
+            paging.set()
+            time.sleep(0.01)
+        return count
+
+    with pytest.raises(RuntimeError, match="eu-west-1 is broken"):
+        in_regions(["ap-south-1", "eu-west-1"], work, cancel=progress.cancel)
+    # Without the cancel, ap-south-1 would read all 200 of its pages first (2 s).
+    assert pages["ap-south-1"] < 50
