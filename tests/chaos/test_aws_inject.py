@@ -1,4 +1,7 @@
-"""``edgedrill chaos inject`` in AWS mode, run as a command against moto's server."""
+"""``edgedrill chaos inject`` in AWS mode, run in-process against moto's server.
+
+The real signals, kill -9 and a held fault are in ``test_aws_signals.py``, with a process each.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import boto3
 import pytest
 
 from edgedrill.cli import main
-from tests.conftest import run_edgedrill
 
 BUCKET = "drill-origin-b"
 ORIGINAL = json.dumps(
@@ -62,11 +64,12 @@ def bucket_403(url: str, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_dry_run_prints_the_exact_policy_and_changes_nothing(s3, moto_server: str) -> None:
-    done = run_edgedrill(*bucket_403(moto_server, "--duration", "30s"))
-    assert done.returncode == 0, done.stderr
+def test_a_dry_run_prints_the_exact_policy_and_changes_nothing(
+    s3, moto_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = edgedrill(capsys, *bucket_403(moto_server, "--duration", "30s"))
+    assert code == 0, err
     assert s3.get_bucket_policy(Bucket=BUCKET)["Policy"] == ORIGINAL
-    out = done.stdout
     assert out.startswith("dry run: nothing changed")
     start = out.index("{", out.index("would apply"))
     merged, end = json.JSONDecoder().raw_decode(out, start)
@@ -80,13 +83,14 @@ def test_a_dry_run_prints_the_exact_policy_and_changes_nothing(s3, moto_server: 
 
 @pytest.mark.slow
 def test_execute_holds_the_deny_then_puts_back_the_exact_text(
-    s3, moto_server: str, tmp_path: Path
+    s3, moto_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     journal = tmp_path / "journal.json"
-    done = run_edgedrill(
-        *bucket_403(moto_server, "--duration", "0.5s", "--execute", "--journal", str(journal))
+    code, out, err = edgedrill(
+        capsys,
+        *bucket_403(moto_server, "--duration", "0.5s", "--execute", "--journal", str(journal)),
     )
-    assert done.returncode == 0, done.stderr
+    assert code == 0, err
     assert s3.get_bucket_policy(Bucket=BUCKET)["Policy"] == ORIGINAL
     record = json.loads(journal.read_text())
     assert record["status"] == "restored"
@@ -97,8 +101,8 @@ def test_execute_holds_the_deny_then_puts_back_the_exact_text(
         "restored",
     ]
     assert record["change"]["original"] == ORIGINAL
-    assert "rolled back" in done.stdout
-    assert f"every GetObject of {BUCKET} answers 403 AccessDenied" in done.stdout
+    assert "rolled back" in out
+    assert f"every GetObject of {BUCKET} answers 403 AccessDenied" in out
 
 
 @pytest.mark.parametrize(
@@ -158,7 +162,9 @@ def test_aws_flags_without_an_aws_target_are_refused(capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.slow
-def test_a_record_dry_run_prints_both_change_batches(moto_server: str) -> None:
+def test_a_record_dry_run_prints_both_change_batches(
+    moto_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     route53 = boto3.client("route53", region_name="us-east-1", endpoint_url=moto_server)
     zone = route53.create_hosted_zone(Name="drill.example", CallerReference="d")["HostedZone"]["Id"]
     record: Any = {"Name": "route.drill.example.", "Type": "TXT", "TTL": 60,
@@ -167,14 +173,15 @@ def test_a_record_dry_run_prints_both_change_batches(moto_server: str) -> None:
         HostedZoneId=zone,
         ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": record}]},
     )
-    done = run_edgedrill(
+    code, out, err = edgedrill(
+        capsys,
         "chaos", "inject", "dns:ttl=0", "--aws-zone", zone, "--aws-record", "route.drill.example",
         "--allow", f"zone:{zone.split('/')[-1]}", "--duration", "10", "--endpoint-url", moto_server,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    assert code == 0, err
     decoder = json.JSONDecoder()
-    first, end = decoder.raw_decode(done.stdout, done.stdout.index("{"))
-    second, _ = decoder.raw_decode(done.stdout, done.stdout.index("{", end))
+    first, end = decoder.raw_decode(out, out.index("{"))
+    second, _ = decoder.raw_decode(out, out.index("{", end))
     assert first["Changes"] == [{"Action": "UPSERT", "ResourceRecordSet": {**record, "TTL": 0}}]
     assert second["Changes"] == [{"Action": "UPSERT", "ResourceRecordSet": record}]
     listed = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
