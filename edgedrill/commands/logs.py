@@ -415,6 +415,8 @@ def _fetch(
             raise
         except ResultsError as exc:
             raise CliError(f"{region} {group}: {exc}") from exc
+        except OSError as exc:
+            raise CliError(f"{path}: cannot write it ({exc.strerror or exc})") from exc
 
     counts = in_regions(where, fetch, cancel=progress.cancel)
     held = tuple(region for region, count in counts.items() if count is not None)

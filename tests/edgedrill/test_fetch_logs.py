@@ -293,3 +293,19 @@ def test_an_error_in_one_region_stops_the_others_at_their_next_page() -> None:
         in_regions(["ap-south-1", "eu-west-1"], work, cancel=progress.cancel)
     # Without the cancel, ap-south-1 would read all 200 of its pages first (2 s).
     assert pages["ap-south-1"] < 50
+
+
+@pytest.mark.slow
+def test_a_log_file_that_cannot_be_written_is_an_error_naming_it(
+    moto_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    put_log_lines(moto_server, "eu-west-1", _invocations(1, start=T0 + 1, region="eu-west-1"))
+    run_dir = minimal_run(tmp_path / "run", [])
+    (run_dir / "logs").write_text("a file where the folder goes\n")
+    code, _, err = _cli(
+        capsys, "fetch-logs", str(run_dir), "--function", FUNCTION, "--regions", "eu-west-1",
+        "--endpoint-url", moto_server,
+    )  # fmt: skip
+    assert code == 2
+    assert f"edgedrill fetch-logs: error: {run_dir}/logs/lambda/eu-west-1.{FUNCTION}.log" in err
+    assert "Traceback" not in err
