@@ -122,9 +122,15 @@ def test_dry_run_prints_the_requests_and_changes_nothing(
 
 @pytest.mark.slow
 def test_regions_default_to_where_the_function_ran(
-    moto_server: str, capsys: pytest.CaptureFixture[str]
+    moto_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import boto3
+
+    from edgedrill.commands import logs
+
+    # DescribeRegions itself is fetch-logs' test; three regions are enough here.
+    regions = ["eu-central-1", "eu-west-1", "us-east-1"]
+    monkeypatch.setattr(logs, "enabled_regions", lambda api: regions)
 
     code, _, err = _run(capsys, "--endpoint-url", moto_server)
     assert code == 2
