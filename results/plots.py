@@ -344,13 +344,12 @@ def _late_per_second(analysis: Analysis) -> FloatArray:
     return late
 
 
-def _cdf(values: FloatArray, points: int = 2000) -> tuple[FloatArray, FloatArray]:
-    ordered = np.sort(values)
-    n = len(ordered)
+def _cdf_ranks(n: int, points: int = 2000) -> IntArray:
+    """The ranks a CDF of ``n`` sorted values is drawn at: all, or ``points`` spread evenly."""
     if n <= points:
-        return ordered, np.arange(1, n + 1) / n
-    ranks = np.unique(np.linspace(0, n - 1, points).astype(np.int64))
-    return ordered[ranks], (ranks + 1) / n
+        return np.arange(n, dtype=np.int64)
+    ranks: IntArray = np.unique(np.linspace(0, n - 1, points).astype(np.int64))
+    return ranks
 
 
 def draw_router_cdf(analysis: Analysis, figure: Figure, marks: Marks) -> str | None:
@@ -359,14 +358,15 @@ def draw_router_cdf(analysis: Analysis, figure: Figure, marks: Marks) -> str | N
     if router is None or router.invocations == 0:
         return "no runtime logs: router duration unknown"
     axes = figure.add_subplot()
-    durations = router.durations
-    x, y = _cdf(durations)
+    ordered = np.sort(router.durations)
+    ranks = _cdf_ranks(len(ordered))
+    x, y = ordered[ranks], (ranks + 1) / len(ordered)
     axes.step(x, y, where="post", color="#1565c0", linewidth=1.6, label=f"{router.source}")
     for step, colour in ((1, "#2e7d32"), (50, "#6a1b9a")):
-        bx, by = _cdf(billed_ms(durations, step).astype(np.float64))
+        # Billing rounds up, so it keeps the durations' order: sorted once for all three.
         axes.step(
-            bx,
-            by,
+            billed_ms(x, step).astype(np.float64),
+            y,
             where="post",
             color=colour,
             linewidth=1.2,
