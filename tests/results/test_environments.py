@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
-from results.environments import environments
+import results.environments
+from results.environments import _concurrency, environments
 from results.logs import Invocations
 from results.records import Categories
 from results.timeline import Timeline
@@ -61,3 +63,38 @@ def test_no_invocations() -> None:
     found = environments(_invocations([], [], []), Timeline(0.0, 3), [50])
     assert found.max_concurrency == 0
     assert found.concurrency_per_second.tolist() == [0, 0, 0]
+
+
+def _walked(starts: np.ndarray, ends: np.ndarray, timeline: Timeline) -> list[int]:
+    """Concurrency per second by walking every event in time order, one at a time."""
+    us = [(round(float(t) * 1e6), +1) for t in starts] + [(round(float(t) * 1e6), -1) for t in ends]
+    us.sort()  # at one instant an end (-1) comes before a start (+1)
+    edges = [round((timeline.start + k) * 1e6) for k in range(timeline.seconds + 1)]
+    peaks = []
+    level = at = 0
+    for k in range(timeline.seconds):
+        while at < len(us) and us[at][0] < edges[k]:
+            level += us[at][1]
+            at += 1
+        peak = level
+        while at < len(us) and us[at][0] < edges[k + 1]:
+            level += us[at][1]
+            at += 1
+            peak = max(peak, level)
+        peaks.append(max(peak, 0))
+    return peaks
+
+
+@pytest.mark.parametrize("slice_size", [1, 3, 1 << 20])
+def test_concurrency_per_second_equals_a_walk_through_every_event(
+    monkeypatch: pytest.MonkeyPatch, slice_size: int
+) -> None:
+    monkeypatch.setattr(results.environments, "_SLICE", slice_size)
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        n = int(rng.integers(0, 80))
+        # Whole tenths and shared durations: many starts meet ends at one instant.
+        ends = np.sort(1000.0 + rng.integers(-20, 130, n) / 10.0)
+        starts = ends - rng.choice([0.0, 0.5, 1.0, 2.5], n)
+        timeline = Timeline(1000.0, int(rng.integers(1, 14)))
+        assert _concurrency(starts, ends, timeline).tolist() == _walked(starts, ends, timeline)
