@@ -10,9 +10,11 @@ side by side and ``--repeat`` times each (medians printed):
 * report: ``python -m edgedrill.cli report RUN_DIR``, what a user runs
   (every reader and measure, the plots, summary.json, summary.md, report.html).
 
-Each prints wall time and peak resident memory summed over the step's
-processes. Goals: report within 2x of the anchor's time, <= 800 MB, and a
-run twice as long (``--requests`` doubled) peaking at <= 1.3x the memory.
+Each prints wall time, peak resident memory summed over the step's
+processes and CPU seconds (user + system; steadier than wall time on a busy
+machine, so printed beside it). Goals: report within 2x of the anchor's
+time, <= 800 MB, and a run twice as long (``--requests`` doubled) peaking at
+<= 1.3x the memory.
 
     python benchmarks/analysis_scale.py [--requests 1000000] [--repeat 3] [--keep DIR]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -128,8 +131,13 @@ def _tree_rss_mb(root: int) -> float:
     return total / (1 << 20)
 
 
-def _measure(step: str, run_dir: Path) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MB, all its processes) of one step."""
+def _measure(step: str, run_dir: Path) -> tuple[float, float, float]:
+    """Wall seconds, peak resident memory (MB, all its processes) and CPU seconds of one step.
+
+    CPU seconds (user + system, the step's processes) hardly change with what
+    else the machine runs, which wall seconds do.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(_command(step, run_dir), cwd=ROOT, stdout=subprocess.DEVNULL)
     peak = 0.0
@@ -137,9 +145,11 @@ def _measure(step: str, run_dir: Path) -> tuple[float, float]:
         peak = max(peak, _tree_rss_mb(process.pid))
         time.sleep(0.02)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise SystemExit(f"{step} failed with exit code {process.returncode}")
-    return elapsed, peak
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, peak, cpu
 
 
 def _generate(run_dir: Path, requests: int) -> None:
@@ -167,9 +177,13 @@ def _generate(run_dir: Path, requests: int) -> None:
     )
 
 
-def _medians(step: str, run_dir: Path, repeat: int) -> tuple[float, float]:
+def _medians(step: str, run_dir: Path, repeat: int) -> tuple[float, float, float]:
     runs = [_measure(step, run_dir) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    return (
+        statistics.median(r[0] for r in runs),
+        statistics.median(r[1] for r in runs),
+        statistics.median(r[2] for r in runs),
+    )
 
 
 def main() -> None:
@@ -190,19 +204,20 @@ def main() -> None:
         for n, run_dir in folders.items():
             _generate(run_dir, n)
         print(f"{args.repeat} runs each, medians; memory summed over each step's processes")
-        print(f"{'records':>9} {'step':<8} {'seconds':>8} {'peak MB':>8}")
+        print(f"{'records':>9} {'step':<8} {'seconds':>8} {'peak MB':>8} {'CPU s':>8}")
         peaks: dict[int, float] = {}
         ratio = 0.0
         for n, run_dir in folders.items():
             # Interleaved, so that a busy machine slows both alike.
             anchor = _medians("anchor", run_dir, args.repeat)
             report = _medians("report", run_dir, args.repeat)
-            print(f"{n:>9,} {'anchor':<8} {anchor[0]:>8.2f} {anchor[1]:>8.0f}")
-            print(f"{n:>9,} {'report':<8} {report[0]:>8.2f} {report[1]:>8.0f}")
+            for name, (wall, peak, cpu) in (("anchor", anchor), ("report", report)):
+                print(f"{n:>9,} {name:<8} {wall:>8.2f} {peak:>8.0f} {cpu:>8.2f}")
             peaks[n] = report[1]
             if n == args.requests:
                 ratio = report[0] / anchor[0]
                 print(f"report / anchor time: {ratio:.2f}x (goal <= {TARGET_RATIO:.1f}x)")
+                print(f"report / anchor CPU seconds: {report[2] / anchor[2]:.2f}x")
         growth = peaks[2 * args.requests] / peaks[args.requests] if len(peaks) == 2 else None
         if growth is not None:
             print(f"report peak memory, 2x records / 1x: {growth:.2f} (goal <= {TARGET_GROWTH})")
