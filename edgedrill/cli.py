@@ -72,37 +72,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    previous = _stop_on_sigterm()
+    previous = _stop_on_signals()
     try:
         code: int = args.func(args)
     except (CliError, LoadtestError) as exc:
         print(f"edgedrill {args.command}: error: {exc}", file=sys.stderr)  # noqa: T201
         return exc.exit_code
-    except Terminated:
-        print(f"edgedrill {args.command}: terminated", file=sys.stderr)  # noqa: T201
-        return 128 + signal.SIGTERM
+    except Terminated as exc:
+        word = "hung up" if exc.signum == signal.SIGHUP else "terminated"
+        print(f"edgedrill {args.command}: {word}", file=sys.stderr)  # noqa: T201
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"edgedrill {args.command}: interrupted", file=sys.stderr)  # noqa: T201
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return code
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI job's timeout, a supervisor): unwind as Ctrl-C does, stopping children."""
+    """SIGTERM (a CI job's timeout, a supervisor) or SIGHUP (the terminal closed).
+
+    Unwinds as Ctrl-C does: children are stopped and faults rolled back.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
+    raise Terminated(signum)
 
 
-def _stop_on_sigterm() -> Any:
-    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the old handler."""
+# SIGHUP too: an AWS-mode DNS fault has no lease of its own, and an ssh session
+# that drops must not leave it behind until someone runs chaos rollback.
+_UNWINDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` (main thread only); the old handlers."""
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+        return {}
+    return {signum: signal.signal(signum, _raise_terminated) for signum in _UNWINDING_SIGNALS}
 
 
 if __name__ == "__main__":

@@ -225,7 +225,7 @@ def _rollback(injection: Injection) -> bool:
     """
     held: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             held[signum] = signal.signal(signum, signal.SIG_IGN)
     try:
         confirmed = injection.rollback()
@@ -559,7 +559,7 @@ def _restore_aws(injection: AwsInjection, start: float, *, failing: bool) -> Non
 
     held: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             held[signum] = signal.signal(signum, signal.SIG_IGN)
     try:
         restored = injection.restore()

@@ -95,8 +95,13 @@ def hold_bucket_403(start: Callable[..., subprocess.Popen[str]], url: str, journ
     )  # fmt: skip
 
 
-def test_sigterm_puts_the_policy_back_at_once(
-    s3: Any, moto_server: str, tmp_path: Path, started: Callable[..., subprocess.Popen[str]]
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_or_a_hangup_puts_the_policy_back_at_once(
+    s3: Any,
+    moto_server: str,
+    tmp_path: Path,
+    started: Callable[..., subprocess.Popen[str]],
+    signum: signal.Signals,
 ) -> None:
     journal = tmp_path / "journal.json"
     process = hold_bucket_403(started, moto_server, journal)
@@ -106,9 +111,9 @@ def test_sigterm_puts_the_policy_back_at_once(
     assert written["status"] in ("pending", "applied")
     assert written["change"]["original"] == ORIGINAL
     assert json.loads(written["change"]["applied"]) == json.loads(policy(s3))
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=30)
-    assert process.returncode == 128 + signal.SIGTERM, err
+    assert process.returncode == 128 + signum, err
     assert policy(s3) == ORIGINAL
     assert "rolled back" in out
     assert json.loads(journal.read_text())["status"] == "restored"
