@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import StepPatch
 from matplotlib.transforms import blended_transform_factory
 
 from results.analysis import DEFAULT_ORIGIN
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from pathlib import Path
 
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
 
     from results.analysis import Analysis
@@ -179,9 +181,9 @@ def _over_time(axes: Axes, analysis: Analysis, marks: Marks) -> None:
 
 def _legend(axes: Axes, *others: Axes) -> None:
     """One legend for the plot and its twin axes, below the plot, clear of the data."""
-    handles, labels = axes.get_legend_handles_labels()
+    handles, labels = _handles(axes)
     for other in others:
-        more_handles, more_labels = other.get_legend_handles_labels()
+        more_handles, more_labels = _handles(other)
         for handle, label in zip(more_handles, more_labels, strict=True):
             if label not in labels:  # panels sharing fault windows name them once
                 handles.append(handle)
@@ -197,6 +199,15 @@ def _legend(axes: Axes, *others: Axes) -> None:
                 fontsize="small",
                 frameon=False,
             )
+
+
+def _handles(axes: Axes) -> tuple[list[Artist], list[str]]:
+    """The legend entries of ``axes``, bars (:func:`_bars`) after the rest, where bars stood."""
+    handles, labels = axes.get_legend_handles_labels()
+    # matplotlib lists bar containers after every other artist; an outline
+    # is listed in drawing order, so it is moved to where its bars were.
+    entries = sorted(zip(handles, labels, strict=True), key=lambda e: isinstance(e[0], StepPatch))
+    return [handle for handle, _ in entries], [label for _, label in entries]
 
 
 def _steps(series: FloatArray | IntArray) -> tuple[IntArray, FloatArray]:

@@ -85,3 +85,14 @@ def test_billed_cdfs_are_the_billed_durations_sorted(drill_run: tuple[Path, Trut
         expected = np.sort(billed_ms(durations, step))[ranks]
         assert np.array_equal(np.asarray(line.get_xdata()), expected)
         assert np.array_equal(np.asarray(line.get_ydata()), (ranks + 1) / n)
+
+
+def test_the_legend_lists_bars_where_bar_containers_stood(drill_run: tuple[Path, Truth]) -> None:
+    analysis = analyse(load_run(drill_run[0]))
+    figure, _ = render(next(spec for spec in PLOTS if spec.name == "errors"), analysis)
+    (legend,) = figure.legends
+    labels = [text.get_text() for text in legend.get_texts()]
+    classes = [label.split(" (")[0] for label in labels if not label.startswith(("fault", "gate"))]
+    assert labels[0].startswith("fault window")
+    assert classes[:4] == list(analysis.requests.error_classes_per_second)
+    assert labels[-1] == "error rate (%)"
