@@ -302,12 +302,11 @@ def _columns(
     return seconds, codes, time_taken, result, detail
 
 
-def _codes(values: pl.Series, table: dict[str, int]) -> npt.NDArray[np.int32]:
+def _codes(values: pl.Series, table: dict[str, int]) -> WholeArray:
     """Codes into ``table`` (grown with new labels in order of first appearance)."""
     for label in values.unique(maintain_order=True).to_list():
         table.setdefault(label, len(table))
-    codes: npt.NDArray[np.int32] = values.replace_strict(table, return_dtype=pl.Int32).to_numpy()
-    return codes
+    return narrow(values.replace_strict(table, return_dtype=pl.Int32).to_numpy())
 
 
 def access_log_files(log_dir: Path) -> list[Path]:

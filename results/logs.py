@@ -505,7 +505,7 @@ class RuntimeLogReader:
         if block.routes is not None:
             numbers, regions = block.routes
             codes = regions.replace_strict(self._route_regions, return_dtype=pl.Int32)
-            self._route_chunks.append((*numbers[:2], codes.to_numpy(), *numbers[2:]))
+            self._route_chunks.append((*numbers[:2], narrow(codes.to_numpy()), *numbers[2:]))
         return number + block.lines
 
     def _route_labels_then_rest(
@@ -729,9 +729,7 @@ class RuntimeLogReader:
             memory_mb=memory,
             max_memory_mb=max_memory,
             init_ms=init,
-            log_region=Categories(
-                tuple(self._log_regions), log_region.astype(np.int32, copy=False)
-            ),
+            log_region=Categories(tuple(self._log_regions), log_region),
             status=dict(self._status),
         )
         route_columns = sorted_columns(self._route_chunks)
@@ -739,8 +737,8 @@ class RuntimeLogReader:
         time, state, region, dns_ms, handler_ms, queries = route_columns
         routes = Routes(
             time=time,
-            cache_state=Categories(CACHE_STATES, state.astype(np.int32, copy=False)),
-            region=Categories(tuple(self._route_regions), region.astype(np.int32, copy=False)),
+            cache_state=Categories(CACHE_STATES, state),
+            region=Categories(tuple(self._route_regions), region),
             dns_ms=dns_ms,
             handler_ms=handler_ms,
             dns_queries=queries,
@@ -812,7 +810,7 @@ def _report_columns(reports: pl.DataFrame, region_code: int) -> tuple[np.ndarray
         narrow(_number(fields, "field_4", 13, " MB", pl.Int64).to_numpy()),
         narrow(_number(fields, "field_5", 17, " MB", pl.Int64).to_numpy()),
         np.where(cold.to_numpy(), init_ms.fill_null(math.nan).to_numpy(), math.nan),
-        np.full(reports.height, region_code, dtype=np.int32),
+        narrow(np.full(reports.height, region_code, dtype=np.int32)),
     )
 
 
@@ -826,7 +824,7 @@ def _route_columns(
     fields = routes["fields"].struct.unnest()
     numbers = (
         _stamp(routes),
-        fields["state"].replace_strict(states, return_dtype=pl.Int32).to_numpy(),
+        narrow(fields["state"].replace_strict(states, return_dtype=pl.Int32).to_numpy()),
         fields["dns_ms"].cast(pl.Float64, strict=True).to_numpy(),
         fields["handler_ms"].cast(pl.Float64, strict=True).to_numpy(),
         narrow(fields["dns_queries"].cast(pl.Int64, strict=True).to_numpy()),

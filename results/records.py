@@ -395,7 +395,7 @@ def _codes(column: pl.Series, table: dict[str, int]) -> CodeArray:
     """Codes into ``table``, grown with new labels in order of first appearance."""
     for label in column.unique(maintain_order=True).to_list():
         table.setdefault(label, len(table))
-    codes: CodeArray = column.replace_strict(table, return_dtype=pl.Int32).to_numpy()
+    codes: CodeArray = narrow(column.replace_strict(table, return_dtype=pl.Int32).to_numpy())
     return codes
 
 
