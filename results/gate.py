@@ -385,6 +385,13 @@ def _fail(t: Threshold, why: str) -> Verdict:
     return Verdict(t, Outcome.FAIL, None, why)
 
 
+def _no_requests(t: Threshold, analysis: Analysis, what: str) -> Verdict:
+    """No viewer requests: a drill that made none failed; logs fetched alone have none to judge."""
+    if analysis.data.info.logs_only:
+        return _skip(t, f"router logs only (edgedrill fetch-logs): no viewer {what} recorded")
+    return _fail(t, f"no requests were made: {what} cannot be judged")
+
+
 def _judge(t: Threshold, analysis: Analysis, error_rate_max: float | None) -> Verdict:
     judge = _JUDGES[t.metric]
     return judge(t, analysis, error_rate_max)
@@ -393,7 +400,7 @@ def _judge(t: Threshold, analysis: Analysis, error_rate_max: float | None) -> Ve
 def _latency(t: Threshold, analysis: Analysis, _: float | None) -> Verdict:
     assert t.percentile is not None
     if analysis.requests.total == 0:
-        return _fail(t, "no requests were made: latency cannot be judged")
+        return _no_requests(t, analysis, "latency")
     label = f"p{t.percentile:g} viewer latency"
     if t.window_s is None:
         return _verdict(t, analysis.percentile(t.percentile), f"{label}, whole run")
@@ -410,7 +417,7 @@ def _latency(t: Threshold, analysis: Analysis, _: float | None) -> Verdict:
 def _error_rate(t: Threshold, analysis: Analysis, _: float | None) -> Verdict:
     requests = analysis.requests
     if requests.total == 0:
-        return _fail(t, "no requests were made: error rate cannot be judged")
+        return _no_requests(t, analysis, "error rate")
     if t.window_s is None:
         return _verdict(
             t, requests.error_rate, f"{requests.failures:,} of {requests.total:,} failed"

@@ -50,6 +50,9 @@ class RunInfo:
     malformed_lines: int | None = None
     memory_mb: int | None = None
     billing_threshold_ms: float | None = None
+    # Written by ``edgedrill fetch-logs --since``: a real distribution's router
+    # logs over a window, with no viewer requests recorded by edgedrill.
+    logs_only: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -158,6 +161,7 @@ def read_run_info(path: Path) -> RunInfo:
         malformed_lines=_count(document, "malformed_lines", path),
         memory_mb=int(memory) if memory is not None else None,
         billing_threshold_ms=_number(document, "billing_threshold_ms", path),
+        logs_only=document.get("logs_only") is True,
     )
 
 

@@ -165,6 +165,13 @@ def test_since_until_writes_a_run_folder_report_analyses(
     text = json.dumps(summary)
     assert '"invocations": 6' in text, text[:2000]
     assert (run_dir / "report.html").is_file()
+    # No viewer requests in a fetched window: their latency and errors are not judged
+    # (skipped, never failed); the router's own thresholds are.
+    outcomes = {item["key"]: item for item in summary["gate"]["thresholds"]}
+    for key in ("p99_ms", "error_rate"):
+        assert outcomes[key]["outcome"] == "skip", outcomes[key]
+        assert "router logs only" in outcomes[key]["detail"]
+    assert outcomes["router_p99_ms"]["outcome"] == "pass"
     # The folder now holds a run: a second --since into it is refused, nothing touched.
     code, _, err = _cli(
         capsys, "fetch-logs", str(run_dir), "--function", FUNCTION, "--regions", "eu-west-1",

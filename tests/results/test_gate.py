@@ -175,6 +175,15 @@ def test_no_requests_fails_rather_than_passes(tmp_path: Path) -> None:
     assert [v.outcome for v in result.verdicts] == [Outcome.FAIL, Outcome.FAIL]
 
 
+def test_router_logs_fetched_alone_skip_the_viewer_thresholds(tmp_path: Path) -> None:
+    # edgedrill fetch-logs --since writes such a folder: no viewer requests to judge.
+    run_dir = minimal_run(tmp_path / "run", [], scenario="fetched", logs_only=True)
+    gate = parse_gate({"p99_ms": {"max": 50}, "error_rate": {"max": 0.01}}, "test")
+    result = evaluate(gate, analyse(load_run(run_dir)))
+    assert [v.outcome for v in result.verdicts] == [Outcome.SKIP, Outcome.SKIP]
+    assert all("router logs only" in v.detail for v in result.verdicts)
+
+
 def test_error_rate_over_a_window() -> None:
     requests = np.array([10, 10, 10, 10, 10])
     failures = np.array([0, 5, 5, 0, 0])
