@@ -135,8 +135,8 @@ def test_regions_default_to_where_the_function_ran(
     code, _, err = _run(capsys, "--endpoint-url", moto_server)
     assert code == 2
     assert f"--regions: no region holds {edge_log_group(FUNCTION)}" in err
-    logs = boto3.client("logs", region_name="eu-central-1", endpoint_url=moto_server)
-    logs.create_log_group(logGroupName=edge_log_group(FUNCTION))
+    client = boto3.client("logs", region_name="eu-central-1", endpoint_url=moto_server)
+    client.create_log_group(logGroupName=edge_log_group(FUNCTION))
     code, out, err = _run(capsys, "--endpoint-url", moto_server)
     assert code == 0, err
     assert {line.split("\t")[0] for line in out.splitlines()} == {"eu-central-1"}
