@@ -881,11 +881,17 @@ def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
         ]
     )
     ok = pl.col("ok")
-    unknown = np.ones(frame.height, dtype=bool)
-    for part in (reports, starts, ends, routes):
-        unknown[part.filter(ok)["n"].to_numpy() - 1] = False
-    others = frame.filter(line.is_not_null() & pl.Series(unknown))
-    del frame, unknown
+    parts = (reports, starts, ends, routes)
+    rest: list[tuple[int, str]] = []
+    # Most blocks hold only the exact lines: then no other line is looked for.
+    if sum(int(part["ok"].sum()) for part in parts) != frame.height - frame["line"].null_count():
+        unknown = np.ones(frame.height, dtype=bool)
+        for part in parts:
+            unknown[part.filter(ok)["n"].to_numpy() - 1] = False
+        others = frame.filter(line.is_not_null() & pl.Series(unknown))
+        rest = [(int(n), str(text)) for n, text in others.select("n", "line").iter_rows()]
+        del others, unknown
+    del frame
     reports = reports.filter(ok).select("line", "second")
     routes = routes.filter(ok).select("n", "line", "second", "fields")
     regions = routes.select("n", region=pl.col("fields").struct.field("region"))
@@ -897,7 +903,7 @@ def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
         reports=_report_columns(reports, region_code) if reports.height else None,
         routes=_route_columns(routes, _STATE_CODES) if routes.height else None,
         route_firsts=[(int(n), str(region)) for n, region in firsts.iter_rows()],
-        rest=[(int(n), str(text)) for n, text in others.select("n", "line").iter_rows()],
+        rest=rest,
     )
 
 

@@ -458,3 +458,100 @@ def test_blocks_read_what_the_line_by_line_path_reads(
     assert _columns_of(in_blocks.result()) == expected
     assert expected["route"][2] == ("ap-south-1", "us-west-2", "us-east-1", "", "eu-west-1")  # type: ignore[index]
     assert len(expected["malformed"]) == 4  # type: ignore[arg-type]
+
+
+def _exact_lines(count: int) -> list[str]:
+    """Lines of ``count`` invocations, every one in the exact layouts the block parser takes."""
+    lines: list[str] = []
+    for i in range(count):
+        inv = Invocation(
+            end=T0 + 1 + i * 0.113,
+            duration_ms=0.25 + i,
+            init_ms=200.0 + i if i % 5 == 0 else None,
+            cache_state=CACHE_STATES[i % len(CACHE_STATES)],
+            region=("eu-west-1", "us-east-1", "")[i % 3],
+            dns_queries=i % 3,
+            dns_ms=0.5 * i,
+        )
+        lines += invocation_lines(inv, i)
+    return lines
+
+
+def _both_paths(path: Path, *, strict: bool = False) -> tuple[RuntimeLogs, RuntimeLogs]:
+    by_line = RuntimeLogReader(strict=strict)
+    by_line.read_range(path, 0, path.stat().st_size)
+    in_blocks = RuntimeLogReader(strict=strict, threads=2, block_bytes=900)
+    in_blocks.read_file(path)
+    return by_line.result(), in_blocks.result()
+
+
+def test_blocks_of_exact_lines_and_blanks_read_what_the_line_by_line_path_reads(
+    tmp_path: Path,
+) -> None:
+    # Blocks where every line but the blank ones is exact: no line is left
+    # for the general parser, and nothing is reported malformed.
+    lines = _exact_lines(30)
+    lines[9:9] = ["", ""]
+    by_line, in_blocks = _both_paths(_file(tmp_path, lines))
+    assert _columns_of(in_blocks) == _columns_of(by_line)
+    assert len(in_blocks.invocations) == len(in_blocks.routes) == 30
+    assert (in_blocks.starts, in_blocks.ends, in_blocks.other_lines) == (30, 30, 0)
+    assert in_blocks.malformed.count == 0
+
+
+_ESCAPED_ROUTE = (
+    '{"event":"route","request_id":"e\\"1","cache_state":"miss",'
+    '"origin":"media\\\\x.s3.amazonaws.com","region":"eu-west-1","dns_ms":0.5,'
+    '"handler_ms":1e1,"dns_queries":2}'
+)
+_EMF_ROUTE = emf_line(InvocationLog("r\u00e9q", CacheState.HIT, "o", "us-east-1", 0.1, 0.2, 0))
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        _ESCAPED_ROUTE,  # escapes: only the general parser reads them
+        _EMF_ROUTE,  # non-ASCII request id written by the router itself
+        _EMF_ROUTE.replace('"dns_queries":0', '"dns_queries":-1'),  # malformed count
+        _EMF_ROUTE[:-1],  # cut short: not JSON
+        "REPORT RequestId: t\tDuration: 1e2 ms\tBilled Duration: 100 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB",  # a number the fast path refuses
+        "REPORT RequestId: t\tDuration: 2.00 ms\tBilled Duration: 2.5 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB",  # malformed: billed not whole
+        "REPORT RequestId:  \tDuration: 2.00 ms",  # malformed: no request id
+        "START RequestId:  Version: 1",  # malformed: blank request id
+        "END RequestId: x\t",
+        "INIT_START Runtime Version: python:3.12",
+        '{"event":"other"}',
+    ],
+)
+def test_one_tricky_line_among_exact_ones_reads_the_same_both_ways(
+    tmp_path: Path, message: str
+) -> None:
+    lines = _exact_lines(12)
+    lines.insert(21, f"{iso(T0 + 2)}\t{message}")
+    by_line, in_blocks = _both_paths(_file(tmp_path, lines))
+    assert _columns_of(in_blocks) == _columns_of(by_line)
+    for reason in in_blocks.malformed.messages():
+        assert ":22: " in reason  # the file's own line number
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["2026-11-26T17:31:61.000Z\tSTART RequestId: a", "no tab", '2026-11-26T17:31:48.001Z\t{"'],
+)
+def test_strict_fails_on_the_first_malformed_line_both_ways(tmp_path: Path, bad: str) -> None:
+    lines = _exact_lines(12)
+    lines[30:30] = [bad, bad]
+    path = _file(tmp_path, lines)
+    errors = []
+    for read in (
+        lambda reader: reader.read_range(path, 0, path.stat().st_size),
+        lambda reader: reader.read_file(path),
+    ):
+        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900)
+        with pytest.raises(FormatError) as caught:
+            read(reader)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert f"{path}:31: " in errors[0]
