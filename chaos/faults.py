@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 DEFAULT_FLAP_S = 5.0
 MAX_TTL = 2_147_483_647  # RFC 2181 §8: a TTL is a 31-bit unsigned number
 
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+# An AWS region name (us-east-1, ap-southeast-2): every command that takes one checks it so.
+REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+")
 _DURATION = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)?$")
 _BANDWIDTH = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)\s*(B|kB|KB|KiB|MB|MiB|GB|GiB)/s$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -312,7 +313,7 @@ def parse_fault(text: str, *, region: str | None = None, probability: float | No
                 "region=R (bucket and origin-dns faults), jitter=D (dns:delay)"
             )
             raise FaultSyntaxError(msg)
-    if region is not None and not _REGION.match(region):
+    if region is not None and not REGION_NAME.fullmatch(region):
         msg = f"{spelling}: {region!r} is not an AWS region name (e.g. eu-west-1)"
         raise FaultSyntaxError(msg)
     if probability is not None:

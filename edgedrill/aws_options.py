@@ -16,6 +16,7 @@ import contextlib
 import re
 from typing import TYPE_CHECKING
 
+from chaos.faults import REGION_NAME
 from edgedrill.errors import CliError
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 # Lambda function names (the CreateFunction reference): letters, digits, - and _.
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 
 def function_name(text: str) -> str:
