@@ -13,11 +13,11 @@ requests/s stepping 20x to 100 requests/s, 55 s of schedule, about a minute
 in all with the distribution's start and stop.
 
 The default drill is a chaos drill too (:func:`default_faults`): inside the
-spike, the router's DNS lookups get SERVFAIL, then the primary region's
-bucket answers 503, each for about a third of the peak. The routing record's
-TTL is shortened so that the router's cached answer expires during the DNS
-fault (it serves the stale answer, RFC 8767); misses reaching the 503 fail
-over to the secondary region. ``--no-faults`` runs the load alone.
+spike, the primary region's bucket answers 503, then the router's DNS
+lookups get SERVFAIL, each for about a third of the peak. Misses reaching
+the 503 fail over to the secondary region; the routing record's TTL is
+shortened so that the router's cached answer expires during the DNS fault
+(it serves the stale answer, RFC 8767). ``--no-faults`` runs the load alone.
 """
 
 from __future__ import annotations
@@ -264,24 +264,30 @@ _PHASED_TTL_MIN_SPAN_S = 5.0
 def default_faults(duration: float | None) -> tuple[list[str], int]:
     """The default drill's timed faults inside the spike's hold, and its routing TTL.
 
-    The DNS fault starts a tenth into the hold and the bucket fault a bit past
+    The bucket fault starts a tenth into the hold and the DNS fault a bit past
     its middle, each lasting about a third of it, so the two windows never
-    overlap and each ends well before the cooldown (``--duration`` scales
-    them). The routing record's TTL is set so that the answer the router
-    cached at its first miss (the schedule's first request) expires in the
-    middle of the DNS fault: the fault reaches the router once, and the drill
-    stays within the gate's DNS query budget instead of querying every few
-    seconds. A short drill's TTL is the fault's length instead.
+    overlap and each ends before the cooldown (``--duration`` scales them).
+    The routing record's TTL is set so that the answer the router cached at
+    its first miss (the schedule's first request) expires in the middle of the
+    DNS fault: the fault reaches the router's first environment once.
+
+    The DNS fault comes second so that the router's next query after its
+    failed refresh, ``failure_recheck_s`` (30 s, RFC 8767 §5) later, falls
+    after the default drill's end, by about 8 s for the first environment
+    and at least 3.8 s for any other: the run's DNS queries do not depend on
+    when the last misses arrive (one environment asks twice in a default
+    drill, about 3 queries per 1,000 invocations against the gate's 5).
+    A short drill's TTL is the fault's length instead.
     """
     if duration is None:
         at, hold = SPIKE_AT.default, SPIKE_HOLD.default
     else:
         at, hold = duration / 4, duration / 2
     span = round(0.35 * hold, 1)
-    dns_at = round(at + 0.1 * hold, 1)
+    dns_at = round(at + 0.55 * hold, 1)
     faults = [
+        f"bucket:503,at={at + 0.1 * hold:.1f}s,for={span:g}s",
         f"dns:servfail,at={dns_at:g}s,for={span:g}s",
-        f"bucket:503,at={at + 0.55 * hold:.1f}s,for={span:g}s",
     ]
     if span < _PHASED_TTL_MIN_SPAN_S:
         # A short drill has DNS queries to spare: a TTL no longer than the fault

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from chaos.timeline import parse_timed_fault
-from edge.settings import OBJECTS, ROUTER_MIN_TTL
+from chaos.timeline import TimedFault, parse_timed_fault
+from edge.corpus import corpus
+from edge.settings import CORPUS_SEED, OBJECTS, ROUTER_MIN_TTL
+from edge.stack import ROUTING_NAME
 from edgedrill.cli import main
 from edgedrill.drill import (
     _tee,
@@ -23,7 +27,16 @@ from edgedrill.drill import (
     spike_timeline,
 )
 from edgedrill.errors import CliError, DrillError
-from loadtests._options import SPIKE_AT, SPIKE_HOLD
+from loadtests._options import (
+    SPIKE_AT,
+    SPIKE_HOLD,
+    add_common_arguments,
+    add_spike_arguments,
+    spike_plan,
+)
+from router.config import RouterConfig, parse_config
+from router.dns_cache import DnsCache
+from router.resolver import LookupResult, LookupStatus
 
 
 def parser() -> argparse.ArgumentParser:
@@ -43,11 +56,11 @@ def test_defaults():
         "--objects",
         str(OBJECTS.default),
         "--fault",
-        "dns:servfail,at=17.5s,for=8.8s",
+        "bucket:503,at=17.5s,for=8.8s",
         "--fault",
-        "bucket:503,at=28.8s,for=8.8s",
+        "dns:servfail,at=28.8s,for=8.8s",
         "--txt-ttl",
-        "22",
+        "33",
     ]
 
 
@@ -57,10 +70,10 @@ def test_the_default_faults_sit_inside_the_spike_and_the_ttl_expires_in_the_dns_
         at = SPIKE_AT.default if duration is None else duration / 4
         hold = SPIKE_HOLD.default if duration is None else duration / 2
         windows = [parse_timed_fault(text) for text in faults]
-        assert [w.fault.spelling for w in windows] == ["dns:servfail", "bucket:503"]
-        dns, bucket = windows
-        assert at <= dns.at_s < dns.at_s + dns.for_s < bucket.at_s
-        assert bucket.at_s + bucket.for_s <= at + hold
+        assert [w.fault.spelling for w in windows] == ["bucket:503", "dns:servfail"]
+        bucket, dns = windows
+        assert at <= bucket.at_s < bucket.at_s + bucket.for_s < dns.at_s
+        assert dns.at_s + dns.for_s <= at + hold
         # The answer cached at the first miss (t = 0) expires inside the DNS fault.
         extra = default_drill_args(duration)
         min_ttl = int(extra[extra.index("--router-min-ttl") + 1]) if ttl < 5 else 5
@@ -69,6 +82,128 @@ def test_the_default_faults_sit_inside_the_spike_and_the_ttl_expires_in_the_dns_
         # fault: the first answer's expiry, or any phase when the TTL fits in the fault.
         effective = max(ttl, min_ttl)
         assert effective <= dns.for_s or dns.at_s <= effective <= dns.at_s + dns.for_s
+
+
+# -- the default drill's router DNS queries, against the gate's dns_queries_per_1k ---------
+
+_GATE_QUERIES_PER_1K = 5.0  # pyproject.toml [tool.edgedrill.gate]
+_MAX_AGE = re.compile(r"max-age=(\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class _DefaultDrill:
+    """The default drill as Locust gets it: its misses, faults and routing TTL."""
+
+    misses: list[float]  # offsets of each key's first request, the edge's misses
+    end: float
+    bucket: TimedFault
+    dns: TimedFault
+    txt_ttl: int
+    router_min_ttl: int
+
+
+def _default_drill() -> _DefaultDrill:
+    locust = argparse.ArgumentParser()
+    add_common_arguments(locust)
+    add_spike_arguments(locust)
+    options = locust.parse_args(drill_args(parser().parse_args([])))
+    objects = corpus(options.objects, CORPUS_SEED.default)
+    plan = spike_plan(options, [item.key for item in objects])
+    # Every object stays in the edge cache for the whole drill: a key misses once.
+    assert min(int(_MAX_AGE.findall(o.cache_control)[0]) for o in objects) > plan.duration
+    first: dict[str, float] = {}
+    for ticket in plan.tickets(0, 1):
+        first.setdefault(ticket.path, ticket.offset)
+    faults = {f.fault.spelling: f for f in map(parse_timed_fault, options.fault.split())}
+    return _DefaultDrill(
+        sorted(first.values()),
+        plan.duration,
+        faults["bucket:503"],
+        faults["dns:servfail"],
+        options.txt_ttl,
+        options.router_min_ttl,
+    )
+
+
+class _ZoneUnderFault:
+    """The local zone's routing TXT: a fixed TTL, SERVFAIL while the DNS fault lasts."""
+
+    def __init__(self, clock: list[float], drill: _DefaultDrill) -> None:
+        self._clock = clock
+        self._drill = drill
+        self.asked: list[float] = []
+
+    def lookup_txt(self, name: str, timeout: float) -> LookupResult:
+        now = self._clock[0]
+        self.asked.append(now)
+        dns = self._drill.dns
+        if dns.at_s <= now <= dns.at_s + dns.for_s:
+            return LookupResult(LookupStatus.FAILURE, reason="SERVFAIL", queries=1)
+        return LookupResult(LookupStatus.ANSWER, ("a",), ttl=self._drill.txt_ttl, queries=1)
+
+
+def _router_config(drill: _DefaultDrill) -> RouterConfig:
+    """The local distribution's router config (``edge.stack``), the rest at its defaults."""
+    return parse_config(
+        {
+            "routing_name": ROUTING_NAME,
+            "nameservers": ["127.0.0.1:53"],
+            "origins": [
+                {"region": "us-east-1", "domain": "a.s3.us-east-1.amazonaws.com", "weight": 1},
+                {"region": "eu-west-1", "domain": "b.s3.eu-west-1.amazonaws.com", "weight": 1},
+            ],
+            "min_ttl": drill.router_min_ttl,
+        }
+    )
+
+
+def _environment(drill: _DefaultDrill, started: float) -> tuple[_ZoneUnderFault, DnsCache]:
+    """One execution environment's DNS cache, invoked at every miss from ``started`` on."""
+    config = _router_config(drill)
+    clock = [started]
+    zone = _ZoneUnderFault(clock, drill)
+    cache = DnsCache(config, zone, clock=lambda: clock[0])
+    for offset in drill.misses:
+        if offset >= started:
+            clock[0] = offset
+            cache.lookup(config.lookup_timeout_ms / 1000)
+    clock[0] = drill.end
+    return zone, cache
+
+
+def test_the_default_drills_dns_queries_do_not_depend_on_its_last_seconds():
+    drill = _default_drill()
+    dns_end = drill.dns.at_s + drill.dns.for_s
+    zone, cache = _environment(drill, drill.misses[0])
+    # The first environment asks at its first miss, and once more when that answer
+    # expires, seconds inside the DNS fault (it fails; the stale answer is served).
+    assert len(zone.asked) == 2, zone.asked
+    first, failed = zone.asked
+    assert first == drill.misses[0]
+    assert drill.dns.at_s + 3 <= failed <= dns_end - 3
+    # Its next query (failure_recheck_s later) comes well after the drill's end, not
+    # in its last seconds, where a late or early miss would add it or not.
+    assert cache.answers_without_query(within=5.0)
+    # So does any environment's after a failure: no refresh that follows the fault
+    # lands inside the drill.
+    assert drill.dns.at_s + _router_config(drill).failure_recheck_s >= drill.end + 3
+    # An environment started at a later miss (a cold start while another one was
+    # busy) asks once or twice, never more: each query the drill makes is a planned one.
+    for started in drill.misses[1:]:
+        assert 1 <= len(_environment(drill, started)[0].asked) <= 2
+
+
+def test_the_default_drill_stays_well_within_the_gates_dns_query_budget():
+    drill = _default_drill()
+    queries = len(_environment(drill, drill.misses[0])[0].asked)
+    # At least one invocation per miss; a miss during the bucket fault that the router
+    # sends to the failing primary (one in two: equal weights) runs it again.
+    bucket_end = drill.bucket.at_s + drill.bucket.for_s
+    failovers = sum(drill.bucket.at_s <= t <= bucket_end for t in drill.misses) / 2
+    expected = len(drill.misses) + failovers
+    assert 1000 * queries / len(drill.misses) < 0.75 * _GATE_QUERIES_PER_1K
+    # One unplanned query more (a second environment's cold start) still passes.
+    assert 1000 * (queries + 1) / expected < 0.9 * _GATE_QUERIES_PER_1K
 
 
 @pytest.mark.parametrize(
@@ -85,7 +220,7 @@ def test_the_default_faults_sit_inside_the_spike_and_the_ttl_expires_in_the_dns_
 def test_no_default_faults_when_the_drill_is_not_the_default(given: list[str]) -> None:
     extra = drill_args(parser().parse_args(given))
     assert extra.count("--fault") == (1 if "--fault" in given else 0)
-    assert "dns:servfail,at=17.5s,for=8.8s" not in extra
+    assert "dns:servfail,at=28.8s,for=8.8s" not in extra
     assert extra.count("--txt-ttl") == (1 if "--txt-ttl" in given else 0)
 
 
