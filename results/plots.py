@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -666,14 +667,17 @@ def write_plots(analysis: Analysis, folder: Path, gate: Gate | None = None) -> l
 
 
 def _save(figure: Figure, path: Path) -> None:
-    """Write ``figure`` as PNG, laid out once.
+    """Write ``figure`` as PNG, laid out once and drawn once.
 
-    With a layout engine set, ``savefig`` draws the whole figure twice (once
-    unseen, to lay it out); laying it out here and then fixing the layout
-    draws it once, and the file is the same pixel for pixel.
+    With any layout engine set, even the placeholder that ``"none"`` leaves,
+    ``savefig`` draws the whole figure twice (once unseen, to lay it out).
+    Laying it out here and then removing the engine draws it once, and the
+    file is the same byte for byte. The rc settings that would bring an engine
+    back in place of ``None`` are held off while it is removed.
     """
     engine = figure.get_layout_engine()
     if engine is not None:
         engine.execute(figure)
-        figure.set_layout_engine("none")
+        with mpl.rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+            figure.set_layout_engine(None)
     figure.savefig(path, format="png")

@@ -66,7 +66,10 @@ def test_a_plot_laid_out_once_is_the_plot_savefig_lays_out(
     analysis = analyse(load_run(drill_run[0]))
     spec = next(spec for spec in PLOTS if spec.name == "latency")
     once, _ = render(spec, analysis)
+    draws: list[object] = []
+    once.canvas.mpl_connect("draw_event", draws.append)
     _save(once, tmp_path / "once.png")
+    assert len(draws) == 1  # not a second, unseen draw inside savefig
     twice, _ = render(spec, analysis)
     twice.savefig(tmp_path / "savefig.png", format="png")
     assert (tmp_path / "once.png").read_bytes() == (tmp_path / "savefig.png").read_bytes()
