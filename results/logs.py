@@ -107,6 +107,7 @@ Message = Report | Route | LineKind
 # which accepts the same lines (a property test holds the two together).
 _NUM = r"(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?"
 _STR = r'[^"\\\x00-\x1f]*'
+_DECIMAL = r"(?:0|[1-9]\d*)(?:\.\d+)?"
 _FAST_REPORT = re.compile(
     r"REPORT RequestId: (\S+)\tDuration: (\d+(?:\.\d+)?) ms\tBilled Duration: (\d+) ms"
     r"\tMemory Size: (\d+) MB\tMax Memory Used: (\d+) MB"
@@ -118,7 +119,9 @@ _FAST_ROUTE = re.compile(
     r'\{"Name":"dns_ms","Unit":"Milliseconds"\},\{"Name":"dns_queries","Unit":"Count"\}\]\}\]\},'
     rf'"event":"route","request_id":"{_STR}","cache_state":"(hit|miss|stale|negative|fallback)",'
     rf'"origin":"({_STR})","region":"({_STR})","dns_ms":({_NUM}),"handler_ms":({_NUM}),'
-    r'"dns_queries":(0|[1-9]\d*)\}'
+    r'"dns_queries":(0|[1-9]\d*)'
+    # The keys the router adds when they have a value, in its order.
+    rf'(?:,"cf_request_id":"{_STR}")?(?:,"reason":"({_STR})")?(?:,"stale_age_s":({_DECIMAL}))?\}}'
 )
 _VALUE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|MB)?")
 # Whole local-file lines in the formats.md layout, timestamp included: the
@@ -503,7 +506,9 @@ class RuntimeLogReader:
         if block.reports is not None:
             self._report_chunks.append(block.reports)
         if block.routes is not None:
-            numbers, regions = block.routes
+            numbers, regions, reasons, stale = block.routes
+            self._reasons.update(reasons)
+            self._max_stale = max(self._max_stale, stale)
             codes = regions.replace_strict(self._route_regions, return_dtype=pl.Int32)
             self._route_chunks.append((*numbers[:2], narrow(codes.to_numpy()), *numbers[2:]))
         return number + block.lines
@@ -586,6 +591,9 @@ class RuntimeLogReader:
                 narrow(np.array(cols[7], dtype=np.int64)),
             )
         )
+        for state, reason, stale in zip(cols[2], cols[8], cols[9], strict=True):
+            if reason or stale is not None:
+                self._reason_and_stale(state, reason, stale)
         rows.clear()
 
     def read_events(self, events: Iterable[Mapping[str, object]], source: str, region: str) -> None:
@@ -647,6 +655,7 @@ class RuntimeLogReader:
                 c.dns_ms.append(float(match.group(4)))
                 c.handler_ms.append(float(match.group(5)))
                 c.queries.append(int(match.group(6)))
+                self._reason_and_stale(match.group(1), match.group(7), match.group(8))
                 return
         try:
             parsed = parse_message(message)
@@ -654,6 +663,12 @@ class RuntimeLogReader:
             self._bad(source, number, str(exc))
             return
         self._add(when, parsed, region)
+
+    def _reason_and_stale(self, state: str, reason: str | None, stale: str | None) -> None:
+        if reason:
+            self._reasons[(state, reason)] += 1
+        if stale is not None:
+            self._max_stale = max(self._max_stale, float(stale))
 
     def _route_region(self, region: str) -> int:
         code = self._route_regions.get(region)
@@ -816,12 +831,21 @@ def _report_columns(reports: pl.DataFrame, region_code: int) -> tuple[np.ndarray
 
 def _route_columns(
     routes: pl.DataFrame, states: Mapping[str, int]
-) -> tuple[tuple[np.ndarray, ...], pl.Series]:
+) -> tuple[tuple[np.ndarray, ...], pl.Series, dict[tuple[str, str], int], float]:
     """The router rows of a block (``fields``: the router pattern's groups) as a column chunk.
 
     The region stays text: its code depends on the blocks before (``_take_block``).
+    Then the (cache state, reason) counts and the largest stale age.
     """
     fields = routes["fields"].struct.unnest()
+    reasons: dict[tuple[str, str], int] = {}
+    if fields["reason"].null_count() < fields.height:  # most lines give no reason
+        given = fields.filter(pl.col("reason").is_not_null() & (pl.col("reason") != ""))
+        for state, reason, n in given.group_by("state", "reason").len().iter_rows():
+            reasons[(str(state), str(reason))] = int(n)
+    stale = 0.0
+    if fields["stale_age_s"].null_count() < fields.height:
+        stale = float(fields["stale_age_s"].cast(pl.Float64, strict=True).max())  # type: ignore[arg-type]
     numbers = (
         _stamp(routes),
         narrow(fields["state"].replace_strict(states, return_dtype=pl.Int32).to_numpy()),
@@ -829,7 +853,12 @@ def _route_columns(
         fields["handler_ms"].cast(pl.Float64, strict=True).to_numpy(),
         narrow(fields["dns_queries"].cast(pl.Int64, strict=True).to_numpy()),
     )
-    return numbers, fields["region"]
+    return (
+        numbers,
+        fields["region"],
+        reasons,
+        stale,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -840,7 +869,8 @@ class _Block:
     starts: int
     ends: int
     reports: tuple[np.ndarray, ...] | None  # a chunk of _report_chunks
-    routes: tuple[tuple[np.ndarray, ...], pl.Series] | None  # region codes still to give
+    # Region codes still to give, then (cache state, reason) counts and the largest stale age.
+    routes: tuple[tuple[np.ndarray, ...], pl.Series, dict[tuple[str, str], int], float] | None
     route_firsts: list[tuple[int, str]]  # (line, region) where each region first appears
     rest: list[tuple[int, str]]  # (line, text) of the lines for the line-by-line path
 
@@ -907,7 +937,16 @@ def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
     )
 
 
-_ROUTE_GROUPS = ("state", "origin", "region", "dns_ms", "handler_ms", "dns_queries")
+_ROUTE_GROUPS = (
+    "state",
+    "origin",
+    "region",
+    "dns_ms",
+    "handler_ms",
+    "dns_queries",
+    "reason",
+    "stale_age_s",
+)
 
 
 def _named_groups(pattern: str, names: tuple[str, ...]) -> str:
@@ -918,7 +957,13 @@ def _named_groups(pattern: str, names: tuple[str, ...]) -> str:
     return parts[0] + "".join(f"(?P<{n}>{part}" for n, part in zip(names, parts[1:], strict=True))
 
 
-_PL_ROUTE_FIELDS = _named_groups(_PL_ROUTE_REST, _ROUTE_GROUPS)
+# The router's values in two parts, the second from dns_queries' value on:
+# optional groups make a pattern slow on the whole line, not on its short end.
+_QUERIES_KEY = '"dns_queries":'
+_PL_ROUTE_MAIN = _named_groups(
+    _PL_ROUTE_REST.split(_QUERIES_KEY)[0] + _QUERIES_KEY + "$", _ROUTE_GROUPS[:5]
+)
+_PL_ROUTE_END = _named_groups("^" + _PL_ROUTE_REST.split(_QUERIES_KEY)[1], _ROUTE_GROUPS[5:])
 
 
 def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -945,8 +990,21 @@ def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
                 & line.str.contains(_PL_STAMP)
             ).then(line.str.slice(mid + len(_ROUTE_MID)))
         )
-        .with_columns(fields=pl.col("rest").str.extract_groups(_PL_ROUTE_FIELDS))
-        .with_columns(ok=pl.col("fields").struct.field("state").is_not_null())
+        .with_columns(at=pl.col("rest").str.find(_QUERIES_KEY, literal=True) + len(_QUERIES_KEY))
+        .with_columns(
+            main=pl.col("rest").str.slice(0, pl.col("at")).str.extract_groups(_PL_ROUTE_MAIN),
+            end=pl.col("rest").str.slice(pl.col("at")).str.extract_groups(_PL_ROUTE_END),
+        )
+        .with_columns(
+            fields=pl.struct(
+                *(pl.col("main").struct.field(name) for name in _ROUTE_GROUPS[:5]),
+                *(pl.col("end").struct.field(name) for name in _ROUTE_GROUPS[5:]),
+            )
+        )
+        .with_columns(
+            ok=pl.col("fields").struct.field("state").is_not_null()
+            & pl.col("fields").struct.field("dns_queries").is_not_null()
+        )
     )
 
 

@@ -82,6 +82,7 @@ def route_line(
     reason: str = "",
     stale_age_s: float = 0.0,
     timestamp_ms: int = 0,
+    cf_request_id: str = "",
 ) -> str:
     """The router's EMF line, rendered by the router's own code."""
     origin = f"media-{region}.s3.{region}.amazonaws.com" if region else "default.example.com"
@@ -96,6 +97,7 @@ def route_line(
             dns_queries=dns_queries,
             reason=reason,
             stale_age_s=stale_age_s,
+            cf_request_id=cf_request_id,
         ),
         timestamp_ms=timestamp_ms,
     )
@@ -115,6 +117,9 @@ class Invocation:
     billed_ms: int | None = None
     memory_mb: int = 128
     request_id: str = ""
+    cf_request_id: str = ""  # CloudFront's id of the viewer request, as the router logs it
+    reason: str = ""
+    stale_age_s: float = 0.0
 
 
 def invocation_lines(inv: Invocation, index: int) -> list[str]:
@@ -132,7 +137,10 @@ def invocation_lines(inv: Invocation, index: int) -> list[str]:
             dns_ms=inv.dns_ms,
             handler_ms=inv.duration_ms * 0.9,
             dns_queries=inv.dns_queries,
+            reason=inv.reason,
+            stale_age_s=inv.stale_age_s,
             timestamp_ms=int(inv.end * 1000),
+            cf_request_id=inv.cf_request_id,
         ),
         f"{stamp}\tEND RequestId: {request_id}",
         f"{stamp}\t"
@@ -666,6 +674,7 @@ def _write_logs(
                     reason="refresh failed: SERVFAIL" if stale else "",
                     stale_age_s=3.5 if stale else 0.0,
                     timestamp_ms=int(end * 1000),
+                    cf_request_id=f"cf{i:010d}",  # as the router writes CloudFront's id
                 )
                 + "\n"
             )

@@ -23,6 +23,7 @@ from results.logs import (
     Route,
     RuntimeLogReader,
     RuntimeLogs,
+    _parse_block,
     parse_message,
     read_runtime_logs,
 )
@@ -335,6 +336,38 @@ def test_the_routers_line_for_every_cache_state_takes_the_fast_path(state: Cache
     )
 
 
+@pytest.mark.parametrize(
+    ("cf_request_id", "reason", "stale_age_s"),
+    [("4Tyz_Hq-1oF26ClkoUSEQ==", "", 0.0), ("", "refresh failed: SERVFAIL", 12.5),
+     ("4Tyz==", "refresh failed: SERVFAIL", 12.5), ("4Tyz==", "", 3.25)],
+)  # fmt: skip
+def test_the_routers_line_with_its_optional_keys_takes_the_fast_path(
+    tmp_path: Path, cf_request_id: str, reason: str, stale_age_s: float
+) -> None:
+    # Every line of a real run carries cf_request_id: missing the fast path
+    # here sends a million lines through json.loads.
+    log = InvocationLog(
+        "r-1", CacheState.STALE, "o.example", "eu-west-1", 0.25, 1.5, 0,
+        reason=reason, stale_age_s=stale_age_s, cf_request_id=cf_request_id,
+    )  # fmt: skip
+    line = emf_line(log, timestamp_ms=1_795_714_557_702)
+    match = _FAST_ROUTE.fullmatch(line)
+    assert match is not None
+    assert (match.group(7) or "", float(match.group(8) or 0)) == (reason, stale_age_s)
+    # Column-wise too: a block of such lines leaves none to the general parser.
+    text = "".join(f"{iso(T0 + i)}\t{line}\n" for i in range(20))
+    block = _parse_block(text.encode(), 0)
+    assert not isinstance(block, bytes)
+    assert (block.rest, block.routes is not None) == ([], True)
+    path = _file(tmp_path, text.splitlines())
+    by_line, in_blocks = _both_paths(path, strict=True)
+    assert _columns_of(in_blocks) == _columns_of(by_line)
+    routes = in_blocks.routes
+    assert routes.reasons == ({("stale", reason): 20} if reason else {})
+    assert routes.max_stale_age_s == stale_age_s
+    assert routes.dns_ms.tolist() == [0.25] * 20
+
+
 def test_the_routers_line_with_non_ascii_text_and_unknown_domains_reads_back() -> None:
     log = InvocationLog("r-\u00e9", CacheState.FALLBACK, "d\u00e9fault.example", "", 0.0, 0.3, 0)
     line = emf_line(replace(log, unknown_domains=("\u00fcnknown.example",)), timestamp_ms=0)
@@ -472,6 +505,10 @@ def _exact_lines(count: int) -> list[str]:
             region=("eu-west-1", "us-east-1", "")[i % 3],
             dns_queries=i % 3,
             dns_ms=0.5 * i,
+            # The optional keys the router writes, alone and together.
+            cf_request_id=f"cf-{i}==" if i % 2 else "",
+            reason="refresh failed: SERVFAIL" if i % 3 == 2 else "",
+            stale_age_s=1.5 * i if i % 4 == 2 else 0.0,
         )
         lines += invocation_lines(inv, i)
     return lines
