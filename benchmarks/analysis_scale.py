@@ -1,7 +1,8 @@
 """Analysis at scale: `edgedrill report` on 1M records against a plain polars reading.
 
 Generates synthetic run folders (docs/formats.md, with the router's own EMF
-lines and a 33-field access log) once, then measures in fresh processes,
+lines, cf_request_id included as a real run writes it, and a 33-field access
+log) once, then measures in fresh processes,
 side by side and ``--repeat`` times each (medians printed):
 
 * anchor: a plain polars reading of the same three files computing the same
