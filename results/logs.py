@@ -960,10 +960,18 @@ def _named_groups(pattern: str, names: tuple[str, ...]) -> str:
 # The router's values in two parts, the second from dns_queries' value on:
 # optional groups make a pattern slow on the whole line, not on its short end.
 _QUERIES_KEY = '"dns_queries":'
+# Both on the whole text, no part copied out: the first from its start, the
+# second to its end, which must begin at dns_queries' first (only) key.
 _PL_ROUTE_MAIN = _named_groups(
-    _PL_ROUTE_REST.split(_QUERIES_KEY)[0] + _QUERIES_KEY + "$", _ROUTE_GROUPS[:5]
+    _PL_ROUTE_REST.split(_QUERIES_KEY)[0] + _QUERIES_KEY, _ROUTE_GROUPS[:5]
 )
-_PL_ROUTE_END = _named_groups("^" + _PL_ROUTE_REST.split(_QUERIES_KEY)[1], _ROUTE_GROUPS[5:])
+_PL_ROUTE_END = (
+    "(?P<tail>"
+    + _named_groups(
+        _QUERIES_KEY + _PL_ROUTE_REST.split(_QUERIES_KEY)[1], _ROUTE_GROUPS[5:]
+    ).removesuffix("$")
+    + ")$"
+)
 
 
 def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -990,10 +998,10 @@ def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
                 & line.str.contains(_PL_STAMP)
             ).then(line.str.slice(mid + len(_ROUTE_MID)))
         )
-        .with_columns(at=pl.col("rest").str.find(_QUERIES_KEY, literal=True) + len(_QUERIES_KEY))
         .with_columns(
-            main=pl.col("rest").str.slice(0, pl.col("at")).str.extract_groups(_PL_ROUTE_MAIN),
-            end=pl.col("rest").str.slice(pl.col("at")).str.extract_groups(_PL_ROUTE_END),
+            main=pl.col("rest").str.extract_groups(_PL_ROUTE_MAIN),
+            end=pl.col("rest").str.extract_groups(_PL_ROUTE_END),
+            at=pl.col("rest").str.len_bytes() - pl.col("rest").str.find(_QUERIES_KEY, literal=True),
         )
         .with_columns(
             fields=pl.struct(
@@ -1003,7 +1011,7 @@ def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
         )
         .with_columns(
             ok=pl.col("fields").struct.field("state").is_not_null()
-            & pl.col("fields").struct.field("dns_queries").is_not_null()
+            & (pl.col("end").struct.field("tail").str.len_bytes() == pl.col("at"))
         )
     )
 

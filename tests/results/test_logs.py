@@ -542,6 +542,7 @@ _ESCAPED_ROUTE = (
     '"handler_ms":1e1,"dns_queries":2}'
 )
 _EMF_ROUTE = emf_line(InvocationLog("r\u00e9q", CacheState.HIT, "o", "us-east-1", 0.1, 0.2, 0))
+_PLAIN_ROUTE = emf_line(InvocationLog("r-2", CacheState.MISS, "o", "eu-west-1", 0.1, 0.2, 1))
 
 
 @pytest.mark.parametrize(
@@ -551,6 +552,10 @@ _EMF_ROUTE = emf_line(InvocationLog("r\u00e9q", CacheState.HIT, "o", "us-east-1"
         _EMF_ROUTE,  # non-ASCII request id written by the router itself
         _EMF_ROUTE.replace('"dns_queries":0', '"dns_queries":-1'),  # malformed count
         _EMF_ROUTE[:-1],  # cut short: not JSON
+        # keys again after dns_queries: JSON's last value wins, so not the fast path's
+        _PLAIN_ROUTE[:-1] + ',"dns_ms":9.5,"dns_queries":3}',
+        _PLAIN_ROUTE[:-1] + ',"cf_request_id":"c","reason":"r","stale_age_s":1.5}',
+        _PLAIN_ROUTE[:-1] + ',"stale_age_s":1.5,"reason":"r"}',  # not the router's order
         "REPORT RequestId: t\tDuration: 1e2 ms\tBilled Duration: 100 ms\t"
         "Memory Size: 128 MB\tMax Memory Used: 60 MB",  # a number the fast path refuses
         "REPORT RequestId: t\tDuration: 2.00 ms\tBilled Duration: 2.5 ms\t"
