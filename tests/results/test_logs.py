@@ -561,6 +561,12 @@ _PLAIN_ROUTE = emf_line(InvocationLog("r-2", CacheState.MISS, "o", "eu-west-1", 
         "REPORT RequestId: t\tDuration: 2.00 ms\tBilled Duration: 2.5 ms\t"
         "Memory Size: 128 MB\tMax Memory Used: 60 MB",  # malformed: billed not whole
         "REPORT RequestId:  \tDuration: 2.00 ms",  # malformed: no request id
+        "REPORT RequestId: t\tDuration: 2.00 ms\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB\tInit Duration: 5.00 ms\t\tStatus: timeout",
+        "REPORT RequestId: t\tDuration: 2.00 ms\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB\t",  # one tab at the end: exact
+        "REPORT RequestId: t\tDuration: 2.00\tBilled Duration: 2 ms\t"
+        "Memory Size: 128 MB\tMax Memory Used: 60 MB",  # no unit: the general parser's
         "START RequestId:  Version: 1",  # malformed: blank request id
         "END RequestId: x\t",
         "INIT_START Runtime Version: python:3.12",
