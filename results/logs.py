@@ -593,7 +593,7 @@ class RuntimeLogReader:
         )
         for state, reason, stale in zip(cols[2], cols[8], cols[9], strict=True):
             if reason or stale is not None:
-                self._reason_and_stale(state, reason, stale)
+                self._reason_and_stale(state, reason, float(stale) if stale is not None else 0.0)
         rows.clear()
 
     def read_events(self, events: Iterable[Mapping[str, object]], source: str, region: str) -> None:
@@ -655,7 +655,10 @@ class RuntimeLogReader:
                 c.dns_ms.append(float(match.group(4)))
                 c.handler_ms.append(float(match.group(5)))
                 c.queries.append(int(match.group(6)))
-                self._reason_and_stale(match.group(1), match.group(7), match.group(8))
+                stale = match.group(8)
+                self._reason_and_stale(
+                    match.group(1), match.group(7), float(stale) if stale is not None else 0.0
+                )
                 return
         try:
             parsed = parse_message(message)
@@ -664,11 +667,11 @@ class RuntimeLogReader:
             return
         self._add(when, parsed, region)
 
-    def _reason_and_stale(self, state: str, reason: str | None, stale: str | None) -> None:
+    def _reason_and_stale(self, state: str, reason: str | None, stale_age_s: float) -> None:
+        """Count a router line's reason (when it gives one) and keep the largest stale age."""
         if reason:
             self._reasons[(state, reason)] += 1
-        if stale is not None:
-            self._max_stale = max(self._max_stale, float(stale))
+        self._max_stale = max(self._max_stale, stale_age_s)
 
     def _route_region(self, region: str) -> int:
         code = self._route_regions.get(region)
@@ -695,9 +698,7 @@ class RuntimeLogReader:
             c.dns_ms.append(parsed.dns_ms)
             c.handler_ms.append(parsed.handler_ms)
             c.queries.append(parsed.dns_queries)
-            if parsed.reason:
-                self._reasons[(parsed.cache_state, parsed.reason)] += 1
-            self._max_stale = max(self._max_stale, parsed.stale_age_s)
+            self._reason_and_stale(parsed.cache_state, parsed.reason, parsed.stale_age_s)
         elif parsed is LineKind.START:
             self.starts += 1
         elif parsed is LineKind.END:
@@ -1001,7 +1002,9 @@ def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(
             main=pl.col("rest").str.extract_groups(_PL_ROUTE_MAIN),
             end=pl.col("rest").str.extract_groups(_PL_ROUTE_END),
-            at=pl.col("rest").str.len_bytes() - pl.col("rest").str.find(_QUERIES_KEY, literal=True),
+            # From dns_queries' first key to the end: the length the tail must have.
+            tail_length=pl.col("rest").str.len_bytes()
+            - pl.col("rest").str.find(_QUERIES_KEY, literal=True),
         )
         .with_columns(
             fields=pl.struct(
@@ -1011,7 +1014,7 @@ def _routes(lines: pl.LazyFrame) -> pl.LazyFrame:
         )
         .with_columns(
             ok=pl.col("fields").struct.field("state").is_not_null()
-            & (pl.col("end").struct.field("tail").str.len_bytes() == pl.col("at"))
+            & (pl.col("end").struct.field("tail").str.len_bytes() == pl.col("tail_length"))
         )
     )
 
