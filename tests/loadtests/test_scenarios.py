@@ -143,7 +143,25 @@ def test_edgedrill_run_spikes_the_local_distribution_and_writes_the_run_folder(s
     assert set(faults) == {"dns:servfail", "bucket:503"}
     assert faults["bucket:503"]["target"] == "s3:us-east-1"
     assert faults["bucket:503"]["window"]["errors"] == 0
-    assert faults["bucket:503"]["served_region"]["misses_to_region"] == 0
+    # No miss answered by the faulted region while the fault held for the whole
+    # request. The summary counts misses by when they began, so one that began in
+    # the window's last milliseconds may reach the region just after the rollback:
+    # the bucket fault sits where misses are densest.
+    bucket = next(
+        json.loads(line)
+        for line in (run / "faults.jsonl").read_text().splitlines()
+        if json.loads(line)["fault"] == "bucket:503"
+    )
+    held = [
+        r
+        for r in records
+        if bucket["start"] <= float(r["start"])
+        and float(r["start"]) + float(r["duration_ms"]) / 1000 <= bucket["end"]
+        and r["x_cache"] == "Miss from cloudfront"
+    ]
+    assert held
+    assert not [r for r in held if r["origin_region"] == "us-east-1"]
+    assert faults["bucket:503"]["served_region"]["misses_to_region"] <= 1
     assert faults["dns:servfail"]["router_dns"]["stale"] > 0
     for fault in faults.values():
         assert 2.0 <= fault["start_offset_s"] <= 6.0
@@ -344,9 +362,7 @@ def test_sigterm_to_edgedrill_run_stops_locust_and_names_the_run(spawn, tmp_path
     # A CI job's timeout: SIGTERM to edgedrill alone. Locust and the local
     # distribution stop with it, and the partial run is written and named.
     runs = tmp_path / "runs"
-    running = spawn(
-        "-m", "edgedrill.cli", "run", "--duration", "60", "--out", str(runs), "--quiet"
-    )
+    running = spawn("-m", "edgedrill.cli", "run", "--duration", "60", "--out", str(runs), "--quiet")
     wait_for_requests(running, runs, more_than=20)
     assert any("locust" in cmd for cmd in running.descendants.values())
     running.signal(signal.SIGTERM)
