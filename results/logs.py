@@ -21,8 +21,11 @@ Used`` in MB; ``Init Duration`` only on a cold start.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import math
+import mmap
+import os
 import re
 from array import array
 from collections import Counter, deque
@@ -30,13 +33,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO, TypeVar
 
 import numpy as np
 import polars as pl
 
 from edgedrill_formats.log_dir import LAMBDA_DIR, LOG_SUFFIX, log_group_region
 from results.errors import FormatError, MalformedLines
+from results.logscan import Scanned, Scanner, scanner
 from results.records import (
     BoolArray,
     Categories,
@@ -50,9 +54,11 @@ from results.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from concurrent.futures import Future
     from pathlib import Path
+
+T = TypeVar("T")
 
 # The router's EMF line is declared in router/logs.py alone: the router ships
 # zipped alone for Lambda@Edge and imports nothing of ours, not even
@@ -368,9 +374,16 @@ class RuntimeLogReader:
     """Accumulates runtime log messages from any number of sources into columns."""
 
     def __init__(
-        self, *, strict: bool = False, threads: int = 2, block_bytes: int = BLOCK_BYTES
+        self,
+        *,
+        strict: bool = False,
+        threads: int = 2,
+        block_bytes: int = BLOCK_BYTES,
+        compiled: bool = True,
     ) -> None:
+        """``compiled``: scan files with the compiled scanner when it was built, else polars."""
         self.malformed = MalformedLines(strict=strict)
+        self._compiled = compiled
         self._threads = max(1, threads)
         self._block_bytes = max(1, block_bytes)
         self._c = _Columns()
@@ -393,34 +406,40 @@ class RuntimeLogReader:
     def read_file(self, path: Path, region: str | None = None) -> None:
         """Read one local log file (``<region>.<function>.log``), a block of lines at a time.
 
-        Blocks are parsed column-wise by polars, several at once on threads
-        (polars releases the GIL); only lines outside the exact layouts Lambda
-        and the router write take the line-by-line path, in file order.
+        Blocks are scanned into columns by the compiled scanner (the file
+        mapped, not copied) or, when it was not built, parsed column-wise by
+        polars; several at once on threads (both release the GIL). Only lines
+        outside the exact layouts Lambda and the router write take the
+        line-by-line path, in file order.
         """
         region = region if region is not None else log_group_region(path.name)
         self.sources.append(str(path))
         region_code = self._log_regions.setdefault(region, len(self._log_regions))
         source = str(path)
         number = 0
-        with path.open("rb") as handle, ThreadPoolExecutor(self._threads) as pool:
-            pending: deque[Future[_Block | bytes]] = deque()
-
-            def submit() -> bool:
-                data = handle.read(self._block_bytes)
-                if not data:
-                    return False
-                if not data.endswith(b"\n"):
-                    data += handle.readline()  # the block ends at a line's end
-                pending.append(pool.submit(_parse_block, data, region_code))
-                return True
-
-            # Blocks in flight are bounded, so memory does not grow with the file.
-            while len(pending) <= self._threads and submit():
-                pass
-            while pending:
-                block = pending.popleft().result()
-                submit()
-                number = self._take_block(block, source, region, number)
+        compiled = scanner() if self._compiled else None
+        with path.open("rb") as handle:
+            if compiled is not None and os.fstat(handle.fileno()).st_size:
+                # Mapped, not read: the scanner reads the page cache in place. The
+                # pool is left first, so no scan is running when the mapping closes.
+                with (
+                    mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+                    ThreadPoolExecutor(self._threads) as pool,
+                ):
+                    calls = (
+                        functools.partial(_scan_range, compiled, mapped, start, end, region_code)
+                        for start, end in _ranges(mapped, self._block_bytes)
+                    )
+                    for block in _in_order(pool, calls, self._threads):
+                        number = self._take_block(block, source, region, number)
+                return
+            with ThreadPoolExecutor(self._threads) as pool:
+                parses = (
+                    functools.partial(_parse_block, data, region_code)
+                    for data in _blocks(handle, self._block_bytes)
+                )
+                for parsed in _in_order(pool, parses, self._threads):
+                    number = self._take_block(parsed, source, region, number)
 
     def read_range(self, path: Path, start: int, end: int, region: str | None = None) -> int:
         """Read the lines of ``path`` that begin in bytes ``[start, end)``; returns how many.
@@ -506,11 +525,13 @@ class RuntimeLogReader:
         if block.reports is not None:
             self._report_chunks.append(block.reports)
         if block.routes is not None:
-            numbers, regions, reasons, stale = block.routes
+            numbers, index, reasons, stale = block.routes
             self._reasons.update(reasons)
             self._max_stale = max(self._max_stale, stale)
-            codes = regions.replace_strict(self._route_regions, return_dtype=pl.Int32)
-            self._route_chunks.append((*numbers[:2], narrow(codes.to_numpy()), *numbers[2:]))
+            # Each label was given its code in line order by _route_labels_then_rest.
+            table = [self._route_regions[label] for _, label in block.route_firsts]
+            codes = np.array(table, dtype=np.int32)[index]
+            self._route_chunks.append((*numbers[:2], narrow(codes), *numbers[2:]))
         return number + block.lines
 
     def _route_labels_then_rest(
@@ -772,6 +793,58 @@ class RuntimeLogReader:
         )
 
 
+def _in_order(
+    pool: ThreadPoolExecutor, calls: Iterator[Callable[[], T]], ahead: int
+) -> Iterator[T]:
+    """The calls' results in order, at most ``ahead + 1`` running or done but not taken.
+
+    Bounded, so memory does not grow with the file.
+    """
+    pending: deque[Future[T]] = deque()
+    for call in calls:
+        pending.append(pool.submit(call))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def _blocks(handle: BinaryIO, size: int) -> Iterator[bytes]:
+    """Blocks of about ``size`` bytes of whole lines (the last may lack its newline)."""
+    while data := handle.read(size):
+        if not data.endswith(b"\n"):
+            data += handle.readline()  # the block ends at a line's end
+        yield data
+
+
+def _ranges(mapped: mmap.mmap, size: int) -> Iterator[tuple[int, int]]:
+    """Byte ranges of about ``size`` bytes of whole lines, as :func:`_blocks` cuts them."""
+    start, total = 0, len(mapped)
+    while start < total:
+        end = start + size
+        if end >= total:
+            end = total
+        elif mapped[end - 1] != ord("\n"):
+            newline = mapped.find(b"\n", end)
+            end = total if newline < 0 else newline + 1
+        yield start, end
+        start = end
+
+
+def _scan_range(compiled: Scanner, mapped: mmap.mmap, start: int, end: int, code: int) -> _Block:
+    """Scan ``mapped[start:end]``, then let its pages go from this process's memory.
+
+    The page cache keeps them; only this process's resident set, which would
+    otherwise grow by the whole file, forgets them.
+    """
+    block = _scanned_block(compiled.scan(mapped, start, end), code)
+    page = mmap.PAGESIZE
+    first, last = start - start % page, end - end % page
+    if last > first and hasattr(mapped, "madvise"):
+        mapped.madvise(mmap.MADV_DONTNEED, first, last - first)
+    return block
+
+
 def _split_lines(data: bytes, count: int) -> pl.Series | None:
     """The lines of ``data`` as polars strings (null when empty), or None when unsure.
 
@@ -831,12 +904,13 @@ def _report_columns(reports: pl.DataFrame, region_code: int) -> tuple[np.ndarray
 
 
 def _route_columns(
-    routes: pl.DataFrame, states: Mapping[str, int]
-) -> tuple[tuple[np.ndarray, ...], pl.Series, dict[tuple[str, str], int], float]:
+    routes: pl.DataFrame, states: Mapping[str, int], firsts: list[tuple[int, str]]
+) -> tuple[tuple[np.ndarray, ...], np.ndarray, dict[tuple[str, str], int], float]:
     """The router rows of a block (``fields``: the router pattern's groups) as a column chunk.
 
-    The region stays text: its code depends on the blocks before (``_take_block``).
-    Then the (cache state, reason) counts and the largest stale age.
+    The region is its index in ``firsts``: its code depends on the blocks
+    before (``_take_block``). Then the (cache state, reason) counts and the
+    largest stale age.
     """
     fields = routes["fields"].struct.unnest()
     reasons: dict[tuple[str, str], int] = {}
@@ -854,9 +928,10 @@ def _route_columns(
         fields["handler_ms"].cast(pl.Float64, strict=True).to_numpy(),
         narrow(fields["dns_queries"].cast(pl.Int64, strict=True).to_numpy()),
     )
+    index = {region: i for i, (_, region) in enumerate(firsts)}
     return (
         numbers,
-        fields["region"],
+        fields["region"].replace_strict(index, return_dtype=pl.Int32).to_numpy(),
         reasons,
         stale,
     )
@@ -870,8 +945,9 @@ class _Block:
     starts: int
     ends: int
     reports: tuple[np.ndarray, ...] | None  # a chunk of _report_chunks
-    # Region codes still to give, then (cache state, reason) counts and the largest stale age.
-    routes: tuple[tuple[np.ndarray, ...], pl.Series, dict[tuple[str, str], int], float] | None
+    # The route chunk but its region codes, each row's index into route_firsts (the codes
+    # depend on the blocks before), (cache state, reason) counts and the largest stale age.
+    routes: tuple[tuple[np.ndarray, ...], np.ndarray, dict[tuple[str, str], int], float] | None
     route_firsts: list[tuple[int, str]]  # (line, region) where each region first appears
     rest: list[tuple[int, str]]  # (line, text) of the lines for the line-by-line path
 
@@ -879,8 +955,30 @@ class _Block:
 _STATE_CODES = {state: code for code, state in enumerate(CACHE_STATES)}
 
 
+def _scanned_block(scanned: Scanned, region_code: int) -> _Block:
+    """The compiled scanner's columns as the reader's chunks (narrow whole numbers)."""
+    reports = routes = None
+    if len(scanned.reports[0]):
+        end, duration, billed, memory, max_memory, init = scanned.reports
+        region = np.full(len(end), region_code, dtype=np.int32)
+        reports = (end, duration, *map(narrow, (billed, memory, max_memory)), init, narrow(region))
+    if len(scanned.routes[0]):
+        time, state, index, dns_ms, handler_ms, queries = scanned.routes
+        numbers = (time, narrow(state), dns_ms, handler_ms, narrow(queries))
+        routes = (numbers, index, scanned.reasons, scanned.max_stale)
+    return _Block(
+        lines=scanned.lines,
+        starts=scanned.starts,
+        ends=scanned.ends,
+        reports=reports,
+        routes=routes,
+        route_firsts=scanned.regions,
+        rest=scanned.rest,
+    )
+
+
 def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
-    """Parse whole lines column-wise; ``data`` itself when polars would split them otherwise.
+    """Parse whole lines with polars; ``data`` itself when polars would split them otherwise.
 
     Each line is tested only against the layout its kind letter (the first
     character after the timestamp) allows: one pattern per line, not four.
@@ -926,14 +1024,17 @@ def _parse_block(data: bytes, region_code: int) -> _Block | bytes:
     reports = reports.filter(ok).select("line", "second")
     routes = routes.filter(ok).select("n", "line", "second", "fields")
     regions = routes.select("n", region=pl.col("fields").struct.field("region"))
-    firsts = regions.unique("region", keep="first", maintain_order=True)
+    firsts = [
+        (int(n), str(region))
+        for n, region in regions.unique("region", keep="first", maintain_order=True).iter_rows()
+    ]
     return _Block(
         lines=count,
         starts=int(starts["ok"].sum()),
         ends=int(ends["ok"].sum()),
         reports=_report_columns(reports, region_code) if reports.height else None,
-        routes=_route_columns(routes, _STATE_CODES) if routes.height else None,
-        route_firsts=[(int(n), str(region)) for n, region in firsts.iter_rows()],
+        routes=_route_columns(routes, _STATE_CODES, firsts) if routes.height else None,
+        route_firsts=firsts,
         rest=rest,
     )
 
@@ -1051,13 +1152,20 @@ def lambda_log_files(log_dir: Path) -> list[Path]:
 
 
 def read_runtime_logs(
-    log_dir: Path, *, strict: bool = False, threads: int = 2, block_bytes: int = BLOCK_BYTES
+    log_dir: Path,
+    *,
+    strict: bool = False,
+    threads: int = 2,
+    block_bytes: int = BLOCK_BYTES,
+    compiled: bool = True,
 ) -> RuntimeLogs | None:
     """Read every runtime log file of a run (None when the run has none)."""
     files = lambda_log_files(log_dir)
     if not files:
         return None
-    reader = RuntimeLogReader(strict=strict, threads=threads, block_bytes=block_bytes)
+    reader = RuntimeLogReader(
+        strict=strict, threads=threads, block_bytes=block_bytes, compiled=compiled
+    )
     for path in files:
         reader.read_file(path)
     return reader.result()
