@@ -417,6 +417,12 @@ def test_the_edges_log_group_file_reads_back(tmp_path: Path) -> None:
     assert (logs.starts, logs.ends, logs.other_lines) == (2, 2, 0)
 
 
+@pytest.fixture(params=[True, False], ids=["compiled", "polars"])
+def compiled(request: pytest.FixtureRequest) -> bool:
+    """Blocks read by the compiled scanner, then by the polars parser it replaces when unbuilt."""
+    return bool(request.param)
+
+
 def _columns_of(logs: RuntimeLogs) -> dict[str, object]:
     inv, routes = logs.invocations, logs.routes
     return {
@@ -449,7 +455,7 @@ def _columns_of(logs: RuntimeLogs) -> dict[str, object]:
 
 @pytest.mark.parametrize(("block_bytes", "threads"), [(1 << 20, 1), (700, 1), (700, 3)])
 def test_blocks_read_what_the_line_by_line_path_reads(
-    tmp_path: Path, block_bytes: int, threads: int
+    tmp_path: Path, block_bytes: int, threads: int, compiled: bool
 ) -> None:
     # Every kind of line, in blocks of a few lines: the exact layouts (polars),
     # a region first seen on a line only the general parser takes (its label
@@ -485,7 +491,7 @@ def test_blocks_read_what_the_line_by_line_path_reads(
     path = _file(tmp_path, lines)
     by_line = RuntimeLogReader()
     by_line.read_range(path, 0, path.stat().st_size)
-    in_blocks = RuntimeLogReader(threads=threads, block_bytes=block_bytes)
+    in_blocks = RuntimeLogReader(threads=threads, block_bytes=block_bytes, compiled=compiled)
     in_blocks.read_file(path)
     expected = _columns_of(by_line.result())
     assert _columns_of(in_blocks.result()) == expected
@@ -514,22 +520,24 @@ def _exact_lines(count: int) -> list[str]:
     return lines
 
 
-def _both_paths(path: Path, *, strict: bool = False) -> tuple[RuntimeLogs, RuntimeLogs]:
+def _both_paths(
+    path: Path, *, strict: bool = False, compiled: bool = True
+) -> tuple[RuntimeLogs, RuntimeLogs]:
     by_line = RuntimeLogReader(strict=strict)
     by_line.read_range(path, 0, path.stat().st_size)
-    in_blocks = RuntimeLogReader(strict=strict, threads=2, block_bytes=900)
+    in_blocks = RuntimeLogReader(strict=strict, threads=2, block_bytes=900, compiled=compiled)
     in_blocks.read_file(path)
     return by_line.result(), in_blocks.result()
 
 
 def test_blocks_of_exact_lines_and_blanks_read_what_the_line_by_line_path_reads(
-    tmp_path: Path,
+    tmp_path: Path, compiled: bool
 ) -> None:
     # Blocks where every line but the blank ones is exact: no line is left
     # for the general parser, and nothing is reported malformed.
     lines = _exact_lines(30)
     lines[9:9] = ["", ""]
-    by_line, in_blocks = _both_paths(_file(tmp_path, lines))
+    by_line, in_blocks = _both_paths(_file(tmp_path, lines), compiled=compiled)
     assert _columns_of(in_blocks) == _columns_of(by_line)
     assert len(in_blocks.invocations) == len(in_blocks.routes) == 30
     assert (in_blocks.starts, in_blocks.ends, in_blocks.other_lines) == (30, 30, 0)
@@ -574,11 +582,11 @@ _PLAIN_ROUTE = emf_line(InvocationLog("r-2", CacheState.MISS, "o", "eu-west-1", 
     ],
 )
 def test_one_tricky_line_among_exact_ones_reads_the_same_both_ways(
-    tmp_path: Path, message: str
+    tmp_path: Path, message: str, compiled: bool
 ) -> None:
     lines = _exact_lines(12)
     lines.insert(21, f"{iso(T0 + 2)}\t{message}")
-    by_line, in_blocks = _both_paths(_file(tmp_path, lines))
+    by_line, in_blocks = _both_paths(_file(tmp_path, lines), compiled=compiled)
     assert _columns_of(in_blocks) == _columns_of(by_line)
     for reason in in_blocks.malformed.messages():
         assert ":22: " in reason  # the file's own line number
@@ -588,7 +596,9 @@ def test_one_tricky_line_among_exact_ones_reads_the_same_both_ways(
     "bad",
     ["2026-11-26T17:31:61.000Z\tSTART RequestId: a", "no tab", '2026-11-26T17:31:48.001Z\t{"'],
 )
-def test_strict_fails_on_the_first_malformed_line_both_ways(tmp_path: Path, bad: str) -> None:
+def test_strict_fails_on_the_first_malformed_line_both_ways(
+    tmp_path: Path, bad: str, compiled: bool
+) -> None:
     lines = _exact_lines(12)
     lines[30:30] = [bad, bad]
     path = _file(tmp_path, lines)
@@ -597,7 +607,7 @@ def test_strict_fails_on_the_first_malformed_line_both_ways(tmp_path: Path, bad:
         lambda reader: reader.read_range(path, 0, path.stat().st_size),
         lambda reader: reader.read_file(path),
     ):
-        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900)
+        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900, compiled=compiled)
         with pytest.raises(FormatError) as caught:
             read(reader)
         errors.append(str(caught.value))
