@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import math
-import mmap
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -256,10 +255,9 @@ def _columnar_read(
     The file is read a block of lines at a time, so that memory holds the
     columns, not the text.
     """
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        if view.find(b"#") >= 0 or view.find(b'"') >= 0 or view.find(b"\r") >= 0:
-            return None
-        commas = _count(view, b",")
+    commas = _commas_if_plain(path)
+    if commas is None:
+        return None
     if len(set(header)) != len(header):
         return None
     numbers: dict[str, list[npt.NDArray[Any]]] = {n: [] for n in (*_FLOAT_COLUMNS, *_INT_COLUMNS)}
@@ -385,10 +383,19 @@ def in_order(values: npt.NDArray[Any]) -> bool:
     return bool(np.all(values[1:] >= values[:-1]))
 
 
-def _count(view: mmap.mmap, byte: bytes) -> int:
-    """How often ``byte`` occurs in ``view``, a window at a time."""
-    window = 1 << 24
-    return sum(view[at : at + window].count(byte) for at in range(0, len(view), window))
+def _commas_if_plain(path: Path) -> int | None:
+    """The commas in the file, or None when it holds a ``#``, a quote or a carriage return.
+
+    Read a window at a time, not mapped: a mapped file's pages would count in
+    this process's memory, the whole file's worth, and grow with the run.
+    """
+    commas = 0
+    with path.open("rb") as handle:
+        while window := handle.read(1 << 24):
+            if b"#" in window or b'"' in window or b"\r" in window:
+                return None
+            commas += window.count(b",")
+    return commas
 
 
 def _codes(column: pl.Series, table: dict[str, int]) -> CodeArray:
