@@ -363,8 +363,11 @@ def sorted_columns(chunks: list[tuple[npt.NDArray[Any], ...]]) -> tuple[npt.NDAr
     the peak is about one copy of the data, not three; rows already in order
     (a log is written as time goes) are not copied a second time.
     """
-    columns = [list(column) for column in zip(*chunks, strict=True)]
+    # An empty chunk could only widen the joined dtypes (int64 beside int16 chunks).
+    kept = [chunk for chunk in chunks if len(chunk[0])] or chunks[:1]
+    columns = [list(column) for column in zip(*kept, strict=True)]
     chunks.clear()
+    del kept
     key = np.concatenate(columns[0])
     columns[0].clear()
     order = None if in_order(key) else np.argsort(key, kind="stable")
@@ -408,11 +411,36 @@ def _codes(column: pl.Series, table: dict[str, int]) -> CodeArray:
 
 def _categories(labels: tuple[str, ...], codes: CodeArray) -> Categories:
     """Codes in file order's labels, renumbered by first appearance in their own order."""
-    present, first = np.unique(codes, return_index=True)
-    ranked = present[np.argsort(first, kind="stable")]
-    renumber = np.zeros(len(labels), dtype=np.int32)
-    renumber[ranked] = np.arange(len(ranked), dtype=np.int32)
-    return Categories(tuple(labels[code] for code in ranked), renumber[codes])
+    first = _first_rows(codes, len(labels))
+    present = np.flatnonzero(first < len(codes))
+    ranked = present[np.argsort(first[present], kind="stable")]
+    # Ranks fit the codes' own type: no wider copy of a column of them.
+    renumber = np.zeros(len(labels), dtype=np.min_scalar_type(max(len(labels) - 1, 0)))
+    renumber[ranked] = np.arange(len(ranked))
+    renumbered = np.empty_like(codes, dtype=renumber.dtype)
+    window = 1 << 16  # indexing converts the codes to a row index each: a window at a time
+    for at in range(0, len(codes), window):
+        renumbered[at : at + window] = renumber[codes[at : at + window]]
+    return Categories(tuple(labels[code] for code in ranked), renumbered)
+
+
+def _first_rows(codes: CodeArray, count: int) -> npt.NDArray[np.int64]:
+    """The row where each of ``count`` codes first appears (``len(codes)`` if nowhere).
+
+    A window at a time, stopping once every code is found: a sort of the whole
+    column (``np.unique``'s) would cost a row index per row at the run's peak.
+    """
+    first = np.full(count, len(codes), dtype=np.int64)
+    missing = count
+    window = 1 << 16
+    for at in range(0, len(codes), window):
+        values, rows = np.unique(codes[at : at + window], return_index=True)
+        new = first[values] == len(codes)
+        first[values[new]] = rows[new] + at
+        missing -= int(np.count_nonzero(new))
+        if missing == 0:
+            break
+    return first
 
 
 def _fast_read(path: Path, usecols: list[int]) -> npt.NDArray[np.void]:

@@ -6,6 +6,9 @@ The analysis options are shared with ``edgedrill check`` (:mod:`edgedrill.comman
 from __future__ import annotations
 
 import argparse
+import atexit
+import functools
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,10 +199,23 @@ def judge(gate: Gate, analysis: Analysis, *, aborted: str = "") -> GateResult:
     return result
 
 
+@functools.cache
+def _freeze_at_exit() -> None:
+    """Have the interpreter's last collections skip what is alive at exit.
+
+    A report leaves matplotlib's, polars' and numpy's objects by the
+    hundred thousand, and the collections at exit walked them all: 0.35 s of
+    a 1M-record report's 6.5 s. Nothing of ours waits on them to be finalized
+    (every file is closed by then); the process ends and its memory with it.
+    """
+    atexit.register(gc.freeze)
+
+
 def report_command(args: argparse.Namespace) -> int:
     """Analyse a run folder, judge it by the default gate and write its report."""
     from results.report import SUMMARY_MD, write_report
 
+    _freeze_at_exit()
     gate = default_gate()
     analysis = analyse_run(args.run_dir, analysis_options(args))
     path = write_report(args.run_dir, gate=judge(gate, analysis), analysis=analysis)
