@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -304,20 +305,35 @@ def analyse(data: RunData, options: Options | None = None) -> Analysis:
     last_log = min(last_log, info.end + LOG_GRACE_S)
     last_request = float(records.start[-1]) if len(records) else info.end
     timeline = Timeline.covering(info.start, info.end, last_request, last_log)
-    requests = _requests(records, timeline, ps, info)
-    latency = LatencyMetrics(
-        overall=percentiles(records.duration_ms, ps),
-        mean_ms=float(records.duration_ms.mean()) if len(records) else math.nan,
-        max_ms=float(records.duration_ms.max()) if len(records) else math.nan,
-        window=sliding_percentiles(
-            timeline, records.start, records.duration_ms, ps, options.window_s
-        ),
-    )
+    runtime = data.runtime
+    # The runtime logs' measures on a second thread meanwhile: numpy's sorts and
+    # partitions let go of the GIL, and the two halves share nothing but input.
+    with ThreadPoolExecutor(1) as pool:
+        envs_future = (
+            pool.submit(environments, runtime.invocations, timeline, ps)
+            if runtime is not None and len(runtime.invocations)
+            else None
+        )
+        dns_future = (
+            pool.submit(dns_cache, runtime.routes, len(records), timeline, ps)
+            if runtime is not None and len(runtime.routes)
+            else None
+        )
+        requests = _requests(records, timeline, ps, info)
+        latency = LatencyMetrics(
+            overall=percentiles(records.duration_ms, ps),
+            mean_ms=float(records.duration_ms.mean()) if len(records) else math.nan,
+            max_ms=float(records.duration_ms.max()) if len(records) else math.nan,
+            window=sliding_percentiles(
+                timeline, records.start, records.duration_ms, ps, options.window_s
+            ),
+        )
+        envs = envs_future.result() if envs_future is not None else None
+        dns = dns_future.result() if dns_future is not None else None
     rate = _rate(data.rate, timeline) if data.rate is not None else None
     if rate is None:
         notes.append("no rate.csv: target rate unknown, achieved ratio not measured")
-    runtime = data.runtime
-    router = billing = envs = dns = None
+    router = billing = None
     if runtime is None:
         notes.append(
             "no runtime logs (logs/lambda/): router duration, billing, cold starts "
@@ -326,13 +342,9 @@ def analyse(data: RunData, options: Options | None = None) -> Analysis:
     else:
         router = _router(runtime, ps, _threshold(info, options)[0])
         billing = _billing(runtime, info, options, notes)
-        if len(runtime.invocations):
-            envs = environments(runtime.invocations, timeline, ps)
-        else:
+        if envs is None:
             notes.append("no REPORT lines: cold starts and concurrency not measured")
-        if len(runtime.routes):
-            dns = dns_cache(runtime.routes, len(records), timeline, ps)
-        else:
+        if dns is None:
             notes.append("no router log lines: DNS cache not measured")
     if data.access is None:
         notes.append("no access log (logs/cloudfront/): edge result types not measured")
