@@ -9,7 +9,11 @@ side by side and ``--repeat`` times each (medians printed):
   percentiles (viewer latency, whole run and per 10 s window; REPORT
   Duration; router handler_ms; edge time-taken), no validation, no plots;
 * report: ``python -m edgedrill.cli report RUN_DIR``, what a user runs
-  (every reader and measure, the plots, summary.json, summary.md, report.html).
+  (every reader and measure, the plots, summary.json, summary.md, report.html),
+  its runtime logs read by the compiled scanner (results/_logscan.c) when it
+  was built, as the first line printed says;
+* with ``--fallback``, also the report as it runs without the scanner
+  (``EDGEDRILL_NO_LOGSCAN=1``: runtime logs parsed with polars).
 
 Each prints wall time, peak resident memory summed over the step's
 processes and CPU seconds (user + system; steadier than wall time on a busy
@@ -18,6 +22,7 @@ time, <= 800 MB, and a run twice as long (``--requests`` doubled) peaking at
 <= 1.3x the memory.
 
     python benchmarks/analysis_scale.py [--requests 1000000] [--repeat 3] [--keep DIR]
+                                        [--no-growth] [--fallback]
 """
 
 from __future__ import annotations
@@ -105,7 +110,7 @@ def _child(step: str, run_dir: Path) -> None:
 
 
 def _command(step: str, run_dir: Path) -> list[str]:
-    if step == "report":
+    if step in ("report", "polars"):
         return [sys.executable, "-m", "edgedrill.cli", "report", str(run_dir)]
     return [sys.executable, __file__, "--child", step, str(run_dir)]
 
@@ -138,9 +143,14 @@ def _measure(step: str, run_dir: Path) -> tuple[float, float, float]:
     CPU seconds (user + system, the step's processes) hardly change with what
     else the machine runs, which wall seconds do.
     """
+    from results.logscan import DISABLE
+
+    environment = {**os.environ, DISABLE: "1" if step == "polars" else ""}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    process = subprocess.Popen(_command(step, run_dir), cwd=ROOT, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _command(step, run_dir), cwd=ROOT, stdout=subprocess.DEVNULL, env=environment
+    )
     peak = 0.0
     while process.poll() is None:
         peak = max(peak, _tree_rss_mb(process.pid))
@@ -193,6 +203,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each step (medians)")
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) folders here")
     parser.add_argument("--no-growth", action="store_true", help="skip the doubled run")
+    parser.add_argument(
+        "--fallback", action="store_true", help="also the report without the compiled scanner"
+    )
     parser.add_argument("--child", nargs=2, metavar=("STEP", "RUN_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -204,6 +217,10 @@ def main() -> None:
         folders = {n: base / f"{n // 1000}k" / "20261126T173148Z-spike" for n in sizes}
         for n, run_dir in folders.items():
             _generate(run_dir, n)
+        from results.logscan import scanner
+
+        engine = "the compiled scanner" if scanner() is not None else "polars (scanner NOT built)"
+        print(f"runtime logs read by {engine}")
         print(f"{args.repeat} runs each, medians; memory summed over each step's processes")
         print(f"{'records':>9} {'step':<8} {'seconds':>8} {'peak MB':>8} {'CPU s':>8}")
         peaks: dict[int, float] = {}
@@ -212,13 +229,19 @@ def main() -> None:
             # Interleaved, so that a busy machine slows both alike.
             anchor = _medians("anchor", run_dir, args.repeat)
             report = _medians("report", run_dir, args.repeat)
-            for name, (wall, peak, cpu) in (("anchor", anchor), ("report", report)):
+            steps = [("anchor", anchor), ("report", report)]
+            if args.fallback and n == args.requests:
+                steps.append(("polars", _medians("polars", run_dir, args.repeat)))
+            for name, (wall, peak, cpu) in steps:
                 print(f"{n:>9,} {name:<8} {wall:>8.2f} {peak:>8.0f} {cpu:>8.2f}")
             peaks[n] = report[1]
             if n == args.requests:
                 ratio = report[0] / anchor[0]
                 print(f"report / anchor time: {ratio:.2f}x (goal <= {TARGET_RATIO:.1f}x)")
                 print(f"report / anchor CPU seconds: {report[2] / anchor[2]:.2f}x")
+                if args.fallback:
+                    fallback = steps[-1][1]
+                    print(f"without the scanner: {fallback[0] / anchor[0]:.2f}x the anchor's time")
         growth = peaks[2 * args.requests] / peaks[args.requests] if len(peaks) == 2 else None
         if growth is not None:
             print(f"report peak memory, 2x records / 1x: {growth:.2f} (goal <= {TARGET_GROWTH})")

@@ -8,9 +8,9 @@ line it reads gives the values the reference parser gives
 (tests/results/test_logscan.py holds the two together). ctypes releases the
 GIL for the call, so blocks scan on several threads at once.
 
-Without a C compiler at install, :func:`scanner` is None and the runtime log
-reader parses blocks with polars instead: the same results, a few times the
-CPU.
+Without a C compiler at install, or with ``EDGEDRILL_NO_LOGSCAN=1`` in the
+environment, :func:`scanner` is None and the runtime log reader parses blocks
+with polars instead: the same results, a few times the CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 ABI = 1  # EDGEDRILL_LOGSCAN_ABI in the C: a library built from other source is not used
 LABELS = 64  # distinct regions, and (cache state, reason) pairs, one block may hold
 LIBRARY = Path(__file__).with_name("_logscan.so")
+DISABLE = "EDGEDRILL_NO_LOGSCAN"  # set to 1: read with polars, as if the scanner was not built
 # Cache states in the C's order (CACHE_STATES in results/logs.py; a test holds them together).
 STATES = ("hit", "miss", "stale", "negative", "fallback")
 
@@ -182,4 +184,7 @@ def load(path: Path) -> Scanner | None:
 @functools.cache
 def scanner() -> Scanner | None:
     """The scanner ``pip install`` built beside this module, loaded once (None if not built)."""
+    if os.environ.get(DISABLE, "") not in ("", "0"):
+        logger.info("%s is set: runtime log blocks are parsed with polars", DISABLE)
+        return None
     return load(LIBRARY)
