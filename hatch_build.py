@@ -31,10 +31,14 @@ class LogscanBuildError(Exception):
     """The C compiler could not build results/_logscan.so."""
 
 
-def compiler() -> list[str]:
-    """Return the command that runs the C compiler Python was built with, else ``cc``."""
+def compilers() -> list[list[str]]:
+    """Return the commands to try: the C compiler Python was built with, then ``cc``.
+
+    A distribution's Python may name a cross-prefixed compiler this machine lacks.
+    """
     configured = sysconfig.get_config_var("CC")
-    return shlex.split(configured) if configured else ["cc"]
+    commands = [shlex.split(configured)] if configured else []
+    return [*commands, ["cc"]] if ["cc"] not in commands else commands
 
 
 def compile_logscan(root: Path, *, werror: bool) -> Path | None:
@@ -66,25 +70,22 @@ def compile_logscan(root: Path, *, werror: bool) -> Path | None:
         return None
     library = root / LIBRARY
     partial = library.with_name(f"{library.name}.{os.getpid()}.tmp")
-    command = [
-        *compiler(),
-        *_FLAGS,
-        *(["-Werror"] if werror else []),
-        "-o",
-        str(partial),
-        str(source),
-        "-lm",
-    ]
-    try:
-        subprocess.run(command, check=True, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError) as error:
-        partial.unlink(missing_ok=True)
-        library.unlink(missing_ok=True)
-        output = error.stderr if isinstance(error, subprocess.CalledProcessError) else error
-        message = f"{shlex.join(command)} failed:\n{output}"
-        raise LogscanBuildError(message) from error
-    partial.replace(library)
-    return library
+    flags = [*_FLAGS, *(["-Werror"] if werror else []), "-o", str(partial), str(source), "-lm"]
+    failures: list[str] = []
+    for command in ([*cc, *flags] for cc in compilers()):
+        try:
+            subprocess.run(command, check=True, capture_output=True, text=True)
+        except OSError as error:  # no such compiler: try the next
+            failures.append(f"{shlex.join(command)} failed:\n{error}")
+            continue
+        except subprocess.CalledProcessError as error:
+            failures.append(f"{shlex.join(command)} failed:\n{error.stderr}")
+            break  # the compiler ran and refused the source: another would too
+        partial.replace(library)
+        return library
+    partial.unlink(missing_ok=True)
+    library.unlink(missing_ok=True)
+    raise LogscanBuildError("\n".join(failures))
 
 
 # pip builds in an isolated environment, so a developer's venv need not hold hatchling:
