@@ -111,13 +111,18 @@ Message = Report | Route | LineKind
 # The exact lines Lambda and the router write, matched whole; a match is
 # parsed straight into the columns. Anything else takes the general parser,
 # which accepts the same lines (a property test holds the two together).
-_NUM = r"(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?"
+# Numbers are bounded so every match fits its column: whole numbers at most
+# 18 digits (below 2**63), decimals below 10**308 (finite as floats). A
+# longer one is the general parser's, which calls it malformed when it does
+# not fit.
+_NUM = r"(?:0|[1-9]\d{0,199})(?:\.\d+)?(?:[eE][-+]?\d{1,2})?"  # below 10**299
 _STR = r'[^"\\\x00-\x1f]*'
-_DECIMAL = r"(?:0|[1-9]\d*)(?:\.\d+)?"
+_DECIMAL = r"(?:0|[1-9]\d{0,307})(?:\.\d+)?"
+_MS = r"\d{1,308}(?:\.\d+)?"
 _FAST_REPORT = re.compile(
-    r"REPORT RequestId: (\S+)\tDuration: (\d+(?:\.\d+)?) ms\tBilled Duration: (\d+) ms"
-    r"\tMemory Size: (\d+) MB\tMax Memory Used: (\d+) MB"
-    r"(?:\tInit Duration: (\d+(?:\.\d+)?) ms)?\t?"
+    rf"REPORT RequestId: (\S+)\tDuration: ({_MS}) ms\tBilled Duration: (\d{{1,18}}) ms"
+    r"\tMemory Size: (\d{1,18}) MB\tMax Memory Used: (\d{1,18}) MB"
+    rf"(?:\tInit Duration: ({_MS}) ms)?\t?"
 )
 _FAST_ROUTE = re.compile(
     r'\{"_aws":\{"Timestamp":\d+,"CloudWatchMetrics":\[\{"Namespace":"edgedrill/router",'
@@ -125,7 +130,7 @@ _FAST_ROUTE = re.compile(
     r'\{"Name":"dns_ms","Unit":"Milliseconds"\},\{"Name":"dns_queries","Unit":"Count"\}\]\}\]\},'
     rf'"event":"route","request_id":"{_STR}","cache_state":"(hit|miss|stale|negative|fallback)",'
     rf'"origin":"({_STR})","region":"({_STR})","dns_ms":({_NUM}),"handler_ms":({_NUM}),'
-    r'"dns_queries":(0|[1-9]\d*)'
+    r'"dns_queries":(0|[1-9]\d{0,17})'
     # The keys the router adds when they have a value, in its order.
     rf'(?:,"cf_request_id":"{_STR}")?(?:,"reason":"({_STR})")?(?:,"stale_age_s":({_DECIMAL}))?\}}'
 )
@@ -155,24 +160,34 @@ _ROUTE_MID = re.sub(
 _PL_ROUTE_REST = (
     "^" + _FAST_ROUTE.pattern.split('"request_id":"', 1)[1].replace(r"\d", "[0-9]") + "$"
 )
-_PL_START = _PL_STAMP + _START + "[^ \t\r]"
-_PL_END = _PL_STAMP + _END + "[^ \t\r]"
+# A request id begins with a character str.isspace refuses: Rust's \s (Unicode
+# White_Space) and the four separators \x1c-\x1f Python adds to it.
+_PL_ID = r"[^\s\x1c-\x1f]"
+_PL_START = _PL_STAMP + _START + _PL_ID
+_PL_END = _PL_STAMP + _END + _PL_ID
 _FIELD_SEPARATOR = "\x1f"  # never in a line this reader takes column-wise
 BLOCK_BYTES = 16 << 20  # a block of a runtime log file read at once (whole lines)
 _BATCH = 65_536
 _CHUNK = 16 << 20
-_BLANK = ("", " ", "\t", "\r")  # where a request id must begin
+_LARGEST_WHOLE = 2**63 - 1  # a 64-bit integer column's
 
 
 def _is_marker_line(line: str, marker: str, seconds: dict[str, float]) -> bool:
-    r"""``<ISO ts>\t<marker><request id>`` with a timestamp second the run knows."""
+    r"""``<ISO ts>\t<marker><request id>`` with a timestamp second the run knows.
+
+    Only lines the general path reads as the same marker: milliseconds in
+    ASCII digits, a request id whose first character is not whitespace as
+    ``str.split`` sees it (``\x1f``, ``\xa0`` and ``\u2028`` are).
+    """
     return (
         line.startswith(marker, 25)
         and line[:19] in seconds
         and line[19:20] == "."
         and line[23:25] == "Z\t"
-        and line[20:23].isdigit()
-        and line[25 + len(marker) : 26 + len(marker)] not in _BLANK
+        and (ms := line[20:23]).isascii()
+        and ms.isdigit()
+        and len(line) > 25 + len(marker)
+        and not line[25 + len(marker)].isspace()
     )
 
 
@@ -224,14 +239,32 @@ def _parse_report(message: str) -> Report:
 
 
 def _quantity(fields: Mapping[str, str], key: str, unit: str, *, whole: bool = False) -> float:
+    """``fields[key]`` in ``unit``: finite, and when ``whole`` an integer that fits 64 bits."""
     text = fields[key]
     match = _VALUE.fullmatch(text)
     if match is None or (match.group(2) or unit) != unit:
         raise ValueError(f"REPORT {key}: expected '<number> {unit}', got {text!r}")
-    value = float(match.group(1))
-    if whole and value != int(value):
+    number = match.group(1)
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"REPORT {key}: {_short(text)} is too large for a number")
+    if not whole:
+        return value
+    if not value.is_integer():
         raise ValueError(f"REPORT {key}: expected whole {unit}, got {text!r}")
-    return value
+    # Exact, not the float's rounding: 2**63 - 1 fits, 2**63 does not.
+    count = int(number.partition(".")[0]) if value < 2.0**64 else _LARGEST_WHOLE + 1
+    if count > _LARGEST_WHOLE:
+        raise ValueError(
+            f"REPORT {key}: {_short(text)} is past the largest whole {unit} ({_LARGEST_WHOLE})"
+        )
+    return count
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` for an error message, its middle cut when long (a number of 400 digits)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]}"
 
 
 def _parse_json(message: str) -> Route | LineKind:
@@ -272,15 +305,23 @@ def _measure(document: Mapping[str, object], key: str, *, required: bool = True)
         return 0.0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"router line: {key} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"router line: {key} must be finite and >= 0, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)  # an integer of 309 digits or more does not convert
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"router line: {key} must be finite and >= 0, got {_short(value)}")
+    return number
 
 
 def _whole(document: Mapping[str, object], key: str) -> int:
     value = document.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"router line: {key} must be a count, got {value!r}")
+    if value > _LARGEST_WHOLE:
+        raise ValueError(
+            f"router line: {key} {_short(value)} is past the largest count ({_LARGEST_WHOLE})"
+        )
     return value
 
 
@@ -450,6 +491,8 @@ class RuntimeLogReader:
         region = region if region is not None else log_group_region(path.name)
         if start == 0:
             self.sources.append(str(path))
+            # As read_file: the file's region is labelled even when it holds no line.
+            self._log_regions.setdefault(region, len(self._log_regions))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         number = 0
         carry = ""
@@ -480,21 +523,27 @@ class RuntimeLogReader:
         seconds = self._seconds
         reports = self._report_rows
         routes = self._route_rows
+        route_regions = self._route_regions
         starts = ends = 0
         for number, line in enumerate(lines, start=first_number):
             # The exact lines the runtime and the router write, matched whole
-            # (timestamp included); a second not seen before is checked once.
+            # (timestamp included). A second not seen before is parsed once,
+            # there, and its line batched too: the block paths read it with
+            # the rest, so rows of equal time keep one order on every path.
             kind = line[25:26]
             if kind == "{":
                 match = _LINE_ROUTE.fullmatch(line)
-                if match is not None and match[1] in seconds:
+                if match is not None and (match[1] in seconds or self._knows(match[1])):
                     routes.append(match.groups())
+                    # Coded here, not at the flush: codes follow first appearance.
+                    if match[5] not in route_regions:
+                        self._route_region(match[5])
                     if len(routes) >= _BATCH:
                         self._flush_routes()
                     continue
             elif kind == "R":
                 match = _LINE_REPORT.fullmatch(line)
-                if match is not None and match[1] in seconds:
+                if match is not None and (match[1] in seconds or self._knows(match[1])):
                     reports.append((*match.groups(), region_code))
                     if len(reports) >= _BATCH:
                         self._flush_reports()
@@ -636,18 +685,29 @@ class RuntimeLogReader:
         # The formats.md layout, YYYY-MM-DDTHH:MM:SS.mmmZ, is parsed per second
         # once; other ISO 8601 spellings take the general path.
         if len(stamp) == 24 and stamp[19] == "." and stamp[23] == "Z" and stamp[20:23].isdigit():
-            head = stamp[:19]
-            second = self._seconds.get(head)
-            if second is None:
-                second = parse_timestamp(head + "Z")
-                if len(self._seconds) > 100_000:
-                    # Batched rows refer to the cache: turn them into columns first.
-                    self._flush_reports()
-                    self._flush_routes()
-                    self._seconds.clear()
-                self._seconds[head] = second
-            return second + int(stamp[20:23]) / 1000.0
+            return self._second(stamp[:19]) + int(stamp[20:23]) / 1000.0
         return parse_timestamp(stamp)
+
+    def _second(self, head: str) -> float:
+        """Epoch seconds of ``YYYY-MM-DDTHH:MM:SS`` (UTC), parsed once per second."""
+        second = self._seconds.get(head)
+        if second is None:
+            second = parse_timestamp(head + "Z")
+            if len(self._seconds) > 100_000:
+                # Batched rows refer to the cache: turn them into columns first.
+                self._flush_reports()
+                self._flush_routes()
+                self._seconds.clear()
+            self._seconds[head] = second
+        return second
+
+    def _knows(self, head: str) -> bool:
+        """Whether ``head`` is a real second, now in the cache (asked once per second)."""
+        try:
+            self._second(head)
+        except ValueError:
+            return False
+        return True
 
     def _bad(self, source: str, number: int, reason: str) -> None:
         self.malformed.add(FormatError(source, number, reason))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -125,11 +126,46 @@ def test_router_line_from_the_router_itself() -> None:
             '"region": "r", "dns_ms": 0, "handler_ms": 1, "dns_queries": 1.5}',
             "must be a count",
         ),
+        (
+            "REPORT RequestId: a\tDuration: 1.5 ms\tBilled Duration: 9223372036854775808 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 1 MB",
+            "Billed Duration: '9223372036854775808 ms' is past the largest whole ms",
+        ),
+        (
+            "REPORT RequestId: a\tDuration: 1.5 ms\tBilled Duration: 2 ms\t"
+            "Memory Size: 10000000000000000000000 MB\tMax Memory Used: 1 MB",
+            "Memory Size: '10000000000000000000000 MB' is past the largest whole MB",
+        ),
+        (
+            f"REPORT RequestId: a\tDuration: 1{'0' * 400} ms\tBilled Duration: 2 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 1 MB",
+            "Duration: '10000000000000000...00000000000000 ms' is too large for a number",
+        ),
+        (
+            '{"event": "route", "cache_state": "hit", "request_id": "a", "origin": "o", '
+            '"region": "r", "dns_ms": 0, "handler_ms": 1, "dns_queries": 9223372036854775808}',
+            "dns_queries 9223372036854775808 is past the largest count",
+        ),
+        (
+            '{"event": "route", "cache_state": "hit", "request_id": "a", "origin": "o", '
+            f'"region": "r", "dns_ms": 1{"0" * 400}, "handler_ms": 1, "dns_queries": 0}}',
+            "dns_ms must be finite and >= 0, got 100000000000000000...000000000000000000",
+        ),
     ],
 )
 def test_malformed_messages_say_what_is_wrong(message: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace("'", "'")):
+    with pytest.raises(ValueError, match=re.escape(reason)):
         parse_message(message)
+
+
+def test_whole_numbers_up_to_the_largest_64_bit_integer_read_exactly() -> None:
+    largest = 2**63 - 1  # a float rounds it up to 2**63
+    report = parse_message(
+        f"REPORT RequestId: a\tDuration: 1.5 ms\tBilled Duration: {largest} ms\t"
+        f"Memory Size: {largest}.00 MB\tMax Memory Used: 1 MB"
+    )
+    assert isinstance(report, Report)
+    assert (report.billed_ms, report.memory_mb) == (largest, largest)
 
 
 def _file(run_dir: Path, lines: list[str]) -> Path:
@@ -576,6 +612,9 @@ _PLAIN_ROUTE = emf_line(InvocationLog("r-2", CacheState.MISS, "o", "eu-west-1", 
         "REPORT RequestId: t\tDuration: 2.00\tBilled Duration: 2 ms\t"
         "Memory Size: 128 MB\tMax Memory Used: 60 MB",  # no unit: the general parser's
         "START RequestId:  Version: 1",  # malformed: blank request id
+        "START RequestId: \u2028",  # malformed: str.split's whitespace alone
+        "END RequestId: \u00a0\u3000 x",  # malformed: the id is all before the tab
+        "END RequestId: \x1c",  # malformed, though not Unicode White_Space
         "END RequestId: x\t",
         "INIT_START Runtime Version: python:3.12",
         '{"event":"other"}',
@@ -613,3 +652,71 @@ def test_strict_fails_on_the_first_malformed_line_both_ways(
         errors.append(str(caught.value))
     assert errors[0] == errors[1]
     assert f"{path}:31: " in errors[0]
+
+
+_ROUTE_19 = _PLAIN_ROUTE.replace('"dns_queries":1', '"dns_queries":9999999999999999999')
+_REPORT_19 = (
+    "REPORT RequestId: t\tDuration: 2.00 ms\tBilled Duration: 9999999999999999999 ms\t"
+    "Memory Size: 128 MB\tMax Memory Used: 60 MB"
+)
+_REPORT_400 = (
+    f"REPORT RequestId: t\tDuration: 1{'0' * 400}.00 ms\tBilled Duration: 2 ms\t"
+    "Memory Size: 128 MB\tMax Memory Used: 60 MB"
+)
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (_REPORT_19, "Billed Duration: '9999999999999999999 ms' is past the largest whole ms"),
+        (_ROUTE_19, "dns_queries 9999999999999999999 is past the largest count"),
+        (
+            _REPORT_400,
+            "Duration: '10000000000000000...00000000000.00 ms' is too large for a number",
+        ),
+        (_PLAIN_ROUTE.replace('"dns_ms":0.100', f'"dns_ms":1{"0" * 400}'), "dns_ms must be finite"),
+        (
+            _PLAIN_ROUTE.replace('"handler_ms":0.200', '"handler_ms":1e400'),
+            "handler_ms must be finite",
+        ),
+    ],
+)
+def test_a_number_past_64_bits_is_malformed_with_file_and_line_both_ways(
+    tmp_path: Path, message: str, reason: str, compiled: bool
+) -> None:
+    # The fast patterns refuse them (19 digits, 400, an exponent of 3): the general
+    # parser says why.
+    lines = _exact_lines(12)
+    lines.insert(21, f"{iso(T0 + 2)}\t{message}")
+    path = _file(tmp_path, lines)
+    by_line, in_blocks = _both_paths(path, compiled=compiled)  # not strict: no crash
+    assert _columns_of(in_blocks) == _columns_of(by_line)
+    [message] = by_line.malformed.messages()
+    assert message.startswith(f"{path}:22: ")
+    assert reason in message
+    assert (len(by_line.invocations), len(by_line.routes)) == (12, 12)
+    errors = []
+    for read in (
+        lambda reader: reader.read_range(path, 0, path.stat().st_size),
+        lambda reader: reader.read_file(path),
+    ):
+        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900, compiled=compiled)
+        with pytest.raises(FormatError) as caught:
+            read(reader)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert f"{path}:22: " in errors[0]
+
+
+# 18 digits: the most the fast patterns take; 19 that fit: the general parser's.
+@pytest.mark.parametrize("value", [10**18 - 1, 2**63 - 1])
+@pytest.mark.parametrize("message", [_REPORT_19, _ROUTE_19], ids=["billed", "dns_queries"])
+def test_a_whole_number_that_fits_64_bits_reads_exactly_both_ways(
+    tmp_path: Path, message: str, value: int, compiled: bool
+) -> None:
+    lines = _exact_lines(12)
+    lines.insert(21, f"{iso(T0 + 2)}\t{message.replace('9' * 19, str(value))}")
+    by_line, in_blocks = _both_paths(_file(tmp_path, lines), strict=True, compiled=compiled)
+    assert _columns_of(in_blocks) == _columns_of(by_line)
+    read = [*by_line.invocations.billed_ms.tolist(), *by_line.routes.dns_queries.tolist()]
+    assert max(read) == value
