@@ -172,7 +172,7 @@ def _numbers(draw: st.DrawFn) -> str:
         mantissa = draw(st.integers(0, 999))
         sign = draw(st.sampled_from(["", "+", "-"]))
         return f"{mantissa}{draw(st.sampled_from('eE'))}{sign}{draw(st.integers(0, 30))}"
-    if kind == 4:  # 19 digits (the fast patterns' refuse them), past 2**63 at times: malformed
+    if kind == 4:  # 19 digits (the fast patterns refuse them), past 2**63 at times: malformed
         return str(draw(st.integers(10**18, 10**19)))
     if kind == 5:  # up to 25 digits after the point
         return "0." + "0" * draw(st.integers(18, 24)) + "1"
