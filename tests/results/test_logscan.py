@@ -564,6 +564,29 @@ def test_a_missing_library_is_not_loaded(tmp_path: Path) -> None:
     assert logscan.load(tmp_path / "_logscan.so") is None
 
 
+@pytest.mark.parametrize(
+    ("value", "disabled"), [("1", True), ("yes", True), ("0", False), ("", False)]
+)
+def test_the_environment_can_send_reads_to_polars(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, disabled: bool
+) -> None:
+    # On call, without reinstalling: EDGEDRILL_NO_LOGSCAN=1 reads as if it was not built.
+    monkeypatch.setenv(logscan.DISABLE, value)
+    logscan.scanner.cache_clear()
+    try:
+        assert (logscan.scanner() is None) is disabled
+        path = _file(tmp_path, _exact_lines(5))
+        assert _reference(path) == _columns_of_file(path)
+    finally:
+        logscan.scanner.cache_clear()
+
+
+def _columns_of_file(path: Path) -> dict[str, object]:
+    reader = RuntimeLogReader(threads=2, block_bytes=300)
+    reader.read_file(path)
+    return _columns_of(reader.result())
+
+
 def test_the_built_library_loads_and_scans() -> None:
     _scanner()
     loaded = logscan.load(logscan.LIBRARY)
