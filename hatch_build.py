@@ -14,6 +14,7 @@ with the compiler's message.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -70,7 +71,18 @@ def compile_logscan(root: Path, *, werror: bool) -> Path | None:
         return None
     library = root / LIBRARY
     partial = library.with_name(f"{library.name}.{os.getpid()}.tmp")
-    flags = [*_FLAGS, *(["-Werror"] if werror else []), "-o", str(partial), str(source), "-lm"]
+    # The source's hash goes into the library: results/logscan.py loads only a build
+    # of the source beside it.
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    flags = [
+        *_FLAGS,
+        *(["-Werror"] if werror else []),
+        f'-DEDGEDRILL_LOGSCAN_SOURCE="{digest}"',
+        "-o",
+        str(partial),
+        str(source),
+        "-lm",
+    ]
     failures: list[str] = []
     for command in ([*cc, *flags] for cc in compilers()):
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 ABI = 1  # EDGEDRILL_LOGSCAN_ABI in the C: a library built from other source is not used
 LABELS = 64  # distinct regions, and (cache state, reason) pairs, one block may hold
 LIBRARY = Path(__file__).with_name("_logscan.so")
+SOURCE = LIBRARY.with_suffix(".c")
 DISABLE = "EDGEDRILL_NO_LOGSCAN"  # set to 1: read with polars, as if the scanner was not built
 # Cache states in the C's order (CACHE_STATES in results/logs.py; a test holds them together).
 STATES = ("hit", "miss", "stale", "negative", "fallback")
@@ -155,7 +157,11 @@ class Scanner:
 
 
 def load(path: Path) -> Scanner | None:
-    """The scanner built at ``path``; None when missing or built from other source."""
+    """The scanner built at ``path``; None when missing or built from other source.
+
+    Other source: another ABI or layout, or, where the C file lies beside the
+    library (a checkout, an installed wheel), a build of an earlier text of it.
+    """
     try:
         library = ctypes.CDLL(str(path))
     except OSError:
@@ -164,18 +170,29 @@ def load(path: Path) -> Scanner | None:
     try:
         abi = int(library.edgedrill_logscan_abi())
         size_of = library.edgedrill_logscan_size
+        built_from = library.edgedrill_logscan_source
     except AttributeError:
-        abi, size_of = 0, None
+        abi, size_of, built_from = 0, None, None
     if size_of is not None:
         size_of.restype = ctypes.c_size_t
     size = int(size_of()) if size_of is not None else 0
+    source = path.with_suffix(".c")
     if abi != ABI or size != ctypes.sizeof(_Block):
+        reason = f"from other source (ABI {abi}, {size} bytes)"
+    elif source.is_file():
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        if built_from is not None:
+            built_from.restype = ctypes.c_char_p
+        stamp = built_from().decode("ascii") if built_from is not None else ""
+        reason = "" if stamp == digest else f"from another text of {source}"
+    else:
+        reason = ""
+    if reason:
         logger.warning(
-            "%s was built from other source (ABI %s, %s bytes): rebuild it with "
-            "`python hatch_build.py`; blocks are parsed with polars meanwhile",
+            "%s was built %s: rebuild it with `python hatch_build.py`; "
+            "blocks are parsed with polars meanwhile",
             path,
-            abi,
-            size,
+            reason,
         )
         return None
     return Scanner(library)

@@ -8,6 +8,7 @@ the whole file is that line-by-line reference.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -558,6 +559,29 @@ def test_a_library_built_from_other_source_is_not_loaded(
         assert logscan.load(library) is None
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "built from other source" in caplog.records[0].getMessage()
+
+
+def test_a_build_of_an_earlier_text_of_the_source_is_not_loaded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As hatch_build.py builds it: the source's SHA-256 compiled in. Once the C
+    # file beside the library changes, the library is stale and refused.
+    source = tmp_path / "_logscan.c"
+    source.write_bytes(logscan.SOURCE.read_bytes())
+    library = tmp_path / "_logscan.so"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    done = subprocess.run(
+        ["gcc", "-O1", "-shared", "-fPIC", "-std=c11",
+         f'-DEDGEDRILL_LOGSCAN_SOURCE="{digest}"', "-o", str(library), str(source)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert logscan.load(library) is not None
+    with source.open("a") as handle:
+        handle.write("/* an edit not yet built */\n")
+    with caplog.at_level(logging.WARNING, logger=logscan.__name__):
+        assert logscan.load(library) is None
+    assert "from another text of" in caplog.records[0].getMessage()
 
 
 def test_a_missing_library_is_not_loaded(tmp_path: Path) -> None:
