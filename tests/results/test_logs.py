@@ -631,6 +631,20 @@ def test_one_tricky_line_among_exact_ones_reads_the_same_both_ways(
         assert ":22: " in reason  # the file's own line number
 
 
+def _strict_errors(path: Path, *, compiled: bool) -> list[str]:
+    """The error a strict read stops at, line by line and in blocks."""
+    errors = []
+    for read in (
+        lambda reader: reader.read_range(path, 0, path.stat().st_size),
+        lambda reader: reader.read_file(path),
+    ):
+        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900, compiled=compiled)
+        with pytest.raises(FormatError) as caught:
+            read(reader)
+        errors.append(str(caught.value))
+    return errors
+
+
 @pytest.mark.parametrize(
     "bad",
     ["2026-11-26T17:31:61.000Z\tSTART RequestId: a", "no tab", '2026-11-26T17:31:48.001Z\t{"'],
@@ -641,15 +655,7 @@ def test_strict_fails_on_the_first_malformed_line_both_ways(
     lines = _exact_lines(12)
     lines[30:30] = [bad, bad]
     path = _file(tmp_path, lines)
-    errors = []
-    for read in (
-        lambda reader: reader.read_range(path, 0, path.stat().st_size),
-        lambda reader: reader.read_file(path),
-    ):
-        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900, compiled=compiled)
-        with pytest.raises(FormatError) as caught:
-            read(reader)
-        errors.append(str(caught.value))
+    errors = _strict_errors(path, compiled=compiled)
     assert errors[0] == errors[1]
     assert f"{path}:31: " in errors[0]
 
@@ -695,15 +701,7 @@ def test_a_number_past_64_bits_is_malformed_with_file_and_line_both_ways(
     assert message.startswith(f"{path}:22: ")
     assert reason in message
     assert (len(by_line.invocations), len(by_line.routes)) == (12, 12)
-    errors = []
-    for read in (
-        lambda reader: reader.read_range(path, 0, path.stat().st_size),
-        lambda reader: reader.read_file(path),
-    ):
-        reader = RuntimeLogReader(strict=True, threads=2, block_bytes=900, compiled=compiled)
-        with pytest.raises(FormatError) as caught:
-            read(reader)
-        errors.append(str(caught.value))
+    errors = _strict_errors(path, compiled=compiled)
     assert errors[0] == errors[1]
     assert f"{path}:22: " in errors[0]
 
