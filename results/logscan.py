@@ -165,7 +165,15 @@ def load(path: Path) -> Scanner | None:
     try:
         library = ctypes.CDLL(str(path))
     except OSError:
-        logger.info("no compiled log scanner at %s: blocks are parsed with polars", path)
+        # Said out loud where its source lies beside it: the install could not build it
+        # (pip shows why only with -v), and a long run's report is the slower for it.
+        level = logging.WARNING if path.with_suffix(".c").is_file() else logging.INFO
+        logger.log(
+            level,
+            "no compiled log scanner at %s (reinstall with a C compiler, or run "
+            "`python hatch_build.py`): runtime logs are parsed with polars, a few times slower",
+            path,
+        )
         return None
     try:
         abi = int(library.edgedrill_logscan_abi())

@@ -584,8 +584,17 @@ def test_a_build_of_an_earlier_text_of_the_source_is_not_loaded(
     assert "from another text of" in caplog.records[0].getMessage()
 
 
-def test_a_missing_library_is_not_loaded(tmp_path: Path) -> None:
-    assert logscan.load(tmp_path / "_logscan.so") is None
+def test_a_missing_library_is_not_loaded(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=logscan.__name__):
+        assert logscan.load(tmp_path / "_logscan.so") is None
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    # With its source beside it, the build failed: the user is told, not left slower.
+    (tmp_path / "_logscan.c").write_text("/* never built */\n")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=logscan.__name__):
+        assert logscan.load(tmp_path / "_logscan.so") is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "python hatch_build.py" in caplog.records[0].getMessage()
 
 
 @pytest.mark.parametrize(
