@@ -25,7 +25,6 @@ import functools
 import json
 import math
 import mmap
-import os
 import re
 from array import array
 from collections import Counter, deque
@@ -48,6 +47,7 @@ from results.records import (
     FloatArray,
     IntArray,
     WholeArray,
+    line_blocks,
     narrow,
     narrow_fields,
     sorted_columns,
@@ -459,28 +459,28 @@ class RuntimeLogReader:
         source = str(path)
         number = 0
         compiled = scanner() if self._compiled else None
-        with path.open("rb") as handle:
-            if compiled is not None and os.fstat(handle.fileno()).st_size:
-                # Mapped, not read: the scanner reads the page cache in place. The
-                # pool is left first, so no scan is running when the mapping closes.
-                with (
-                    mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-                    ThreadPoolExecutor(self._threads) as pool,
-                ):
-                    calls = (
-                        functools.partial(_scan_range, compiled, mapped, start, end, region_code)
-                        for start, end in _ranges(mapped, self._block_bytes)
-                    )
-                    for block in _in_order(pool, calls, self._threads):
-                        number = self._take_block(block, source, region, number)
-                return
-            with ThreadPoolExecutor(self._threads) as pool:
-                parses = (
-                    functools.partial(_parse_block, data, region_code)
-                    for data in _blocks(handle, self._block_bytes)
+        if compiled is not None and path.stat().st_size:
+            # Mapped, not read: the scanner reads the page cache in place. The
+            # pool is left first, so no scan is running when the mapping closes.
+            with (
+                path.open("rb") as handle,
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+                ThreadPoolExecutor(self._threads) as pool,
+            ):
+                calls = (
+                    functools.partial(_scan_range, compiled, mapped, start, end, region_code)
+                    for start, end in _ranges(mapped, self._block_bytes)
                 )
-                for parsed in _in_order(pool, parses, self._threads):
-                    number = self._take_block(parsed, source, region, number)
+                for block in _in_order(pool, calls, self._threads):
+                    number = self._take_block(block, source, region, number)
+            return
+        with ThreadPoolExecutor(self._threads) as pool:
+            parses = (
+                functools.partial(_parse_block, data, region_code)
+                for data in line_blocks(path, self._block_bytes)
+            )
+            for parsed in _in_order(pool, parses, self._threads):
+                number = self._take_block(parsed, source, region, number)
 
     def read_range(self, path: Path, start: int, end: int, region: str | None = None) -> int:
         """Read the lines of ``path`` that begin in bytes ``[start, end)``; returns how many.
@@ -869,16 +869,8 @@ def _in_order(
         yield pending.popleft().result()
 
 
-def _blocks(handle: BinaryIO, size: int) -> Iterator[bytes]:
-    """Blocks of about ``size`` bytes of whole lines (the last may lack its newline)."""
-    while data := handle.read(size):
-        if not data.endswith(b"\n"):
-            data += handle.readline()  # the block ends at a line's end
-        yield data
-
-
 def _ranges(mapped: mmap.mmap, size: int) -> Iterator[tuple[int, int]]:
-    """Byte ranges of about ``size`` bytes of whole lines, as :func:`_blocks` cuts them."""
+    """Byte ranges of about ``size`` bytes of whole lines, as ``line_blocks`` cuts them."""
     start, total = 0, len(mapped)
     while start < total:
         end = start + size

@@ -43,9 +43,9 @@ _FLOAT_COLUMNS = ("report_end", "duration", "init")
 _WHOLE_COLUMNS = ("billed", "memory", "max_memory")
 _ROUTE_FLOATS = ("route_time", "dns_ms", "handler_ms")
 _BUFFERS = (
-    *(_FLOAT_COLUMNS),
-    *(_WHOLE_COLUMNS),
-    *(_ROUTE_FLOATS),
+    *_FLOAT_COLUMNS,
+    *_WHOLE_COLUMNS,
+    *_ROUTE_FLOATS,
     "queries",
     "state",
     "region",

@@ -57,6 +57,11 @@ def _reference(path: Path) -> dict[str, object]:
 
 def _compiled(path: Path, block_bytes: int = 1 << 20) -> dict[str, object]:
     _scanner()  # the compiled path, not polars
+    return _columns_of_file(path, block_bytes)
+
+
+def _columns_of_file(path: Path, block_bytes: int) -> dict[str, object]:
+    """``read_file`` with the reader the environment gives (compiled or polars)."""
     reader = RuntimeLogReader(threads=2, block_bytes=block_bytes)
     reader.read_file(path)
     return _columns_of(reader.result())
@@ -609,15 +614,9 @@ def test_the_environment_can_send_reads_to_polars(
     try:
         assert (logscan.scanner() is None) is disabled
         path = _file(tmp_path, _exact_lines(5))
-        assert _reference(path) == _columns_of_file(path)
+        assert _reference(path) == _columns_of_file(path, 300)
     finally:
         logscan.scanner.cache_clear()
-
-
-def _columns_of_file(path: Path) -> dict[str, object]:
-    reader = RuntimeLogReader(threads=2, block_bytes=300)
-    reader.read_file(path)
-    return _columns_of(reader.result())
 
 
 def test_the_built_library_loads_and_scans() -> None:
