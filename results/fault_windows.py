@@ -8,7 +8,9 @@ the traffic, which an origin group's retry hides from the error rate:
   ``origin-dns:fail`` with a region) is measured from ``requests.csv``'s
   ``origin_region``, the region that answered each cache miss (the local
   edge's ``x-edgedrill-origin-region`` header; empty on hits). A miss the
-  region answered with an error still reached it.
+  region answered with an error still reached it. Only the misses the fault
+  held for their whole request count (begun in the window, ended by its end):
+  one still in flight at the rollback may be answered by the mended region.
 
   - ``failover_s``: from the fault's start to the start of the last miss that
     region answered before the fault's end; 0 when none did. ``None`` when the
@@ -110,7 +112,14 @@ def fault_windows(
         region = fault.faulted_region
         served = None
         if served_data and region is not None:
-            served = served_region(fault, region, records.start, records.origin_region, data_end)
+            served = served_region(
+                fault,
+                region,
+                records.start,
+                records.duration_ms,
+                records.origin_region,
+                data_end,
+            )
         router_dns = None
         if fault.on_router_dns and routes is not None and len(routes):
             router_dns = _router_dns(routes, fault.start, end)
@@ -129,15 +138,21 @@ def fault_windows(
 
 
 def served_region(
-    fault: Fault, region: str, start: FloatArray, origin: Categories, data_end: float
+    fault: Fault,
+    region: str,
+    start: FloatArray,
+    duration_ms: FloatArray,
+    origin: Categories,
+    data_end: float,
 ) -> ServedRegion:
     """Failover and failback of ``region`` from the answering region of each miss."""
     end = fault.end_or(data_end)
     lo, hi = (int(i) for i in np.searchsorted(start, [fault.start, end], side="left"))
     answered: BoolArray = origin.mask([bool(label) for label in origin.labels])
     to_region: BoolArray = origin.label_mask(region)
-    inside_answered = np.flatnonzero(answered[lo:hi])
-    inside_region = np.flatnonzero(to_region[lo:hi])
+    held = start[lo:hi] + duration_ms[lo:hi] / 1000.0 <= end  # not in flight at the end
+    inside_answered = np.flatnonzero(answered[lo:hi] & held)
+    inside_region = np.flatnonzero(to_region[lo:hi] & held)
     failover_s: float | None
     if not len(inside_answered):
         failover_s = None
